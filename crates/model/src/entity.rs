@@ -1,0 +1,210 @@
+//! Typed entity references, written `type:id` on the command line (SPEC §3).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of entity the graph knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntityType {
+    /// Entra user: object id, or the lower-cased UPN as an alias.
+    User,
+    /// Application or service principal id.
+    App,
+    /// An IP address (port stripped).
+    Ip,
+    /// A token or session identifier.
+    Token,
+    /// An Entra tenant id.
+    Tenant,
+    /// An Azure storage account.
+    Storage,
+    /// An AWS principal ARN.
+    #[serde(rename = "awsprincipal")]
+    AwsPrincipal,
+    /// An AWS access key id.
+    #[serde(rename = "awskey")]
+    AwsKey,
+    /// An AWS role session (assumed-role ARN including the session name).
+    #[serde(rename = "awssession")]
+    AwsSession,
+}
+
+impl EntityType {
+    /// Every entity type.
+    pub const ALL: [EntityType; 9] = [
+        EntityType::User,
+        EntityType::App,
+        EntityType::Ip,
+        EntityType::Token,
+        EntityType::Tenant,
+        EntityType::Storage,
+        EntityType::AwsPrincipal,
+        EntityType::AwsKey,
+        EntityType::AwsSession,
+    ];
+
+    /// The name written before the colon.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityType::User => "user",
+            EntityType::App => "app",
+            EntityType::Ip => "ip",
+            EntityType::Token => "token",
+            EntityType::Tenant => "tenant",
+            EntityType::Storage => "storage",
+            EntityType::AwsPrincipal => "awsprincipal",
+            EntityType::AwsKey => "awskey",
+            EntityType::AwsSession => "awssession",
+        }
+    }
+
+    /// A one-byte tag for store keys. Never renumber.
+    pub fn tag(self) -> u8 {
+        match self {
+            EntityType::User => 1,
+            EntityType::App => 2,
+            EntityType::Ip => 3,
+            EntityType::Token => 4,
+            EntityType::Tenant => 5,
+            EntityType::Storage => 6,
+            EntityType::AwsPrincipal => 7,
+            EntityType::AwsKey => 8,
+            EntityType::AwsSession => 9,
+        }
+    }
+
+    /// Inverse of [`EntityType::tag`].
+    pub fn from_tag(tag: u8) -> Option<EntityType> {
+        EntityType::ALL.into_iter().find(|t| t.tag() == tag)
+    }
+
+    /// Canonical form of an id of this type: user names, tenant and app GUIDs and storage
+    /// accounts are case-insensitive and lower-cased; AWS key ids are upper-cased; IP addresses
+    /// are re-printed in their canonical text form; everything else is kept as given.
+    pub fn canonical_id(self, id: &str) -> Option<String> {
+        let id = id.trim();
+        if id.is_empty() {
+            return None;
+        }
+        Some(match self {
+            EntityType::User | EntityType::App | EntityType::Tenant | EntityType::Storage => {
+                id.to_lowercase()
+            }
+            EntityType::AwsKey => id.to_ascii_uppercase(),
+            EntityType::Ip => match id.parse::<IpAddr>() {
+                Ok(ip) => ip.to_string(),
+                Err(_) => return None,
+            },
+            EntityType::Token | EntityType::AwsPrincipal | EntityType::AwsSession => {
+                id.to_string()
+            }
+        })
+    }
+}
+
+impl fmt::Display for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a `type:id` string was not an entity reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntityParseError {
+    /// No colon between type and id.
+    #[error("'{0}' is not TYPE:ID (for example user:alice@contoso.com or ip:203.0.113.5)")]
+    MissingColon(String),
+    /// The type before the colon is not one skein knows.
+    #[error("unknown entity type '{0}' (expected one of user, app, ip, token, tenant, storage, awsprincipal, awskey, awssession)")]
+    UnknownType(String),
+    /// The id is empty or not valid for its type (an IP that does not parse).
+    #[error("'{id}' is not a valid {ty} id")]
+    InvalidId { ty: EntityType, id: String },
+}
+
+impl FromStr for EntityType {
+    type Err = EntityParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EntityType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| EntityParseError::UnknownType(s.to_string()))
+    }
+}
+
+/// A reference to one entity: its type and canonical id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EntityRef {
+    #[serde(rename = "type")]
+    pub ty: EntityType,
+    pub id: String,
+}
+
+impl EntityRef {
+    /// Builds a reference with the id in canonical form; `None` when the id is empty or invalid.
+    pub fn new(ty: EntityType, id: &str) -> Option<EntityRef> {
+        ty.canonical_id(id).map(|id| EntityRef { ty, id })
+    }
+}
+
+impl fmt::Display for EntityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.ty, self.id)
+    }
+}
+
+impl FromStr for EntityRef {
+    type Err = EntityParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (ty, id) = s
+            .split_once(':')
+            .ok_or_else(|| EntityParseError::MissingColon(s.to_string()))?;
+        let ty: EntityType = ty.parse()?;
+        EntityRef::new(ty, id).ok_or_else(|| EntityParseError::InvalidId {
+            ty,
+            id: id.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_canonicalises() {
+        let e: EntityRef = "user:Alice@Contoso.com".parse().unwrap();
+        assert_eq!(e.to_string(), "user:alice@contoso.com");
+        let e: EntityRef = "ip:2001:DB8::1".parse().unwrap();
+        assert_eq!(e.to_string(), "ip:2001:db8::1");
+        let e: EntityRef = "awskey:akia123".parse().unwrap();
+        assert_eq!(e.id, "AKIA123");
+    }
+
+    #[test]
+    fn rejects_bad_references() {
+        assert!(matches!(
+            "alice".parse::<EntityRef>(),
+            Err(EntityParseError::MissingColon(_))
+        ));
+        assert!(matches!(
+            "person:alice".parse::<EntityRef>(),
+            Err(EntityParseError::UnknownType(_))
+        ));
+        assert!(matches!(
+            "ip:not-an-ip".parse::<EntityRef>(),
+            Err(EntityParseError::InvalidId { .. })
+        ));
+    }
+
+    #[test]
+    fn tags_round_trip() {
+        for t in EntityType::ALL {
+            assert_eq!(EntityType::from_tag(t.tag()), Some(t));
+        }
+    }
+}
