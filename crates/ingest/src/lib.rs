@@ -77,6 +77,32 @@ pub enum RecordError {
     },
 }
 
+impl RecordError {
+    /// The source the rejected record most likely belongs to, where the error tells it
+    /// (used to report rejections per source).
+    pub fn source_hint(&self) -> Option<Source> {
+        match self {
+            RecordError::WrongSource { found, .. } => Some(*found),
+            RecordError::Invalid { shape, .. } => {
+                let shape = shape.to_ascii_lowercase();
+                if ["cloudtrail", "lookup", "eventbridge", "aws"]
+                    .iter()
+                    .any(|k| shape.contains(k))
+                {
+                    Some(Source::Cloudtrail)
+                } else if ["blob", "storage"].iter().any(|k| shape.contains(k)) {
+                    Some(Source::StorageBlob)
+                } else if ["sign", "graph", "entra"].iter().any(|k| shape.contains(k)) {
+                    Some(Source::EntraSignin)
+                } else {
+                    None
+                }
+            }
+            RecordError::Json(_) | RecordError::Unrecognised(_) => None,
+        }
+    }
+}
+
 /// Convenience for parsers: an [`RecordError::Invalid`].
 pub(crate) fn invalid(shape: &'static str, problem: impl Into<String>) -> RecordError {
     RecordError::Invalid {
