@@ -1,0 +1,364 @@
+//! [`Store`]: opening the state directory, schema, flushing, cursors, quarantine and stats.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use skein_model::{EntityType, Source};
+
+use crate::error::{Result, StoreError};
+use crate::lock::{StateLock, LOCK_FILE};
+use crate::quarantine::{QuarantineLog, QuarantineRecord, QUARANTINE_FILE};
+use crate::stats::{decode_u64, Span, StoreStats};
+use crate::SCHEMA_VERSION;
+
+/// Name of the sled database directory inside the state directory.
+pub const DB_DIR: &str = "db";
+
+/// Keys of the `meta` tree.
+pub(crate) mod meta {
+    /// The schema version, `u32` big-endian.
+    pub const SCHEMA: &[u8] = b"schema_version";
+    /// Records quarantined, `u64` big-endian.
+    pub const QUARANTINED: &[u8] = b"quarantined";
+    /// `source:` + source tag → event count and time span ([`crate::stats::Span`]).
+    pub fn source(tag: u8) -> [u8; 8] {
+        let mut k = *b"source:\0";
+        k[7] = tag;
+        k
+    }
+    /// `entity:` + entity type tag → distinct entities of that type, `u64` big-endian.
+    pub fn entity_count(tag: u8) -> [u8; 8] {
+        let mut k = *b"entity:\0";
+        k[7] = tag;
+        k
+    }
+}
+
+/// How to open a [`Store`]. Build it from `OpenOptions::default()` and adjust fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// sled's page cache in bytes (default 256 MiB). sled 0.34 does not hold to it strictly:
+    /// under heavy writes its resident memory grows well past it (about 800 MiB after
+    /// 500k events of 1 KB with the default; see `examples/store_throughput.rs`).
+    pub cache_capacity: u64,
+    /// How often sled writes dirty data in the background, `None` for only on
+    /// [`Store::flush`] (default 1000 ms).
+    pub flush_every_ms: Option<u64>,
+    /// sled's `Mode::HighThroughput` instead of `Mode::LowSpace` (default true: ingest speed
+    /// matters more than a somewhat larger database).
+    pub high_throughput: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            cache_capacity: 256 * 1024 * 1024,
+            flush_every_ms: Some(1000),
+            high_throughput: true,
+        }
+    }
+}
+
+/// The state: one sled database plus the quarantine file, behind a single-writer lock.
+///
+/// Trees: `events`, `ids` (de-duplication), `by_entity` (index), `entities` (summaries),
+/// `meta` (schema version and counters), `cursors`, `findings` and `cases`; see
+/// [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may run on many
+/// threads; writes are serialised internally.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) dir: PathBuf,
+    pub(crate) db: sled::Db,
+    pub(crate) events: sled::Tree,
+    pub(crate) ids: sled::Tree,
+    pub(crate) by_entity: sled::Tree,
+    pub(crate) entities: sled::Tree,
+    pub(crate) meta: sled::Tree,
+    pub(crate) cursors: sled::Tree,
+    pub(crate) findings: sled::Tree,
+    pub(crate) cases: sled::Tree,
+    pub(crate) quarantine: QuarantineLog,
+    /// Serialises writers inside this process (the lock file excludes other processes).
+    pub(crate) writer: Mutex<()>,
+    notices: Vec<String>,
+    /// Declared last so that it is released after the database is closed.
+    _lock: StateLock,
+}
+
+impl Store {
+    /// Opens (creating when needed) the state directory `dir`: creates it private (`0700`),
+    /// takes the single-writer lock on `dir/skein.lock`, opens sled at `dir/db` and checks the
+    /// schema version. Other files in `dir` (such as a `README.md`) are left alone.
+    ///
+    /// Fails with [`StoreError::Locked`] naming the holder when another process (or another
+    /// `Store` in this process) has the directory open, and with
+    /// [`StoreError::SchemaTooOld`] / [`StoreError::SchemaTooNew`] on a version mismatch.
+    pub fn open(dir: &Path, opts: OpenOptions) -> Result<Store> {
+        let notices = prepare_dir(dir)?;
+        let lock = StateLock::acquire(dir)?;
+        let mode = if opts.high_throughput {
+            sled::Mode::HighThroughput
+        } else {
+            sled::Mode::LowSpace
+        };
+        let db = sled::Config::new()
+            .path(dir.join(DB_DIR))
+            .cache_capacity(opts.cache_capacity)
+            .flush_every_ms(opts.flush_every_ms)
+            .mode(mode)
+            .open()
+            .map_err(StoreError::sled("opening the database"))?;
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(StoreError::sled("opening a tree"))
+        };
+        let store = Store {
+            dir: dir.to_path_buf(),
+            events: tree("events")?,
+            ids: tree("ids")?,
+            by_entity: tree("by_entity")?,
+            entities: tree("entities")?,
+            meta: tree("meta")?,
+            cursors: tree("cursors")?,
+            findings: tree("findings")?,
+            cases: tree("cases")?,
+            db,
+            quarantine: QuarantineLog::new(dir),
+            writer: Mutex::new(()),
+            notices,
+            _lock: lock,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<()> {
+        let found = match self
+            .meta
+            .get(meta::SCHEMA)
+            .map_err(StoreError::sled("reading the schema version"))?
+        {
+            Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                StoreError::corrupt("meta", meta::SCHEMA, "schema version is not 4 bytes")
+            })?),
+            None if self.events.is_empty() && self.ids.is_empty() => {
+                self.meta
+                    .insert(meta::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(StoreError::sled("writing the schema version"))?;
+                self.db
+                    .flush()
+                    .map_err(StoreError::sled("flushing the new database"))?;
+                SCHEMA_VERSION
+            }
+            // Data without a version predates versioning.
+            None => 0,
+        };
+        match found.cmp(&SCHEMA_VERSION) {
+            std::cmp::Ordering::Less => Err(StoreError::SchemaTooOld {
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            std::cmp::Ordering::Greater => Err(StoreError::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            }),
+            std::cmp::Ordering::Equal => Ok(()),
+        }
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Things worth a warning found while opening, such as a state directory that others can
+    /// read and that was left as it is.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    /// Makes everything written so far durable: sled and the quarantine file.
+    pub fn flush(&self) -> Result<()> {
+        self.quarantine.flush()?;
+        self.db
+            .flush()
+            .map_err(StoreError::sled("flushing the database"))?;
+        Ok(())
+    }
+
+    /// A collector's cursor, as last set by [`Store::cursor_set`].
+    pub fn cursor_get(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .cursors
+            .get(name.as_bytes())
+            .map_err(StoreError::sled("reading a cursor"))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Sets a collector's cursor and then flushes everything (events first, so a cursor never
+    /// gets ahead of the events it covers: call it after inserting them).
+    pub fn cursor_set(&self, name: &str, value: &[u8]) -> Result<()> {
+        self.flush()?;
+        self.cursors
+            .insert(name.as_bytes(), value)
+            .map_err(StoreError::sled("writing a cursor"))?;
+        self.flush()
+    }
+
+    /// Appends a rejected record to `quarantine.ndjson` and counts it. The excerpt is cut to
+    /// [`MAX_EXCERPT`](crate::MAX_EXCERPT) bytes. Lines reach the disk on [`Store::flush`].
+    pub fn quarantine(&self, rec: &QuarantineRecord) -> Result<()> {
+        self.quarantine.append(rec, || {
+            let n = self.quarantine_count()? + 1;
+            self.meta
+                .insert(meta::QUARANTINED, &n.to_be_bytes())
+                .map_err(StoreError::sled("counting a quarantined record"))?;
+            Ok(())
+        })
+    }
+
+    /// Records quarantined so far.
+    pub fn quarantine_count(&self) -> Result<u64> {
+        self.meta_u64(meta::QUARANTINED)
+    }
+
+    /// Path of the quarantine file (it exists once something was quarantined).
+    pub fn quarantine_path(&self) -> &Path {
+        self.quarantine.path()
+    }
+
+    pub(crate) fn meta_u64(&self, key: &[u8]) -> Result<u64> {
+        match self
+            .meta
+            .get(key)
+            .map_err(StoreError::sled("reading a counter"))?
+        {
+            None => Ok(0),
+            Some(v) => decode_u64(&v)
+                .ok_or_else(|| StoreError::corrupt("meta", key, "counter is not 8 bytes")),
+        }
+    }
+
+    pub(crate) fn meta_span(&self, key: &[u8]) -> Result<Option<Span>> {
+        match self
+            .meta
+            .get(key)
+            .map_err(StoreError::sled("reading a counter"))?
+        {
+            None => Ok(None),
+            Some(v) => Span::decode(&v)
+                .map(Some)
+                .ok_or_else(|| StoreError::corrupt("meta", key, "span is not 24 bytes")),
+        }
+    }
+
+    /// Counts and sizes. `findings` and `cases` count their trees (a scan; cheap while
+    /// they are small); everything else comes from counters.
+    pub fn stats(&self) -> Result<StoreStats> {
+        let mut events = BTreeMap::new();
+        let mut sources = BTreeMap::new();
+        for s in Source::ALL {
+            let key = meta::source(s.tag());
+            let stats = match self.meta_span(&key)? {
+                Some(span) => span
+                    .source_stats()
+                    .ok_or_else(|| StoreError::corrupt("meta", &key, "time out of range"))?,
+                None => Default::default(),
+            };
+            events.insert(s, stats.count);
+            sources.insert(s, stats);
+        }
+        let mut entities = BTreeMap::new();
+        for t in EntityType::ALL {
+            entities.insert(t, self.meta_u64(&meta::entity_count(t.tag()))?);
+        }
+        Ok(StoreStats {
+            events,
+            findings: self.findings.len() as u64,
+            cases: self.cases.len() as u64,
+            sources,
+            entities,
+            quarantined: self.quarantine_count()?,
+            schema_version: SCHEMA_VERSION,
+            size_on_disk: self
+                .db
+                .size_on_disk()
+                .map_err(StoreError::sled("measuring the database"))?,
+        })
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// Entries a skein state directory may hold; a directory with nothing else is tightened to
+/// `0700` when it is wider.
+const OWN_ENTRIES: [&str; 5] = [
+    DB_DIR,
+    LOCK_FILE,
+    QUARANTINE_FILE,
+    "README.md",
+    ".gitignore",
+];
+
+/// Creates `dir` private, or checks an existing one. Returns notices for the caller.
+fn prepare_dir(dir: &Path) -> Result<Vec<String>> {
+    let mut notices = Vec::new();
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut b = std::fs::DirBuilder::new();
+            b.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                b.mode(0o700);
+            }
+            b.create(dir)
+                .map_err(StoreError::io("creating state directory", dir))?;
+        }
+        Err(e) => return Err(StoreError::io("reading state directory", dir)(e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(StoreError::Io {
+                action: "opening state directory",
+                path: dir.to_path_buf(),
+                source: std::io::Error::other("it exists and is not a directory"),
+            })
+        }
+        Ok(_m) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let mode = _m.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    let only_ours = std::fs::read_dir(dir)
+                        .map_err(StoreError::io("reading state directory", dir))?
+                        .all(|e| {
+                            e.map(|e| OWN_ENTRIES.iter().any(|o| e.file_name() == *o))
+                                .unwrap_or(false)
+                        });
+                    if !only_ours {
+                        notices.push(format!(
+                            "state directory {} is accessible to other users (mode {mode:04o}); \
+                             left as it is because it holds files that are not skein's",
+                            dir.display()
+                        ));
+                    } else if let Err(e) =
+                        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    {
+                        notices.push(format!(
+                            "state directory {} is accessible to other users (mode {mode:04o}) \
+                             and could not be made private: {e}",
+                            dir.display()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(notices)
+}
