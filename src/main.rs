@@ -1,1 +1,72 @@
-fn main() {}
+//! The `skein` command line: argument parsing, progress, output formats and exit codes.
+//!
+//! The work itself lives in the library crates (`skein-ingest`, `skein-store`, ...); this
+//! binary wires them together. Exit status: 0 on success, 1 on a runtime failure, 2 on a usage
+//! or configuration error (SPEC §6). A closed output pipe (`skein stats | head`) is success.
+
+mod cli;
+mod ingest_cmd;
+mod progress;
+mod stats_cmd;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// An error that is the user's to fix (bad arguments or configuration): exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("skein: error: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let state = cli.state_dir();
+    match cli.command {
+        Command::Ingest(args) => ingest_cmd::run(&state, args),
+        Command::Stats(args) => stats_cmd::run(&state, args),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
+        .init();
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,1 +1,7 @@
+//! Integration tests of the `skein` binary. Helpers are in `util.rs`; tests that read the real
+//! third-party samples are in `real_data.rs`; malformed-input tests in `bad_input.rs`.
 
+mod bad_input;
+mod cli;
+mod real_data;
+mod util;

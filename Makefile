@@ -1,0 +1,44 @@
+# skein — the two set-up commands are `make demo` and `make test` (see README.md).
+# Everything they need is installed here or by the scripts they call, idempotently.
+
+CARGO      ?= cargo
+STATE      ?= state
+DEMO_DIR   ?= corpus/demo
+BENCH_DIR  ?= bench-out
+BENCH_EVENTS ?= 2500000
+RELEASE_BIN = target/release/skein
+CORPUS_BIN  = target/release/skein-corpus
+
+.DEFAULT_GOAL := help
+.PHONY: help build demo test check fmt clippy bench clean-state
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+build: ## Build skein and the corpus generator (release)
+	$(CARGO) build --release --locked --bin skein --bin skein-corpus
+
+demo: build ## Ingest the bundled sample corpus into ./state and print what is stored
+	@echo "== ingesting $(DEMO_DIR) into $(STATE)"
+	$(RELEASE_BIN) --state $(STATE) ingest --no-progress $(DEMO_DIR)/*/
+	@echo
+	@echo "== skein stats"
+	$(RELEASE_BIN) --state $(STATE) stats
+
+test: ## Run the whole test suite
+	$(CARGO) test --workspace --locked --all-targets
+	$(CARGO) test --workspace --locked --doc
+
+check: fmt clippy ## Formatting and lints (as CI runs them)
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
+
+bench: build ## Generate ~2.5M events, measure ingest events/s and peak memory, DuckDB as reference
+	BENCH_DIR=$(BENCH_DIR) BENCH_EVENTS=$(BENCH_EVENTS) scripts/bench.sh
+
+clean-state: ## Delete ./state (the sled database, lock and quarantine)
+	rm -rf $(STATE)/db $(STATE)/skein.lock $(STATE)/quarantine.ndjson

@@ -1,0 +1,447 @@
+//! `skein ingest`: files → frames → events → store, as a small pipeline of threads.
+//!
+//! One reader thread opens the inputs in order and frames them; parser threads (one per core)
+//! turn frames into events; the calling thread is the only writer to the store. Channels are
+//! bounded, so memory stays flat however large the input.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use serde::Serialize;
+use skein_ingest::input::{self, InputSpec};
+use skein_ingest::{parse_frame, Frame, FrameError, Framer, Item, RecordError};
+use skein_model::{Event, Source};
+use skein_store::{OpenOptions, QuarantineRecord, Store};
+
+use crate::cli::{IngestArgs, ReportFormat};
+use crate::progress::Progress;
+use crate::UsageError;
+
+/// Frames handed to a parser thread at a time.
+const FRAMES_PER_CHUNK: usize = 512;
+/// Events written to the store in one batch.
+const EVENTS_PER_BATCH: usize = 8192;
+
+/// What the reader thread sends: frames of one input, or a framing error.
+enum ReadMsg {
+    Frames { input: usize, frames: Vec<Frame> },
+    Error { input: usize, error: FrameError },
+    OpenFailed { input: usize, error: String },
+}
+
+/// What a parser thread sends back.
+struct ParsedChunk {
+    events: Vec<Event>,
+    rejected: Vec<QuarantineRecord>,
+    rejected_by_source: BTreeMap<String, u64>,
+    ignored: BTreeMap<String, u64>,
+}
+
+/// Counters of one source in the summary.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SourceCounts {
+    pub accepted: u64,
+    pub duplicate: u64,
+    pub rejected: u64,
+}
+
+/// The summary printed at the end of an ingest.
+#[derive(Debug, Default, Serialize)]
+pub struct IngestReport {
+    pub inputs: usize,
+    pub sources: BTreeMap<String, SourceCounts>,
+    pub ignored: BTreeMap<String, u64>,
+    pub quarantine_file: Option<String>,
+    /// With `--dry-run`: the first rejected records (file:line: reason).
+    pub rejected_examples: Vec<String>,
+    pub seconds: f64,
+}
+
+pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
+    let inputs = input::expand_paths(&args.paths).map_err(|e| UsageError(format!("{e}")))?;
+    if inputs.is_empty() {
+        return Err(UsageError("no input files found under the given paths".into()).into());
+    }
+    let store = if args.dry_run {
+        None
+    } else {
+        Some(
+            Store::open(state, OpenOptions::default())
+                .with_context(|| format!("opening state directory {}", state.display()))?,
+        )
+    };
+    let forced: Option<Source> = args.source.map(Into::into);
+    let started = Instant::now();
+
+    let total_bytes: Option<u64> = inputs.iter().map(|i| i.size).sum();
+    let consumed = Arc::new(AtomicU64::new(0));
+    let progress = Progress::new(total_bytes, !args.no_progress, Arc::clone(&consumed));
+
+    let (frame_tx, frame_rx) = bounded::<ReadMsg>(8);
+    let (parsed_tx, parsed_rx) = bounded::<ParsedChunk>(8);
+    let names: Arc<Vec<String>> = Arc::new(inputs.iter().map(|i| i.display.clone()).collect());
+
+    let reader = {
+        let consumed = Arc::clone(&consumed);
+        let max = args.max_record_bytes;
+        thread::Builder::new()
+            .name("skein-reader".into())
+            .spawn(move || read_inputs(inputs, max, consumed, frame_tx))
+            .context("starting the reader thread")?
+    };
+    let workers = thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+    let mut parsers = Vec::with_capacity(workers);
+    for n in 0..workers {
+        let rx = frame_rx.clone();
+        let tx = parsed_tx.clone();
+        let names = Arc::clone(&names);
+        parsers.push(
+            thread::Builder::new()
+                .name(format!("skein-parse-{n}"))
+                .spawn(move || parse_loop(rx, tx, &names, forced))
+                .context("starting a parser thread")?,
+        );
+    }
+    drop(frame_rx);
+    drop(parsed_tx);
+
+    let mut report = IngestReport {
+        inputs: names.len(),
+        ..IngestReport::default()
+    };
+    for source in Source::ALL {
+        report
+            .sources
+            .insert(source.as_str().to_string(), SourceCounts::default());
+    }
+    let write_result = write_loop(store.as_ref(), parsed_rx, &mut report, &progress);
+    // Join the threads even when writing failed, so no thread outlives the store.
+    let _ = reader.join();
+    for p in parsers {
+        let _ = p.join();
+    }
+    write_result?;
+    if let Some(store) = &store {
+        store.flush().context("flushing the store")?;
+    }
+    progress.finish();
+
+    report.seconds = started.elapsed().as_secs_f64();
+    if report.sources.values().any(|c| c.rejected > 0) {
+        if let Some(store) = &store {
+            report.quarantine_file = Some(store.quarantine_path().display().to_string());
+        }
+    }
+    print_report(&report, args.format)?;
+    if args.timings {
+        print_timings(&report);
+    }
+    Ok(())
+}
+
+/// The reader thread: opens each input in turn and sends its frames in chunks.
+fn read_inputs(
+    inputs: Vec<InputSpec>,
+    max_record_bytes: usize,
+    consumed: Arc<AtomicU64>,
+    tx: Sender<ReadMsg>,
+) {
+    for (index, spec) in inputs.into_iter().enumerate() {
+        let reader = match input::open(&spec, Arc::clone(&consumed)) {
+            Ok(r) => r,
+            Err(e) => {
+                if tx
+                    .send(ReadMsg::OpenFailed {
+                        input: index,
+                        error: e.to_string(),
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut chunk = Vec::with_capacity(FRAMES_PER_CHUNK);
+        for item in Framer::new(reader, max_record_bytes) {
+            let msg = match item {
+                Ok(frame) => {
+                    chunk.push(frame);
+                    if chunk.len() < FRAMES_PER_CHUNK {
+                        continue;
+                    }
+                    ReadMsg::Frames {
+                        input: index,
+                        frames: std::mem::replace(
+                            &mut chunk,
+                            Vec::with_capacity(FRAMES_PER_CHUNK),
+                        ),
+                    }
+                }
+                Err(error) => {
+                    if !chunk.is_empty() {
+                        let frames = std::mem::take(&mut chunk);
+                        if tx.send(ReadMsg::Frames { input: index, frames }).is_err() {
+                            return;
+                        }
+                    }
+                    ReadMsg::Error {
+                        input: index,
+                        error,
+                    }
+                }
+            };
+            if tx.send(msg).is_err() {
+                return;
+            }
+        }
+        if !chunk.is_empty() && tx.send(ReadMsg::Frames { input: index, frames: chunk }).is_err() {
+            return;
+        }
+    }
+}
+
+/// A parser thread: frames in, events and rejections out.
+fn parse_loop(
+    rx: Receiver<ReadMsg>,
+    tx: Sender<ParsedChunk>,
+    names: &[String],
+    forced: Option<Source>,
+) {
+    let mut items = Vec::new();
+    for msg in rx {
+        let mut out = ParsedChunk {
+            events: Vec::new(),
+            rejected: Vec::new(),
+            rejected_by_source: BTreeMap::new(),
+            ignored: BTreeMap::new(),
+        };
+        match msg {
+            ReadMsg::Frames { input, frames } => {
+                out.events.reserve(frames.len());
+                for frame in &frames {
+                    items.clear();
+                    parse_frame(frame, forced, &mut items);
+                    for item in items.drain(..) {
+                        match item {
+                            Item::Event(event) => out.events.push(*event),
+                            Item::Ignored { kind } => *out.ignored.entry(kind).or_default() += 1,
+                            Item::Rejected { row, error } => {
+                                let source = rejected_source(&error);
+                                *out.rejected_by_source.entry(source).or_default() += 1;
+                                out.rejected.push(quarantine_record(
+                                    &names[input],
+                                    frame.line,
+                                    row,
+                                    Some(rejected_source(&error)),
+                                    error.to_string(),
+                                    &frame.text,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            ReadMsg::Error { input, error } => {
+                *out.rejected_by_source
+                    .entry("unknown".to_string())
+                    .or_default() += 1;
+                out.rejected.push(quarantine_record(
+                    &names[input],
+                    error.line(),
+                    None,
+                    None,
+                    error.to_string(),
+                    "",
+                ));
+            }
+            ReadMsg::OpenFailed { input, error } => {
+                *out.rejected_by_source
+                    .entry("unknown".to_string())
+                    .or_default() += 1;
+                out.rejected.push(quarantine_record(
+                    &names[input],
+                    0,
+                    None,
+                    None,
+                    format!("cannot read input: {error}"),
+                    "",
+                ));
+            }
+        }
+        if tx.send(out).is_err() {
+            return;
+        }
+    }
+}
+
+/// A quarantine entry for a rejected record.
+fn quarantine_record(
+    file: &str,
+    line: u64,
+    row: Option<usize>,
+    source_hint: Option<String>,
+    reason: String,
+    excerpt: &str,
+) -> QuarantineRecord {
+    QuarantineRecord {
+        file: file.to_string(),
+        line,
+        row,
+        source_hint,
+        reason,
+        excerpt: excerpt_of(excerpt).to_string(),
+    }
+}
+
+/// The start of a rejected record, at most [`skein_store::MAX_EXCERPT`] bytes, cut at a
+/// character boundary (the store would cut it too; this avoids copying a 4 MiB record).
+fn excerpt_of(text: &str) -> &str {
+    let mut end = text.len().min(skein_store::MAX_EXCERPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The source a rejected record belongs to, where the error tells it.
+fn rejected_source(error: &RecordError) -> String {
+    error
+        .source_hint()
+        .map_or_else(|| "unknown".to_string(), |s| s.as_str().to_string())
+}
+
+/// Rejections listed in a `--dry-run` summary.
+const DRY_RUN_EXAMPLES: usize = 20;
+
+/// The writer: the only code that touches the store (none with `--dry-run`).
+fn write_loop(
+    store: Option<&Store>,
+    rx: Receiver<ParsedChunk>,
+    report: &mut IngestReport,
+    progress: &Progress,
+) -> Result<()> {
+    let mut batch: Vec<Event> = Vec::with_capacity(EVENTS_PER_BATCH);
+    for chunk in rx {
+        for rec in &chunk.rejected {
+            match store {
+                Some(store) => store.quarantine(rec).context("writing the quarantine file")?,
+                None if report.rejected_examples.len() < DRY_RUN_EXAMPLES => {
+                    report.rejected_examples.push(format!("{}:{}: {}", rec.file, rec.line, rec.reason));
+                }
+                None => {}
+            }
+        }
+        for (source, n) in chunk.rejected_by_source {
+            report.sources.entry(source).or_default().rejected += n;
+        }
+        for (kind, n) in chunk.ignored {
+            *report.ignored.entry(kind).or_default() += n;
+        }
+        batch.extend(chunk.events);
+        if batch.len() >= EVENTS_PER_BATCH {
+            write_batch(store, &mut batch, report, progress)?;
+        }
+    }
+    write_batch(store, &mut batch, report, progress)
+}
+
+fn write_batch(
+    store: Option<&Store>,
+    batch: &mut Vec<Event>,
+    report: &mut IngestReport,
+    progress: &Progress,
+) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    match store {
+        Some(store) => {
+            let outcome = store
+                .insert_batch(batch)
+                .context("writing events to the store")?;
+            for (source, counts) in &outcome.per_source {
+                let entry = report
+                    .sources
+                    .entry(source.as_str().to_string())
+                    .or_default();
+                entry.accepted += counts.inserted;
+                entry.duplicate += counts.duplicates;
+            }
+        }
+        None => {
+            for event in batch.iter() {
+                report
+                    .sources
+                    .entry(event.source.as_str().to_string())
+                    .or_default()
+                    .accepted += 1;
+            }
+        }
+    }
+    progress.add_events(batch.len() as u64);
+    batch.clear();
+    Ok(())
+}
+
+fn print_report(report: &IngestReport, format: ReportFormat) -> Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, report)?;
+            writeln!(out)?;
+        }
+        ReportFormat::Text => {
+            writeln!(
+                out,
+                "{:<14} {:>12} {:>12} {:>12}",
+                "source", "accepted", "duplicate", "rejected"
+            )?;
+            for (source, c) in &report.sources {
+                writeln!(
+                    out,
+                    "{:<14} {:>12} {:>12} {:>12}",
+                    source, c.accepted, c.duplicate, c.rejected
+                )?;
+            }
+            for (kind, n) in &report.ignored {
+                writeln!(out, "ignored {n} record(s) of unsupported {kind}")?;
+            }
+            for example in &report.rejected_examples {
+                writeln!(out, "rejected: {example}")?;
+            }
+            if let Some(q) = &report.quarantine_file {
+                writeln!(out, "rejected records (file, line, reason): {q}")?;
+            }
+            writeln!(
+                out,
+                "{} input(s) in {:.2}s",
+                report.inputs, report.seconds
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn print_timings(report: &IngestReport) {
+    let records: u64 = report
+        .sources
+        .values()
+        .map(|c| c.accepted + c.duplicate + c.rejected)
+        .sum();
+    let rate = records as f64 / report.seconds.max(1e-9);
+    eprintln!(
+        "timings: records={records} seconds={:.3} events_per_second={:.0} peak_rss_mib={}",
+        report.seconds,
+        rate,
+        crate::progress::peak_rss_mib().map_or_else(|| "unknown".to_string(), |m| m.to_string())
+    );
+}
