@@ -99,9 +99,7 @@ impl EntityType {
                 Ok(ip) => ip.to_string(),
                 Err(_) => return None,
             },
-            EntityType::Token | EntityType::AwsPrincipal | EntityType::AwsSession => {
-                id.to_string()
-            }
+            EntityType::Token | EntityType::AwsPrincipal | EntityType::AwsSession => id.to_string(),
         })
     }
 }
