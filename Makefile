@@ -16,7 +16,7 @@ help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## Build skein and the corpus generator (release)
-	$(CARGO) build --release --locked --bin skein --bin skein-corpus
+	$(CARGO) build --release --locked -p skein -p skein-testkit --bins
 
 demo: build ## Ingest the bundled sample corpus into ./state and print what is stored
 	@echo "== ingesting $(DEMO_DIR) into $(STATE)"

@@ -95,7 +95,9 @@ pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
             .spawn(move || read_inputs(inputs, max, consumed, frame_tx))
             .context("starting the reader thread")?
     };
-    let workers = thread::available_parallelism().map_or(2, |n| n.get()).max(1);
+    let workers = thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
     let mut parsers = Vec::with_capacity(workers);
     for n in 0..workers {
         let rx = frame_rx.clone();
@@ -178,16 +180,19 @@ fn read_inputs(
                     }
                     ReadMsg::Frames {
                         input: index,
-                        frames: std::mem::replace(
-                            &mut chunk,
-                            Vec::with_capacity(FRAMES_PER_CHUNK),
-                        ),
+                        frames: std::mem::replace(&mut chunk, Vec::with_capacity(FRAMES_PER_CHUNK)),
                     }
                 }
                 Err(error) => {
                     if !chunk.is_empty() {
                         let frames = std::mem::take(&mut chunk);
-                        if tx.send(ReadMsg::Frames { input: index, frames }).is_err() {
+                        if tx
+                            .send(ReadMsg::Frames {
+                                input: index,
+                                frames,
+                            })
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -201,7 +206,14 @@ fn read_inputs(
                 return;
             }
         }
-        if !chunk.is_empty() && tx.send(ReadMsg::Frames { input: index, frames: chunk }).is_err() {
+        if !chunk.is_empty()
+            && tx
+                .send(ReadMsg::Frames {
+                    input: index,
+                    frames: chunk,
+                })
+                .is_err()
+        {
             return;
         }
     }
@@ -331,9 +343,13 @@ fn write_loop(
     for chunk in rx {
         for rec in &chunk.rejected {
             match store {
-                Some(store) => store.quarantine(rec).context("writing the quarantine file")?,
+                Some(store) => store
+                    .quarantine(rec)
+                    .context("writing the quarantine file")?,
                 None if report.rejected_examples.len() < DRY_RUN_EXAMPLES => {
-                    report.rejected_examples.push(format!("{}:{}: {}", rec.file, rec.line, rec.reason));
+                    report
+                        .rejected_examples
+                        .push(format!("{}:{}: {}", rec.file, rec.line, rec.reason));
                 }
                 None => {}
             }
@@ -421,11 +437,7 @@ fn print_report(report: &IngestReport, format: ReportFormat) -> Result<()> {
             if let Some(q) = &report.quarantine_file {
                 writeln!(out, "rejected records (file, line, reason): {q}")?;
             }
-            writeln!(
-                out,
-                "{} input(s) in {:.2}s",
-                report.inputs, report.seconds
-            )?;
+            writeln!(out, "{} input(s) in {:.2}s", report.inputs, report.seconds)?;
         }
     }
     Ok(())

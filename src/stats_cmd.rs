@@ -33,13 +33,33 @@ pub fn run(state: &Path, args: StatsArgs) -> Result<()> {
 
 /// The human-readable form: events per source with their time span, then the rest.
 fn write_text(out: &mut impl Write, stats: &StoreStats, state: &Path) -> std::io::Result<()> {
-    writeln!(out, "state {} (schema {}, {} on disk)", state.display(), stats.schema_version, human_bytes(stats.size_on_disk))?;
-    writeln!(out, "{:<14} {:>12}  {:<27} {:<27}", "source", "events", "first", "last")?;
+    writeln!(
+        out,
+        "state {} (schema {}, {} on disk)",
+        state.display(),
+        stats.schema_version,
+        human_bytes(stats.size_on_disk)
+    )?;
+    writeln!(
+        out,
+        "{:<14} {:>12}  {:<27} {:<27}",
+        "source", "events", "first", "last"
+    )?;
     for (source, s) in &stats.sources {
         let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
-            t.map_or_else(|| "-".to_string(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            t.map_or_else(
+                || "-".to_string(),
+                |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            )
         };
-        writeln!(out, "{:<14} {:>12}  {:<27} {:<27}", source.as_str(), s.count, time(s.first), time(s.last))?;
+        writeln!(
+            out,
+            "{:<14} {:>12}  {:<27} {:<27}",
+            source.as_str(),
+            s.count,
+            time(s.first),
+            time(s.last)
+        )?;
     }
     let entities: Vec<String> = stats
         .entities
@@ -47,8 +67,20 @@ fn write_text(out: &mut impl Write, stats: &StoreStats, state: &Path) -> std::io
         .filter(|(_, n)| **n > 0)
         .map(|(ty, n)| format!("{ty} {n}"))
         .collect();
-    writeln!(out, "entities: {}", if entities.is_empty() { "none".to_string() } else { entities.join(", ") })?;
-    writeln!(out, "findings: {}  cases: {}  quarantined records: {}", stats.findings, stats.cases, stats.quarantined)?;
+    writeln!(
+        out,
+        "entities: {}",
+        if entities.is_empty() {
+            "none".to_string()
+        } else {
+            entities.join(", ")
+        }
+    )?;
+    writeln!(
+        out,
+        "findings: {}  cases: {}  quarantined records: {}",
+        stats.findings, stats.cases, stats.quarantined
+    )?;
     Ok(())
 }
 
@@ -60,5 +92,9 @@ fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
 }

@@ -46,12 +46,21 @@ fn each_kind_of_bad_record_is_quarantined_and_the_rest_is_stored() {
     // line 5: good
     writeln!(f, "{}", trail_record(5)).expect("write");
     // line 6: a wrong type: errorCode "abc"
-    writeln!(f, "{}", graph_signin("5f0e0000-0000-0000-0000-000000000006", "\"abc\""))
-        .expect("write");
+    writeln!(
+        f,
+        "{}",
+        graph_signin("5f0e0000-0000-0000-0000-000000000006", "\"abc\"")
+    )
+    .expect("write");
     // line 7: a JSON array of numbers
     writeln!(f, "[1, 2, 3]").expect("write");
     // line 8: a good sign-in
-    writeln!(f, "{}", graph_signin("5f0e0000-0000-0000-0000-000000000008", "0")).expect("write");
+    writeln!(
+        f,
+        "{}",
+        graph_signin("5f0e0000-0000-0000-0000-000000000008", "0")
+    )
+    .expect("write");
     drop(f);
 
     // A gzip file truncated in the middle: the records before the cut still go in.
@@ -76,23 +85,34 @@ fn each_kind_of_bad_record_is_quarantined_and_the_rest_is_stored() {
 
     let reason = |line| {
         quarantined_for(&q, &mixed, line)
-            .unwrap_or_else(|| panic!("line {line} of mixed.jsonl not quarantined: {q:#?}"))["reason"]
+            .unwrap_or_else(|| panic!("line {line} of mixed.jsonl not quarantined: {q:#?}"))
+            ["reason"]
             .as_str()
             .unwrap_or_default()
             .to_lowercase()
     };
     assert!(reason(2).contains("utf-8"), "{}", reason(2));
-    assert!(reason(4).contains("larger") || reason(4).contains("exceeds"), "{}", reason(4));
+    assert!(
+        reason(4).contains("larger") || reason(4).contains("exceeds"),
+        "{}",
+        reason(4)
+    );
     assert!(reason(6).contains("errorcode"), "{}", reason(6));
     assert!(!reason(7).is_empty());
     let gz_name = gz.display().to_string();
     assert!(
-        q.iter().any(|r| r["file"].as_str() == Some(gz_name.as_str())
-            && r["reason"].as_str().unwrap_or_default().contains("gzip stream truncated")),
+        q.iter()
+            .any(|r| r["file"].as_str() == Some(gz_name.as_str())
+                && r["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("gzip stream truncated")),
         "the truncated gzip is reported: {q:#?}"
     );
     // The quarantined excerpt never holds the 10 MB line.
-    assert!(q.iter().all(|r| r["excerpt"].as_str().unwrap_or_default().len() <= 4096));
+    assert!(q
+        .iter()
+        .all(|r| r["excerpt"].as_str().unwrap_or_default().len() <= 4096));
     let stats = skein.stats();
     assert_eq!(stats["quarantined"].as_u64(), Some(q.len() as u64));
 }

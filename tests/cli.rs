@@ -56,7 +56,11 @@ fn demo_corpus_ingests_every_event_once_and_reingest_adds_nothing() {
             "{source} duplicates"
         );
     }
-    assert_eq!(skein.stats()["events"], stats["events"], "re-ingest changed the store");
+    assert_eq!(
+        skein.stats()["events"],
+        stats["events"],
+        "re-ingest changed the store"
+    );
 }
 
 #[test]
@@ -70,18 +74,33 @@ fn bundled_demo_corpus_is_the_generator_output() {
     skein_testkit::generate(&cfg, dir.path(), |_| {}).expect("generate");
     let mut bundled = Vec::new();
     for entry in walk(&demo_corpus()) {
-        let rel = entry.strip_prefix(demo_corpus()).expect("prefix").to_path_buf();
+        let rel = entry
+            .strip_prefix(demo_corpus())
+            .expect("prefix")
+            .to_path_buf();
         bundled.push(rel);
     }
     let mut fresh = Vec::new();
     for entry in walk(dir.path()) {
-        fresh.push(entry.strip_prefix(dir.path()).expect("prefix").to_path_buf());
+        fresh.push(
+            entry
+                .strip_prefix(dir.path())
+                .expect("prefix")
+                .to_path_buf(),
+        );
     }
-    assert_eq!(bundled, fresh, "same files (run `make demo-corpus` to refresh)");
+    assert_eq!(
+        bundled, fresh,
+        "same files (run `make demo-corpus` to refresh)"
+    );
     for rel in bundled {
         let a = std::fs::read(demo_corpus().join(&rel)).expect("read bundled");
         let b = std::fs::read(dir.path().join(&rel)).expect("read fresh");
-        assert!(a == b, "{} differs from the generator output", rel.display());
+        assert!(
+            a == b,
+            "{} differs from the generator output",
+            rel.display()
+        );
     }
 }
 
@@ -120,7 +139,11 @@ fn stdin_is_read_with_a_dash() {
         .write_all(record.as_bytes())
         .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(count(&report, "cloudtrail", "accepted"), 1);
     assert!(
@@ -136,7 +159,11 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
     let out = skein.run(&["ingest"]);
     assert_eq!(out.status.code(), Some(2), "missing PATH is a usage error");
     let out = skein.run(&["stats"]);
-    assert_eq!(out.status.code(), Some(2), "stats without state is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stats without state is a usage error"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("no skein state"));
     let out = skein.run(&["ingest", "/nonexistent/path/for/skein"]);
     assert_eq!(out.status.code(), Some(2), "a missing input path");
@@ -157,7 +184,10 @@ fn a_second_writer_is_told_who_holds_the_state() {
     let lock = skein.state().join("skein.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&holder.id().to_string())) {
-        assert!(std::time::Instant::now() < deadline, "holder never took the lock");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "holder never took the lock"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let out = skein.run(&["stats"]);

@@ -21,15 +21,19 @@ use crate::util::{count, shared_data, Skein};
 
 /// Writes the `log` objects of the Panther tests for the given log types as NDJSON.
 fn panther_logs(dir: &Path, log_types: &[&str], name: &str) -> (PathBuf, usize) {
-    let text = std::fs::read_to_string(shared_data().join("panther-analysis/_extracted_tests.jsonl"))
-        .expect("panther tests");
+    let text =
+        std::fs::read_to_string(shared_data().join("panther-analysis/_extracted_tests.jsonl"))
+            .expect("panther tests");
     let path = dir.join(name);
     let mut out = std::fs::File::create(&path).expect("create");
     let mut n = 0;
     for line in text.lines() {
         let t: serde_json::Value = serde_json::from_str(line).expect("panther line");
         let types = t["log_types"].as_array().cloned().unwrap_or_default();
-        if !types.iter().any(|v| log_types.contains(&v.as_str().unwrap_or_default())) {
+        if !types
+            .iter()
+            .any(|v| log_types.contains(&v.as_str().unwrap_or_default()))
+        {
             continue;
         }
         if t["log"].is_object() {
@@ -98,7 +102,9 @@ fn panther_azure_sign_in_and_storage_fixtures() {
         .as_object()
         .map(|m| m.values().filter_map(|v| v.as_u64()).sum())
         .unwrap_or_default();
-    let unknown_rejected = report["sources"]["unknown"]["rejected"].as_u64().unwrap_or(0);
+    let unknown_rejected = report["sources"]["unknown"]["rejected"]
+        .as_u64()
+        .unwrap_or(0);
     assert_eq!(ignored + unknown_rejected, 261 - 26 - 11, "{report:#}");
 }
 
@@ -121,7 +127,11 @@ fn sentinel_notebook_sign_ins_with_python_repr_columns() {
     let skein = Skein::new();
     let report = skein.ingest_json(&[&file]);
     assert_eq!(count(&report, "entra_signin", "accepted"), 45, "{report:#}");
-    assert_eq!(count(&report, "entra_signin", "duplicate"), 41, "{report:#}");
+    assert_eq!(
+        count(&report, "entra_signin", "duplicate"),
+        41,
+        "{report:#}"
+    );
     assert_eq!(count(&report, "entra_signin", "rejected"), 0, "{report:#}");
 }
 
@@ -130,7 +140,8 @@ fn microsoft_doc_samples() {
     let data = shared_data();
     let graph_beta = data.join("msgraph-docs/beta_signin-list_example1_response.json");
     let graph_v1 = data.join("msgraph-docs/v1.0_signin-list_example1_response.jsonc");
-    let storage = data.join("ms-docs-storage-logs/monitor-blob-storage-reference.resource-log-fragments.jsonc");
+    let storage = data
+        .join("ms-docs-storage-logs/monitor-blob-storage-reference.resource-log-fragments.jsonc");
     let skein = Skein::new();
     let report = skein.ingest_json(&[&graph_beta, &graph_v1, &storage]);
     assert_eq!(count(&report, "entra_signin", "accepted"), 1, "{report:#}");
@@ -138,10 +149,15 @@ fn microsoft_doc_samples() {
     // v1.0 sample (trailing comma) and storage fragments 2 and 3 are reported, not fatal.
     let q = skein.quarantine();
     let v1 = graph_v1.display().to_string();
-    assert!(q.iter().any(|r| r["file"].as_str() == Some(v1.as_str())), "{q:#?}");
+    assert!(
+        q.iter().any(|r| r["file"].as_str() == Some(v1.as_str())),
+        "{q:#?}"
+    );
     let st = storage.display().to_string();
     assert_eq!(
-        q.iter().filter(|r| r["file"].as_str() == Some(st.as_str())).count(),
+        q.iter()
+            .filter(|r| r["file"].as_str() == Some(st.as_str()))
+            .count(),
         2,
         "{q:#?}"
     );

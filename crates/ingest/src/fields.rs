@@ -157,7 +157,11 @@ pub fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
     // Zone-less or space-separated forms, read as UTC.
     let normalised = s.replacen(' ', "T", 1);
     let trimmed = normalised.trim_end_matches('Z');
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(n) = NaiveDateTime::parse_from_str(trimmed, fmt) {
             return Some(Utc.from_utc_datetime(&n));
         }
@@ -298,7 +302,10 @@ mod tests {
 
     #[test]
     fn list_fields_in_every_shape() {
-        let want = vec!["unfamiliarFeatures".to_string(), "passwordSpray".to_string()];
+        let want = vec![
+            "unfamiliarFeatures".to_string(),
+            "passwordSpray".to_string(),
+        ];
         assert_eq!(
             string_list(&json!(["unfamiliarFeatures", "passwordSpray"])),
             want
@@ -307,12 +314,18 @@ mod tests {
             string_list(&json!("[\"unfamiliarFeatures\",\"passwordSpray\"]")),
             want
         );
-        assert_eq!(string_list(&json!("unfamiliarFeatures,passwordSpray")), want);
+        assert_eq!(
+            string_list(&json!("unfamiliarFeatures,passwordSpray")),
+            want
+        );
         assert_eq!(
             string_list(&json!("unfamiliarFeatures, passwordSpray")),
             want
         );
-        assert_eq!(string_list(&json!("['unfamiliarFeatures', 'passwordSpray']")), want);
+        assert_eq!(
+            string_list(&json!("['unfamiliarFeatures', 'passwordSpray']")),
+            want
+        );
         assert!(string_list(&json!("[]")).is_empty());
         assert!(string_list(&json!("")).is_empty());
     }
@@ -323,7 +336,9 @@ mod tests {
         let o = v.as_object().unwrap();
         assert_eq!(text(o, &["ipAddress"]).as_deref(), Some("1.2.3.4"));
         assert_eq!(
-            get_path(o, &["Status", "errorCode"]).and_then(code_text).as_deref(),
+            get_path(o, &["Status", "errorCode"])
+                .and_then(code_text)
+                .as_deref(),
             Some("50126")
         );
     }

@@ -171,11 +171,27 @@ pub fn decode<R: Read + Send + 'static>(mut raw: R) -> io::Result<Box<dyn BufRea
         let compressed = BufReader::with_capacity(RAW_BUFFER_BYTES, stream);
         Box::new(BufReader::with_capacity(
             READ_BUFFER_BYTES,
-            MultiGzDecoder::new(compressed),
+            GzipErrorContext(MultiGzDecoder::new(compressed)),
         ))
     } else {
         Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, stream))
     })
+}
+
+/// Says in a read error that it came from the gzip layer, so that a truncated or corrupt
+/// `.gz` file is reported as such rather than as a bare "incomplete deflate stream".
+struct GzipErrorContext<R>(R);
+
+impl<R: Read> Read for GzipErrorContext<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).map_err(|e| {
+            if e.kind() == io::ErrorKind::Interrupted {
+                e
+            } else {
+                io::Error::new(e.kind(), format!("gzip stream truncated or corrupt: {e}"))
+            }
+        })
+    }
 }
 
 /// A reader that adds the bytes it reads to a shared counter.
