@@ -1,15 +1,18 @@
-//! Insert throughput of the store on synthetic events of about 1 KB of raw text each.
+//! Insert throughput of the store on synthetic events of about 1.5 KB of raw text each (about
+//! 2 KB stored), spread over seven days in file-like order: twelve time-ordered streams (four
+//! per source) read in runs of 256 events in turn, like several export files.
 //!
 //! ```text
 //! cargo run --release -p skein-store --example store_throughput -- [EVENTS] [BATCH] [CACHE_MIB]
 //! ```
 //!
-//! Defaults: 500000 events, batches of 4096, a 256 MiB cache. `STORE_BENCH_MODE=lowspace`
+//! Defaults: 500000 events, batches of 4096, a 64 MiB cache. `STORE_BENCH_MODE=lowspace`
 //! selects sled's `LowSpace` mode and `STORE_BENCH_FLUSH_MS=N` (or `none`) its background
 //! flush interval. Writes into a temporary
 //! directory (or `$STORE_BENCH_DIR`), then reports events/s for inserting (generation time
-//! excluded), for re-inserting the same events (all duplicates) and for reading everything
-//! back, the size on disk and the peak resident memory of the process.
+//! excluded), for re-inserting the same events (all duplicates), for reading everything back
+//! (per source and merged), entity lookups, the size on disk and the peak resident memory
+//! (VmHWM) of the process.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
@@ -33,9 +36,17 @@ impl Rng {
     }
 }
 
-fn event(i: u64, rng: &mut Rng, base: DateTime<Utc>) -> Event {
-    let source = Source::ALL[(i % 3) as usize];
-    let time = base + chrono::Duration::milliseconds((i * 20 + rng.below(5000)) as i64);
+/// Seven days, in milliseconds.
+const SPAN_MS: u64 = 7 * 24 * 3600 * 1000;
+/// Interleaved time-ordered streams (like several export files read in turn).
+const STREAMS: u64 = 12;
+
+/// Event `k` of stream `stream` (each stream is one source, time-ordered over seven days).
+fn event(stream: u64, k: u64, per_stream: u64, rng: &mut Rng, base: DateTime<Utc>) -> Event {
+    let i = k * STREAMS + stream;
+    let source = Source::ALL[(stream % 3) as usize];
+    let step = SPAN_MS / per_stream.max(1);
+    let time = base + chrono::Duration::milliseconds((k * step + rng.below(step.max(1))) as i64);
     let user = rng.below(20_000);
     let ip = IpAddr::V4(Ipv4Addr::from(0xC633_6400u32 + rng.below(5_000) as u32));
     let (id, shape) = match source {
@@ -84,17 +95,85 @@ fn event(i: u64, rng: &mut Rng, base: DateTime<Utc>) -> Event {
             e.target.action = Some("ListBuckets".into());
         }
     }
+    // JSON-like text of about 1.5 KB: repeated field names, values from small vocabularies
+    // and a few unique ids, roughly as compressible as real exports.
     let mut raw = format!(
-        "{{\"id\":\"{}\",\"time\":\"{}\",\"user\":\"user{user}\",\"ip\":\"{ip}\",\"pad\":\"",
+        "{{\"id\":\"{}\",\"time\":\"{}\",\"user\":\"user{user}@contoso.com\",\"ip\":\"{ip}\"",
         e.id,
         e.time.to_rfc3339()
     );
-    while raw.len() < 1000 {
-        raw.push_str(&format!("{:x}", rng.next()));
+    let mut f = 0;
+    while raw.len() < 1400 {
+        let value = match rng.below(4) {
+            0 => format!("{:016x}", rng.next()),
+            1 => format!("value-{}", rng.below(100)),
+            2 => format!("{}", rng.below(1_000_000)),
+            _ => ["true", "false", "null", "\"Success\"", "\"None\""][rng.below(5) as usize].into(),
+        };
+        raw.push_str(&format!(",\"field{f}Name\":\"{value}\""));
+        f += 1;
     }
-    raw.push_str("\"}");
+    raw.push('}');
     e.raw = raw;
     e
+}
+
+/// The `n`-th batch of events in file-like order: `STREAMS` time-ordered streams, each read
+/// in runs of 256 events, taken in turn.
+struct Feed {
+    rng: Rng,
+    next_k: Vec<u64>,
+    per_stream: u64,
+    total: u64,
+    emitted: u64,
+    stream: u64,
+}
+
+impl Feed {
+    fn new(total: u64) -> Feed {
+        Feed {
+            rng: Rng(0x9E37_79B9_7F4A_7C15),
+            next_k: vec![0; STREAMS as usize],
+            per_stream: total.div_ceil(STREAMS),
+            total,
+            emitted: 0,
+            stream: 0,
+        }
+    }
+
+    fn batch(&mut self, n: u64, base: DateTime<Utc>) -> Vec<Event> {
+        let mut out = Vec::with_capacity(n as usize);
+        while (out.len() as u64) < n && self.emitted < self.total {
+            let s = self.stream as usize;
+            let run = 256.min(self.per_stream - self.next_k[s]);
+            for _ in 0..run {
+                if (out.len() as u64) == n || self.emitted == self.total {
+                    break;
+                }
+                let k = self.next_k[s];
+                out.push(event(self.stream, k, self.per_stream, &mut self.rng, base));
+                self.next_k[s] += 1;
+                self.emitted += 1;
+            }
+            if self.next_k[s].is_multiple_of(256) || self.next_k[s] == self.per_stream {
+                self.stream = (self.stream + 1) % STREAMS;
+            }
+        }
+        out
+    }
+}
+
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn peak_rss_mib() -> Option<u64> {
@@ -112,7 +191,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(500_000);
     let batch: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4096);
-    let cache_mib: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(256);
+    let cache_mib: u64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(64);
     let tmp;
     let dir = match std::env::var_os("STORE_BENCH_DIR") {
         Some(d) => std::path::PathBuf::from(d),
@@ -138,33 +217,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("time")?;
 
     let run = |label: &str| -> Result<(), Box<dyn std::error::Error>> {
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut feed = Feed::new(total);
         let mut busy = Duration::ZERO;
         let mut raw_bytes = 0u64;
         let (mut inserted, mut duplicates) = (0u64, 0u64);
         let wall = Instant::now();
-        let mut i = 0;
-        while i < total {
-            let n = batch.min(total - i);
-            let events: Vec<Event> = (i..i + n).map(|j| event(j, &mut rng, base)).collect();
+        loop {
+            let events = feed.batch(batch, base);
+            if events.is_empty() {
+                break;
+            }
             raw_bytes += events.iter().map(|e| e.raw.len() as u64).sum::<u64>();
             let t = Instant::now();
             let out = store.insert_batch(&events)?;
             busy += t.elapsed();
             inserted += out.inserted;
             duplicates += out.duplicates;
-            i += n;
         }
         let t = Instant::now();
         store.flush()?;
         busy += t.elapsed();
         println!(
             "{label}: {total} events ({:.0} MiB raw) in batches of {batch}: {inserted} inserted, \
-             {duplicates} duplicates; store time {:.2}s = {:.0} events/s (wall incl. generation {:.2}s)",
+             {duplicates} duplicates; store time {:.2}s = {:.0} events/s (wall incl. generation {:.2}s); \
+             peak RSS so far {} MiB",
             raw_bytes as f64 / 1048576.0,
             busy.as_secs_f64(),
             total as f64 / busy.as_secs_f64(),
-            wall.elapsed().as_secs_f64()
+            wall.elapsed().as_secs_f64(),
+            peak_rss_mib().map_or("?".to_string(), |m| m.to_string())
         );
         Ok(())
     };
@@ -182,11 +263,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "read back {n} events in {secs:.2}s = {:.0} events/s",
         n as f64 / secs
     );
+    let t = Instant::now();
+    let mut m = 0u64;
+    for e in store.events_in_range_merged(None, None) {
+        e?;
+        m += 1;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "merged read back {m} events in {secs:.2}s = {:.0} events/s",
+        m as f64 / secs
+    );
+
+    for spec in [
+        "user:user1234@contoso.com",
+        "ip:198.51.100.77",
+        "awskey:ASIA00000000000004D2",
+    ] {
+        let entity: skein_model::EntityRef = spec.parse()?;
+        let t = Instant::now();
+        let found = store.events_for_entity(&entity, None, None).count();
+        let lookup = t.elapsed();
+        let t = Instant::now();
+        let summary = store.entity_summary(&entity)?;
+        println!(
+            "events_for_entity({spec}): {found} events in {:.1} ms; summary {:?} in {:.2} ms",
+            lookup.as_secs_f64() * 1000.0,
+            summary.map(|s| s.event_count),
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+    }
 
     let stats = store.stats()?;
     println!(
-        "size on disk {:.0} MiB; entities {:?}; peak RSS {} MiB",
+        "size on disk: sled estimate {:.0} MiB, files {:.0} MiB; entities {:?}; peak RSS {} MiB",
         stats.size_on_disk as f64 / 1048576.0,
+        dir_bytes(&dir) as f64 / 1048576.0,
         stats.entities,
         peak_rss_mib().map_or("?".to_string(), |m| m.to_string())
     );

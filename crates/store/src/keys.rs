@@ -3,18 +3,18 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `events` | `source tag (1) \| time (8) \| event id` | postcard-encoded [`Event`](skein_model::Event) |
-//! | `ids` | `source tag (1) \| event id` | the `events` key (the de-duplication index) |
-//! | `by_entity` | `entity type tag (1) \| escaped entity id \| 0x00 \| time (8) \| source tag (1) \| event id` | empty |
-//! | `entities` | `entity type tag (1) \| entity id` | [`EntitySummary`](crate::EntitySummary), 24 bytes |
+//! | `chunks` | `source tag (1) \| bucket (8) \| chunk seq (8, BE)` | a chunk: events of one source and one bucket ([`crate::chunk`]) |
+//! | `chunk_ids` | the `chunks` key | the 16-byte hashes of that chunk's events, in the chunk's order |
+//! | `by_entity` | `shard (1) \| run seq (8, BE)` | a run of postings `entity hash \| source \| bucket` (the `index` module) |
+//! | `entities` | `'p' \| partition (2, BE)` | packed summaries of the entities whose `entity type tag (1) \| canonical id` key hashes there (the `summary` module) |
 //!
-//! `time` is the event time in microseconds since the Unix epoch as a big-endian `i64` with
-//! its sign bit flipped, so that negative (pre-1970) times sort before positive ones.
+//! `bucket` is the event time floored to [`BUCKET_MICROS`] (10 minutes), encoded like every
+//! time: microseconds since the Unix epoch as a big-endian `i64` with its sign bit flipped, so
+//! that negative (pre-1970) times sort before positive ones. `chunk seq` is a store-wide
+//! counter, so the chunks of one bucket sort in the order they were written.
 //!
-//! In `by_entity` the entity id is followed by a `0x00` terminator, so that the id `ab` does
-//! not share a prefix with the id `abc`. To keep the terminator unambiguous, the id is escaped
-//! in an order-preserving way: `0x00` becomes `0x01 0x01` and `0x01` becomes `0x01 0x02`;
-//! every other byte is kept.
+//! [`escape_into`] is an order-preserving escape of `0x00` (`0x01 0x01`) and `0x01`
+//! (`0x01 0x02`) for keys that need a `0x00` terminator after a variable-length id.
 
 use chrono::{DateTime, Utc};
 use skein_model::{EntityType, Source};
@@ -46,31 +46,6 @@ pub fn decode_time(bytes: [u8; TIME_LEN]) -> i64 {
 fn read_time(bytes: &[u8]) -> Option<i64> {
     let t: [u8; TIME_LEN] = bytes.get(..TIME_LEN)?.try_into().ok()?;
     Some(decode_time(t))
-}
-
-/// Key of an event in the `events` tree.
-pub fn event_key(source: Source, micros: i64, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + TIME_LEN + id.len());
-    k.push(source.tag());
-    k.extend_from_slice(&encode_time(micros));
-    k.extend_from_slice(id.as_bytes());
-    k
-}
-
-/// The parts of an `events` key: source, time in microseconds and the id bytes.
-pub fn decode_event_key(key: &[u8]) -> Option<(Source, i64, &[u8])> {
-    let (&tag, rest) = key.split_first()?;
-    let source = Source::from_tag(tag)?;
-    let t = read_time(rest)?;
-    Some((source, t, &rest[TIME_LEN..]))
-}
-
-/// Key of an event in the `ids` tree.
-pub fn id_key(source: Source, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(1 + id.len());
-    k.push(source.tag());
-    k.extend_from_slice(id.as_bytes());
-    k
 }
 
 /// The prefix of every `events` key of `source`.
@@ -107,39 +82,6 @@ pub fn unescape(bytes: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The prefix of every `by_entity` key of one entity (ends with the `0x00` terminator).
-pub fn entity_index_prefix(ty: EntityType, id: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(2 + id.len() + TIME_LEN + 1 + 40);
-    k.push(ty.tag());
-    escape_into(&mut k, id.as_bytes());
-    k.push(0x00);
-    k
-}
-
-/// Key of one event in the `by_entity` index.
-pub fn by_entity_key(
-    ty: EntityType,
-    entity_id: &str,
-    micros: i64,
-    source: Source,
-    event_id: &str,
-) -> Vec<u8> {
-    let mut k = entity_index_prefix(ty, entity_id);
-    k.extend_from_slice(&encode_time(micros));
-    k.push(source.tag());
-    k.extend_from_slice(event_id.as_bytes());
-    k
-}
-
-/// The event that a `by_entity` key points at, given the length of the entity's prefix:
-/// its time, source and id bytes.
-pub fn decode_by_entity_suffix(key: &[u8], prefix_len: usize) -> Option<(i64, Source, &[u8])> {
-    let rest = key.get(prefix_len..)?;
-    let t = read_time(rest)?;
-    let (&tag, id) = rest[TIME_LEN..].split_first()?;
-    Some((t, Source::from_tag(tag)?, id))
-}
-
 /// Key of an entity in the `entities` tree.
 pub fn entity_key(ty: EntityType, id: &str) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + id.len());
@@ -167,22 +109,63 @@ pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
-/// Key bounds `[lower, upper)` for the time range `[from, to)` under `prefix`. The bounds
-/// are in whole microseconds and may include events up to a microsecond outside the range,
-/// so readers filter on the exact time as well.
-pub fn time_bounds(
+/// Length of a bucket: 10 minutes in microseconds.
+pub const BUCKET_MICROS: i64 = 600_000_000;
+
+/// The bucket (start time in microseconds) holding time `micros`.
+pub fn bucket_of(micros: i64) -> i64 {
+    micros.saturating_sub(micros.rem_euclid(BUCKET_MICROS))
+}
+
+/// Length of a `chunks` key.
+pub const CHUNK_KEY_LEN: usize = 1 + TIME_LEN + 8;
+
+/// A `chunks` key: source, bucket and the chunk's sequence number.
+pub type ChunkKey = [u8; CHUNK_KEY_LEN];
+
+/// The `chunks` key of chunk `seq` of `source` in `bucket`.
+pub fn chunk_key(source: Source, bucket: i64, seq: u64) -> ChunkKey {
+    let mut k = [0u8; CHUNK_KEY_LEN];
+    k[0] = source.tag();
+    k[1..1 + TIME_LEN].copy_from_slice(&encode_time(bucket));
+    k[1 + TIME_LEN..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The parts of a `chunks` key: source, bucket and sequence number.
+pub fn decode_chunk_key(key: &[u8]) -> Option<(Source, i64, u64)> {
+    if key.len() != CHUNK_KEY_LEN {
+        return None;
+    }
+    let source = Source::from_tag(key[0])?;
+    let bucket = read_time(&key[1..])?;
+    let seq = u64::from_be_bytes(key[1 + TIME_LEN..].try_into().ok()?);
+    Some((source, bucket, seq))
+}
+
+/// The prefix of every chunk of `source` in `bucket` (a `chunks` key without its seq).
+pub fn bucket_prefix(source: Source, bucket: i64) -> [u8; 1 + TIME_LEN] {
+    let mut k = [0u8; 1 + TIME_LEN];
+    k[0] = source.tag();
+    k[1..].copy_from_slice(&encode_time(bucket));
+    k
+}
+
+/// Key bounds `[lower, upper)` under `prefix` (followed by an encoded bucket) of every bucket
+/// that may hold times in `[from, to)`. Readers filter on the exact time as well.
+pub fn bucket_bounds(
     prefix: &[u8],
     from: Option<&DateTime<Utc>>,
     to: Option<&DateTime<Utc>>,
 ) -> (Vec<u8>, Option<Vec<u8>>) {
     let mut lower = prefix.to_vec();
     if let Some(from) = from {
-        lower.extend_from_slice(&encode_time(micros(from)));
+        lower.extend_from_slice(&encode_time(bucket_of(micros(from))));
     }
     let upper = match to {
         Some(to) => {
             let mut u = prefix.to_vec();
-            u.extend_from_slice(&encode_time(micros(to).saturating_add(1)));
+            u.extend_from_slice(&encode_time(bucket_of(micros(to)).saturating_add(1)));
             Some(u)
         }
         None => prefix_end(prefix),
@@ -215,19 +198,6 @@ mod tests {
     }
 
     #[test]
-    fn entity_prefixes_do_not_overlap() {
-        let ab = entity_index_prefix(EntityType::User, "ab");
-        let abc = by_entity_key(EntityType::User, "abc", 0, Source::Cloudtrail, "x");
-        assert!(!abc.starts_with(&ab));
-        let k = by_entity_key(EntityType::User, "ab", -5, Source::Cloudtrail, "x");
-        assert!(k.starts_with(&ab));
-        assert_eq!(
-            decode_by_entity_suffix(&k, ab.len()),
-            Some((-5, Source::Cloudtrail, &b"x"[..]))
-        );
-    }
-
-    #[test]
     fn prefix_end_skips_ff() {
         assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
         assert_eq!(prefix_end(&[0xff]), None);
@@ -235,13 +205,24 @@ mod tests {
     }
 
     #[test]
-    fn event_keys_decode() {
-        let k = event_key(Source::StorageBlob, -42, "id-1");
+    fn buckets_floor_to_ten_minutes() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(BUCKET_MICROS - 1), 0);
+        assert_eq!(bucket_of(BUCKET_MICROS), BUCKET_MICROS);
+        assert_eq!(bucket_of(-1), -BUCKET_MICROS);
+        assert!(bucket_of(i64::MIN) <= i64::MIN + BUCKET_MICROS);
+        assert_eq!(bucket_of(i64::MAX) % BUCKET_MICROS, 0);
+    }
+
+    #[test]
+    fn chunk_keys_decode() {
+        let k = chunk_key(Source::StorageBlob, -BUCKET_MICROS, 7);
         assert_eq!(
-            decode_event_key(&k),
-            Some((Source::StorageBlob, -42, &b"id-1"[..]))
+            decode_chunk_key(&k),
+            Some((Source::StorageBlob, -BUCKET_MICROS, 7))
         );
-        assert_eq!(decode_event_key(&[9, 0]), None);
+        assert!(k.starts_with(&bucket_prefix(Source::StorageBlob, -BUCKET_MICROS)));
+        assert_eq!(decode_chunk_key(&[9, 0]), None);
     }
 
     mod props {
@@ -252,10 +233,6 @@ mod tests {
             prop::sample::select(Source::ALL.to_vec())
         }
 
-        fn entity_type() -> impl Strategy<Value = EntityType> {
-            prop::sample::select(EntityType::ALL.to_vec())
-        }
-
         proptest! {
             #[test]
             fn time_encoding_round_trips_and_keeps_order(a in any::<i64>(), b in any::<i64>()) {
@@ -264,16 +241,14 @@ mod tests {
             }
 
             #[test]
-            fn event_keys_round_trip_and_sort_by_source_then_time(
-                s1 in source(), t1 in any::<i64>(), id1 in ".{0,20}",
-                s2 in source(), t2 in any::<i64>(), id2 in ".{0,20}",
+            fn chunk_keys_round_trip_and_sort_by_source_bucket_seq(
+                s1 in source(), b1 in any::<i64>(), q1 in any::<u64>(),
+                s2 in source(), b2 in any::<i64>(), q2 in any::<u64>(),
             ) {
-                let k1 = event_key(s1, t1, &id1);
-                let k2 = event_key(s2, t2, &id2);
-                prop_assert_eq!(decode_event_key(&k1), Some((s1, t1, id1.as_bytes())));
-                if (s1.tag(), t1) != (s2.tag(), t2) {
-                    prop_assert_eq!(k1.cmp(&k2), (s1.tag(), t1).cmp(&(s2.tag(), t2)));
-                }
+                let k1 = chunk_key(s1, b1, q1);
+                let k2 = chunk_key(s2, b2, q2);
+                prop_assert_eq!(decode_chunk_key(&k1), Some((s1, b1, q1)));
+                prop_assert_eq!(k1.cmp(&k2), (s1.tag(), b1, q1).cmp(&(s2.tag(), b2, q2)));
             }
 
             #[test]
@@ -287,41 +262,20 @@ mod tests {
             }
 
             #[test]
-            fn entity_index_keys_group_by_entity_then_time(
-                ty in entity_type(), id in any::<String>(), other in any::<String>(),
-                t1 in any::<i64>(), t2 in any::<i64>(), s in source(), ev in ".{0,20}",
-            ) {
-                let prefix = entity_index_prefix(ty, &id);
-                let k1 = by_entity_key(ty, &id, t1, s, &ev);
-                let k2 = by_entity_key(ty, &id, t2, s, &ev);
-                prop_assert!(k1.starts_with(&prefix));
-                prop_assert_eq!(
-                    decode_by_entity_suffix(&k1, prefix.len()),
-                    Some((t1, s, ev.as_bytes()))
-                );
-                if t1 != t2 {
-                    prop_assert_eq!(k1.cmp(&k2), t1.cmp(&t2));
-                }
-                if other != id {
-                    let k3 = by_entity_key(ty, &other, t1, s, &ev);
-                    prop_assert!(!k3.starts_with(&prefix));
-                }
-                let (lower, upper) = time_bounds(&prefix, None, None);
-                prop_assert!(k1 >= lower);
-                prop_assert!(upper.is_none_or(|u| k1 < u));
-            }
-
-            #[test]
-            fn time_bounds_contain_exactly_the_range(
-                from in -10_000i64..10_000, to in -10_000i64..10_000, t in -10_000i64..10_000,
+            fn bucket_bounds_contain_every_bucket_of_the_range(
+                from in -10_000_000_000i64..10_000_000_000,
+                to in -10_000_000_000i64..10_000_000_000,
+                t in -10_000_000_000i64..10_000_000_000,
             ) {
                 let dt = |m: i64| from_micros(m).unwrap();
                 let p = source_prefix(Source::Cloudtrail);
-                let key = event_key(Source::Cloudtrail, t, "id");
-                let (lower, upper) = time_bounds(&p, Some(&dt(from)), Some(&dt(to)));
-                let inside = key >= lower && upper.as_ref().is_none_or(|u| key < *u);
-                // Bounds are coarse by at most one microsecond at the top.
-                prop_assert_eq!(inside, from <= t && t <= to);
+                let key = chunk_key(Source::Cloudtrail, bucket_of(t), 3);
+                let (lower, upper) = bucket_bounds(&p, Some(&dt(from)), Some(&dt(to)));
+                let inside = key.as_slice() >= lower.as_slice()
+                    && upper.as_ref().is_none_or(|u| key.as_slice() < u.as_slice());
+                if from <= t && t < to {
+                    prop_assert!(inside);
+                }
             }
         }
     }

@@ -1,15 +1,18 @@
-//! Reading events and entities back.
+//! Reading events and entities back: range scans bucket by bucket, entity lookups through
+//! the bucket index, summaries.
 
 use std::iter::Peekable;
 
 use chrono::{DateTime, Utc};
 use skein_model::{EntityRef, EntityType, Event, Source};
 
+use crate::chunk;
 use crate::error::{Result, StoreError};
+use crate::index;
 use crate::keys;
 use crate::stats::{EntitySummary, Span};
 use crate::store::Store;
-use crate::write::decode_event;
+use crate::summary;
 
 /// An iterator over stored events. Items are errors when the database fails or holds a value
 /// that does not decode; iteration may continue after an error.
@@ -31,14 +34,6 @@ impl std::fmt::Debug for EventIter {
 /// True when `t` is in `[from, to)`.
 fn in_range(t: &DateTime<Utc>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
     from.is_none_or(|f| *t >= f) && to.is_none_or(|u| *t < u)
-}
-
-/// Keeps events in `[from, to)` (and every error).
-fn keep(r: &Result<Event>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
-    match r {
-        Ok(e) => in_range(&e.time, from, to),
-        Err(_) => true,
-    }
 }
 
 /// A sled range over `[lower, upper)`.
@@ -64,35 +59,151 @@ fn canonical_prefix(ty: EntityType, prefix: &str) -> String {
     }
 }
 
+/// Where a [`SourceScan`] finds its buckets.
+enum Buckets {
+    /// Every bucket in a key range of `chunks`, in order.
+    Range {
+        iter: Box<sled::Iter>,
+        pending: Option<(sled::IVec, sled::IVec)>,
+    },
+    /// Listed buckets of one source (from the entity index), in order.
+    List {
+        tree: sled::Tree,
+        source: Source,
+        buckets: std::vec::IntoIter<i64>,
+    },
+}
+
+impl Buckets {
+    /// The chunks of the next bucket, `None` at the end.
+    fn next_bucket(&mut self) -> Option<Result<Vec<(sled::IVec, sled::IVec)>>> {
+        match self {
+            Buckets::Range { iter, pending } => {
+                let first = match pending.take() {
+                    Some(kv) => kv,
+                    None => match iter.next()? {
+                        Ok(kv) => kv,
+                        Err(e) => return Some(Err(StoreError::sled("reading chunks")(e))),
+                    },
+                };
+                let prefix_len = 1 + keys::TIME_LEN;
+                let mut group = vec![first];
+                loop {
+                    match iter.next() {
+                        None => break,
+                        Some(Err(e)) => return Some(Err(StoreError::sled("reading chunks")(e))),
+                        Some(Ok(kv)) => {
+                            if kv.0.get(..prefix_len) == group[0].0.get(..prefix_len) {
+                                group.push(kv);
+                            } else {
+                                *pending = Some(kv);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Some(Ok(group))
+            }
+            Buckets::List {
+                tree,
+                source,
+                buckets,
+            } => {
+                let b = buckets.next()?;
+                Some(
+                    tree.scan_prefix(keys::bucket_prefix(*source, b))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(StoreError::sled("reading chunks")),
+                )
+            }
+        }
+    }
+}
+
+/// Events of one source in time order, one bucket at a time: it decodes every chunk of a
+/// bucket, keeps the events in `[from, to)` (and mentioning `entity`, when set) and sorts
+/// them by time. Memory is bounded by one bucket of one source, never the whole store.
+struct SourceScan {
+    buckets: Buckets,
+    buf: std::vec::IntoIter<Event>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    entity: Option<EntityRef>,
+}
+
+impl SourceScan {
+    fn fill(&mut self, chunks: Vec<(sled::IVec, sled::IVec)>) -> Result<()> {
+        let mut events = Vec::new();
+        for (k, v) in chunks {
+            for e in chunk::decode(&k, &v)? {
+                if in_range(&e.time, self.from, self.to)
+                    && self
+                        .entity
+                        .as_ref()
+                        .is_none_or(|ent| e.entities().contains(ent))
+                {
+                    events.push(e);
+                }
+            }
+        }
+        events.sort_by(|a, b| {
+            keys::micros(&a.time)
+                .cmp(&keys::micros(&b.time))
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        self.buf = events.into_iter();
+        Ok(())
+    }
+}
+
+impl Iterator for SourceScan {
+    type Item = Result<Event>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(e) = self.buf.next() {
+                return Some(Ok(e));
+            }
+            match self.buckets.next_bucket()? {
+                Ok(chunks) => {
+                    if let Err(e) = self.fill(chunks) {
+                        return Some(Err(e));
+                    }
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+}
+
 impl Store {
-    /// One stored event by its source's own id.
+    /// One stored event by its source's own id: the de-duplication index names its chunk,
+    /// which is decoded (loads the index on first use).
     pub fn get_event(&self, source: Source, id: &str) -> Result<Option<Event>> {
-        let id_key = keys::id_key(source, id);
-        let Some(event_key) = self
-            .ids
-            .get(&id_key)
-            .map_err(StoreError::sled("reading the id index"))?
+        let h = chunk::event_hash(source, id);
+        let Some(key) = self.with_state(|st| {
+            Ok(st
+                .ids
+                .get(&h)
+                .and_then(|&i| st.chunks.get(i as usize).copied()))
+        })?
         else {
             return Ok(None);
         };
-        match self
-            .events
-            .get(&event_key)
-            .map_err(StoreError::sled("reading an event"))?
-        {
-            Some(v) => decode_event(&event_key, &v).map(Some),
-            None => Err(StoreError::corrupt(
-                "ids",
-                &id_key,
-                "id indexed but its event is missing",
-            )),
-        }
+        let value = self
+            .chunks
+            .get(key)
+            .map_err(StoreError::sled("reading a chunk"))?
+            .ok_or_else(|| StoreError::corrupt("chunk_ids", &key, "chunk is missing"))?;
+        Ok(chunk::decode(&key, &value)?
+            .into_iter()
+            .find(|e| e.source == source && e.id == id))
     }
 
     /// Events with `from <= time < to` (either bound optional) of one source, or of every
-    /// source when `source` is `None`. Events are in time order **per source**; with no
-    /// source, the sources follow each other ([`Source::ALL`] order). Use
-    /// [`Store::events_in_range_merged`] for one time order across sources.
+    /// source when `source` is `None`. Events are in time order **per source** (ties to the
+    /// microsecond in id order); with no source, the sources follow each other
+    /// ([`Source::ALL`] order). Use [`Store::events_in_range_merged`] for one time order
+    /// across sources. Holds one decoded bucket (10 minutes of one source) at a time.
     pub fn events_in_range(
         &self,
         source: Option<Source>,
@@ -111,7 +222,7 @@ impl Store {
     }
 
     /// Events of every source with `from <= time < to`, merged into one time order (ties, to
-    /// the microsecond, in source order).
+    /// the microsecond, in source order). Holds one decoded bucket per source at a time.
     pub fn events_in_range_merged(
         &self,
         from: Option<DateTime<Utc>>,
@@ -131,18 +242,22 @@ impl Store {
         to: Option<DateTime<Utc>>,
     ) -> EventIter {
         let (lower, upper) =
-            keys::time_bounds(&keys::source_prefix(source), from.as_ref(), to.as_ref());
-        let it = range(&self.events, lower, upper)
-            .map(|r| {
-                let (k, v) = r.map_err(StoreError::sled("reading events"))?;
-                decode_event(&k, &v)
-            })
-            .filter(move |r| keep(r, from, to));
-        EventIter(Box::new(it))
+            keys::bucket_bounds(&keys::source_prefix(source), from.as_ref(), to.as_ref());
+        EventIter(Box::new(SourceScan {
+            buckets: Buckets::Range {
+                iter: Box::new(range(&self.chunks, lower, upper)),
+                pending: None,
+            },
+            buf: Vec::new().into_iter(),
+            from,
+            to,
+            entity: None,
+        }))
     }
 
     /// Events that mention `entity`, with `from <= time < to`, in time order across sources
-    /// (ties in source order), read through the `by_entity` index.
+    /// (ties in source order). The entity index ([`crate::index`]) names the entity's buckets
+    /// per source; those are decoded and filtered.
     ///
     /// Tenants are not indexed (a tenant is in almost every event): for a tenant this scans
     /// every event in the range and keeps those whose home or resource tenant matches.
@@ -168,83 +283,106 @@ impl Store {
                 });
             return EventIter(Box::new(it));
         }
-        let prefix = keys::entity_index_prefix(entity.ty, &id);
-        let prefix_len = prefix.len();
-        let (lower, upper) = keys::time_bounds(&prefix, from.as_ref(), to.as_ref());
-        let events = self.events.clone();
-        let it = range(&self.by_entity, lower, upper)
-            .map(move |r| {
-                let (k, _) = r.map_err(StoreError::sled("reading the entity index"))?;
-                let (t, source, event_id) = keys::decode_by_entity_suffix(&k, prefix_len)
-                    .ok_or_else(|| StoreError::corrupt("by_entity", &k, "malformed key"))?;
-                let mut event_key = Vec::with_capacity(1 + keys::TIME_LEN + event_id.len());
-                event_key.push(source.tag());
-                event_key.extend_from_slice(&keys::encode_time(t));
-                event_key.extend_from_slice(event_id);
-                match events
-                    .get(&event_key)
-                    .map_err(StoreError::sled("reading an event"))?
-                {
-                    Some(v) => decode_event(&event_key, &v),
-                    None => Err(StoreError::corrupt(
-                        "by_entity",
-                        &k,
-                        "indexed event is missing",
-                    )),
-                }
-            })
-            .filter(move |r| keep(r, from, to));
-        EventIter(Box::new(it))
+        let canon = EntityRef { ty: entity.ty, id };
+        let found = match index::lookup(
+            &self.by_entity,
+            index::entity_hash(&mut Vec::new(), canon.ty.tag(), &canon.id),
+        ) {
+            Ok(found) => found,
+            Err(e) => return EventIter(Box::new(std::iter::once(Err(e)))),
+        };
+        let (lo, hi) = (
+            from.map(|f| keys::bucket_of(keys::micros(&f))),
+            to.map(|t| keys::bucket_of(keys::micros(&t))),
+        );
+        let mut heads = Vec::new();
+        for source in Source::ALL {
+            let buckets: Vec<i64> = found
+                .iter()
+                .filter(|(s, b)| {
+                    *s == source && lo.is_none_or(|lo| *b >= lo) && hi.is_none_or(|hi| *b <= hi)
+                })
+                .map(|(_, b)| *b)
+                .collect();
+            let scan = SourceScan {
+                buckets: Buckets::List {
+                    tree: self.chunks.clone(),
+                    source,
+                    buckets: buckets.into_iter(),
+                },
+                buf: Vec::new().into_iter(),
+                from,
+                to,
+                entity: Some(canon.clone()),
+            };
+            heads.push(EventIter(Box::new(scan)).peekable());
+        }
+        EventIter(Box::new(MergeByTime { heads }))
     }
 
     /// First and last time an entity was seen and how many events mention it; `None` when no
-    /// stored event does.
+    /// stored event does. Tokens have no stored summary: theirs is computed from their events.
     pub fn entity_summary(&self, entity: &EntityRef) -> Result<Option<EntitySummary>> {
         let id = entity
             .ty
             .canonical_id(&entity.id)
             .unwrap_or_else(|| entity.id.clone());
-        let key = keys::entity_key(entity.ty, &id);
-        match self
-            .entities
-            .get(&key)
-            .map_err(StoreError::sled("reading an entity summary"))?
-        {
-            None => Ok(None),
-            Some(v) => summary(&key, &v).map(Some),
+        if entity.ty == EntityType::Token {
+            let mut span: Option<Span> = None;
+            for e in self.events_for_entity(entity, None, None) {
+                let t = keys::micros(&e?.time);
+                match &mut span {
+                    Some(s) => s.add(t),
+                    None => span = Some(Span::one(t)),
+                }
+            }
+            return span
+                .map(|s| {
+                    s.entity_summary()
+                        .ok_or_else(|| StoreError::corrupt("chunks", &[], "time out of range"))
+                })
+                .transpose();
         }
+        self.settle_summaries()?;
+        let key = keys::entity_key(entity.ty, &id);
+        summary::get(&self.entities, &key)?
+            .map(|s| to_summary(&key, &s))
+            .transpose()
     }
 
     /// Up to `limit` known entities of type `ty` whose id starts with `prefix` (in the id's
     /// canonical case), in id order, with their summaries. For "did you mean" suggestions.
+    /// Tokens have no summaries and are never listed. Reads every summary partition.
     pub fn entities_with_prefix(
         &self,
         ty: EntityType,
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<(EntityRef, EntitySummary)>> {
+        self.settle_summaries()?;
         let key_prefix = keys::entity_key(ty, &canonical_prefix(ty, prefix));
         let mut out = Vec::new();
-        for r in self.entities.scan_prefix(&key_prefix).take(limit) {
-            let (k, v) = r.map_err(StoreError::sled("reading entity summaries"))?;
+        for (k, span) in summary::with_prefix(&self.entities, &key_prefix)?
+            .into_iter()
+            .take(limit)
+        {
             let (ty, id) = keys::decode_entity_key(&k)
-                .ok_or_else(|| StoreError::corrupt("entities", &k, "malformed key"))?;
+                .ok_or_else(|| StoreError::corrupt("entities", &k, "malformed entity key"))?;
             out.push((
                 EntityRef {
                     ty,
                     id: id.to_string(),
                 },
-                summary(&k, &v)?,
+                to_summary(&k, &span)?,
             ));
         }
         Ok(out)
     }
 }
 
-fn summary(key: &[u8], value: &[u8]) -> Result<EntitySummary> {
-    Span::decode(value)
-        .and_then(|s| s.entity_summary())
-        .ok_or_else(|| StoreError::corrupt("entities", key, "undecodable summary"))
+fn to_summary(key: &[u8], span: &Span) -> Result<EntitySummary> {
+    span.entity_summary()
+        .ok_or_else(|| StoreError::corrupt("entities", key, "summary time out of range"))
 }
 
 /// Merges per-source iterators, each in time order, into one time order.

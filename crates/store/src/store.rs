@@ -9,7 +9,9 @@ use skein_model::{EntityType, Source};
 use crate::error::{Result, StoreError};
 use crate::lock::{StateLock, LOCK_FILE};
 use crate::quarantine::{QuarantineLog, QuarantineRecord, QUARANTINE_FILE};
+use crate::state::State;
 use crate::stats::{decode_u64, Span, StoreStats};
+use crate::summary;
 use crate::SCHEMA_VERSION;
 
 /// Name of the sled database directory inside the state directory.
@@ -21,15 +23,11 @@ pub(crate) mod meta {
     pub const SCHEMA: &[u8] = b"schema_version";
     /// Records quarantined, `u64` big-endian.
     pub const QUARANTINED: &[u8] = b"quarantined";
+    /// The next chunk sequence number, `u64` big-endian.
+    pub const NEXT_SEQ: &[u8] = b"next_chunk_seq";
     /// `source:` + source tag → event count and time span ([`crate::stats::Span`]).
     pub fn source(tag: u8) -> [u8; 8] {
         let mut k = *b"source:\0";
-        k[7] = tag;
-        k
-    }
-    /// `entity:` + entity type tag → distinct entities of that type, `u64` big-endian.
-    pub fn entity_count(tag: u8) -> [u8; 8] {
-        let mut k = *b"entity:\0";
         k[7] = tag;
         k
     }
@@ -39,9 +37,9 @@ pub(crate) mod meta {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OpenOptions {
-    /// sled's page cache in bytes (default 256 MiB). sled 0.34 does not hold to it strictly:
-    /// under heavy writes its resident memory grows well past it (about 800 MiB after
-    /// 500k events of 1 KB with the default; see `examples/store_throughput.rs`).
+    /// sled's page cache in bytes (default 64 MiB). Values are large compressed chunks, so a
+    /// small cache suffices for writing; sled 0.34 does not hold to it strictly (see
+    /// `examples/store_throughput.rs` for measured peak memory).
     pub cache_capacity: u64,
     /// How often sled writes dirty data in the background, `None` for only on
     /// [`Store::flush`] (default 1000 ms).
@@ -54,7 +52,7 @@ pub struct OpenOptions {
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
-            cache_capacity: 256 * 1024 * 1024,
+            cache_capacity: 64 * 1024 * 1024,
             flush_every_ms: Some(1000),
             high_throughput: true,
         }
@@ -63,16 +61,16 @@ impl Default for OpenOptions {
 
 /// The state: one sled database plus the quarantine file, behind a single-writer lock.
 ///
-/// Trees: `events`, `ids` (de-duplication), `by_entity` (index), `entities` (summaries),
-/// `meta` (schema version and counters), `cursors`, `findings` and `cases`; see
-/// [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may run on many
-/// threads; writes are serialised internally.
+/// Trees: `chunks` (events), `chunk_ids` (their hashes, for de-duplication), `by_entity`
+/// (index), `entities` (summaries), `meta` (schema version and counters), `cursors`,
+/// `findings` and `cases`; see [`keys`](crate::keys) for their key layouts. A `Store` is
+/// `Sync`: readers may run on many threads; writes are serialised internally.
 #[derive(Debug)]
 pub struct Store {
     pub(crate) dir: PathBuf,
     pub(crate) db: sled::Db,
-    pub(crate) events: sled::Tree,
-    pub(crate) ids: sled::Tree,
+    pub(crate) chunks: sled::Tree,
+    pub(crate) chunk_ids: sled::Tree,
     pub(crate) by_entity: sled::Tree,
     pub(crate) entities: sled::Tree,
     pub(crate) meta: sled::Tree,
@@ -80,8 +78,9 @@ pub struct Store {
     pub(crate) findings: sled::Tree,
     pub(crate) cases: sled::Tree,
     pub(crate) quarantine: QuarantineLog,
-    /// Serialises writers inside this process (the lock file excludes other processes).
-    pub(crate) writer: Mutex<()>,
+    /// The writer's in-memory state, loaded on first use; its lock also serialises writers
+    /// inside this process (the lock file excludes other processes).
+    pub(crate) state: Mutex<Option<State>>,
     notices: Vec<String>,
     /// Declared last so that it is released after the database is closed.
     _lock: StateLock,
@@ -116,8 +115,8 @@ impl Store {
         };
         let store = Store {
             dir: dir.to_path_buf(),
-            events: tree("events")?,
-            ids: tree("ids")?,
+            chunks: tree("chunks")?,
+            chunk_ids: tree("chunk_ids")?,
             by_entity: tree("by_entity")?,
             entities: tree("entities")?,
             meta: tree("meta")?,
@@ -126,7 +125,7 @@ impl Store {
             cases: tree("cases")?,
             db,
             quarantine: QuarantineLog::new(dir),
-            writer: Mutex::new(()),
+            state: Mutex::new(None),
             notices,
             _lock: lock,
         };
@@ -143,7 +142,10 @@ impl Store {
             Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
                 StoreError::corrupt("meta", meta::SCHEMA, "schema version is not 4 bytes")
             })?),
-            None if self.events.is_empty() && self.ids.is_empty() => {
+            None if self.chunks.is_empty()
+                && self.chunk_ids.is_empty()
+                && !self.legacy_data()? =>
+            {
                 self.meta
                     .insert(meta::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(StoreError::sled("writing the schema version"))?;
@@ -168,6 +170,27 @@ impl Store {
         }
     }
 
+    /// Whether the database holds trees of schema version 1 with data.
+    fn legacy_data(&self) -> Result<bool> {
+        for name in ["events", "ids"] {
+            if self
+                .db
+                .tree_names()
+                .iter()
+                .any(|n| n.as_ref() == name.as_bytes())
+            {
+                let t = self
+                    .db
+                    .open_tree(name)
+                    .map_err(StoreError::sled("opening a tree"))?;
+                if !t.is_empty() {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// The state directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -179,9 +202,21 @@ impl Store {
         &self.notices
     }
 
-    /// Makes everything written so far durable: sled and the quarantine file.
+    /// Makes everything written so far durable: pending entity summaries, sled and the
+    /// quarantine file.
     pub fn flush(&self) -> Result<()> {
         self.quarantine.flush()?;
+        {
+            let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(state) = guard.as_mut() {
+                if !state.dirty.is_empty() || state.pending_events > 0 {
+                    if let Err(e) = self.write_summaries(state) {
+                        *guard = None;
+                        return Err(e);
+                    }
+                }
+            }
+        }
         self.db
             .flush()
             .map_err(StoreError::sled("flushing the database"))?;
@@ -255,8 +290,11 @@ impl Store {
     }
 
     /// Counts and sizes. `findings` and `cases` count their trees (a scan; cheap while
-    /// they are small); everything else comes from counters.
+    /// they are small); everything else comes from counters. Tokens are not counted (there is
+    /// about one per sign-in and they have no summaries, see [`Store::entity_summary`]): their
+    /// count is always 0.
     pub fn stats(&self) -> Result<StoreStats> {
+        self.settle_summaries()?;
         let mut events = BTreeMap::new();
         let mut sources = BTreeMap::new();
         for s in Source::ALL {
@@ -270,10 +308,20 @@ impl Store {
             events.insert(s, stats.count);
             sources.insert(s, stats);
         }
-        let mut entities = BTreeMap::new();
-        for t in EntityType::ALL {
-            entities.insert(t, self.meta_u64(&meta::entity_count(t.tag()))?);
-        }
+        let loaded = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| s.entity_counts);
+        let counts = match loaded {
+            Some(c) => c,
+            None => summary::counts(&self.entities)?,
+        };
+        let entities = EntityType::ALL
+            .into_iter()
+            .map(|t| (t, counts[t.tag() as usize]))
+            .collect();
         Ok(StoreStats {
             events,
             findings: self.findings.len() as u64,

@@ -1,27 +1,53 @@
-//! Inserting events: de-duplication, indexes, summaries and counters.
+//! Inserting events: de-duplication, chunks, the entity index, summaries and counters.
 //!
-//! One call writes, in this order:
-//! 1. the new events (`events`), then their `by_entity` index entries, key by key. Both are
-//!    idempotent: writing them again writes the same keys and values.
-//! 2. one sled transaction over `entities`, `meta` and `ids`: the entity summaries, the
-//!    per-source and per-type counters, and last the de-duplication entries.
+//! One call, with the writer's [`State`] locked:
+//! 1. drops events whose 16-byte hash ([`chunk::event_hash`]) is already in the in-memory
+//!    de-duplication index or earlier in the batch;
+//! 2. sorts the new events by source and time and cuts them into chunks, one or more per
+//!    `(source, bucket)` (at most [`MAX_CHUNK_EVENTS`] events each), numbered from the
+//!    store-wide chunk counter;
+//! 3. writes the batch's entity index postings, one run per shard ([`crate::index`]) keyed by
+//!    the batch's first chunk seq. A run of a batch that never commits (a crash before step
+//!    4) only names buckets without matching events — a wasted decode, since readers filter
+//!    every event they decode — and the retry, reusing the seq, overwrites it;
+//! 4. in **one sled transaction** over `chunks`, `chunk_ids` and `meta`: every chunk value, its
+//!    id list, the per-source counters and the next chunk seq. This is the commit point: a
+//!    chunk exists if and only if its ids are known and counted, so a crash before it loses
+//!    the batch (re-ingesting stores it once) and a crash after it keeps it (re-ingesting
+//!    finds every event a duplicate). Nothing is ever counted twice;
+//! 5. updates the in-memory index and the entity summaries. Summaries are written back as
+//!    hash partitions stamped with the chunk seq they include up to ([`crate::summary`]) every
+//!    million events, on [`Store::flush`] and when the store closes. On load, chunks at or
+//!    above a partition's stamp are replayed into it, so a crash between steps 4 and 5 (or
+//!    before a flush) is repaired on the next open, exactly once.
 //!
-//! sled recovers a prefix of its log, and a transaction entirely or not at all, so a crash at
-//! any point leaves either nothing of step 2 — and re-ingesting the batch rewrites the same
-//! events and index entries and then counts them once — or the whole batch. An id is never
-//! stored without its event and no event is ever counted twice.
+//! sled recovers a prefix of its log and a transaction or batch entirely or not at all, so
+//! index keys (step 3) are durable whenever the chunks they describe (step 4) are. sled's
+//! background flush can therefore stay on: every multi-key invariant lives in one atomic
+//! write.
+//!
+//! Token entities (`EntityType::Token`) are indexed but get no summary: there is about one
+//! unique token per sign-in, so their summaries would cost a write per event and grow like
+//! the events. [`Store::entity_summary`] computes a token's from the index.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 use skein_model::{EntityRef, EntityType, Event, Source};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::TransactionError;
 use sled::Transactional;
 
+use crate::chunk::{self, HASH_LEN};
 use crate::error::{Result, StoreError};
-use crate::keys;
-use crate::stats::{decode_u64, Span};
+use crate::index;
+use crate::keys::{self, ChunkKey};
+use crate::state::{PassThrough, State};
+use crate::stats::Span;
 use crate::store::{meta, Store};
+
+/// The most events one chunk holds (a bucket with more gets several chunks).
+pub(crate) const MAX_CHUNK_EVENTS: usize = 2048;
 
 /// What one [`Store::insert_batch`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,19 +82,33 @@ impl BatchOutcome {
     }
 }
 
-/// Encodes an event for the `events` tree.
-pub(crate) fn encode_event(ev: &Event) -> Result<Vec<u8>> {
-    postcard::to_allocvec(ev).map_err(|e| StoreError::Encode {
-        event_source: ev.source,
-        id: ev.id.clone(),
-        what: e.to_string(),
-    })
+/// Where a test makes a write stop, as if the process died: 1 after the index runs, 2 after
+/// the chunk transaction, 3 after the summary partitions but before their applied mark.
+#[cfg(test)]
+pub(crate) static CRASH_AT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+#[cfg(test)]
+pub(crate) fn crash_point(n: u8) -> Result<()> {
+    if CRASH_AT.load(std::sync::atomic::Ordering::SeqCst) == n {
+        return Err(StoreError::Io {
+            action: "simulating a crash",
+            path: Default::default(),
+            source: std::io::Error::other("crash"),
+        });
+    }
+    Ok(())
 }
 
-/// Decodes a value of the `events` tree stored under `key`.
-pub(crate) fn decode_event(key: &[u8], value: &[u8]) -> Result<Event> {
-    postcard::from_bytes(value)
-        .map_err(|e| StoreError::corrupt("events", key, format!("undecodable event: {e}")))
+#[cfg(not(test))]
+pub(crate) fn crash_point(_: u8) -> Result<()> {
+    Ok(())
+}
+
+/// A chunk ready to write.
+struct NewChunk {
+    key: ChunkKey,
+    value: Vec<u8>,
+    ids: Vec<u8>,
 }
 
 impl Store {
@@ -80,162 +120,148 @@ impl Store {
     /// Batches of a few thousand events are the efficient size; everything in one call is
     /// held in memory until it is written. Writers are serialised.
     pub fn insert_batch(&self, events: &[Event]) -> Result<BatchOutcome> {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut outcome = BatchOutcome::default();
-        let mut seen: HashSet<(Source, &str)> = HashSet::with_capacity(events.len());
-        let mut event_writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(events.len());
-        let mut index_keys: Vec<Vec<u8>> = Vec::with_capacity(events.len() * 6);
-        let mut id_writes: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(events.len());
-        let mut entity_spans: HashMap<EntityRef, Span> = HashMap::new();
-        let mut source_spans: BTreeMap<Source, Span> = BTreeMap::new();
+        self.with_state(|state| self.insert_locked(state, events))
+    }
 
+    fn insert_locked(&self, st: &mut State, events: &[Event]) -> Result<BatchOutcome> {
+        let mut outcome = BatchOutcome::default();
+        let mut seen: HashSet<[u8; HASH_LEN], BuildHasherDefault<PassThrough>> =
+            HashSet::with_capacity_and_hasher(events.len(), Default::default());
+        let mut fresh: Vec<(&Event, i64, [u8; HASH_LEN])> = Vec::with_capacity(events.len());
         for ev in events {
             let per_source = outcome.per_source.entry(ev.source).or_default();
-            let id_key = keys::id_key(ev.source, &ev.id);
-            let duplicate = !seen.insert((ev.source, ev.id.as_str()))
-                || self
-                    .ids
-                    .contains_key(&id_key)
-                    .map_err(StoreError::sled("checking for duplicates"))?;
-            if duplicate {
+            let h = chunk::event_hash(ev.source, &ev.id);
+            if st.ids.contains_key(&h) || !seen.insert(h) {
                 outcome.duplicates += 1;
                 per_source.duplicates += 1;
-                continue;
+            } else {
+                outcome.inserted += 1;
+                per_source.inserted += 1;
+                fresh.push((ev, keys::micros(&ev.time), h));
             }
-            outcome.inserted += 1;
-            per_source.inserted += 1;
+        }
+        if fresh.is_empty() {
+            return Ok(outcome);
+        }
+        fresh.sort_by(|a, b| {
+            (a.0.source.tag(), a.1)
+                .cmp(&(b.0.source.tag(), b.1))
+                .then_with(|| a.0.id.cmp(&b.0.id))
+        });
 
-            let t = keys::micros(&ev.time);
-            let event_key = keys::event_key(ev.source, t, &ev.id);
-            event_writes.push((event_key.clone(), encode_event(ev)?));
+        // Index keys and summaries of the batch.
+        let mut postings: Vec<index::Posting> = Vec::with_capacity(fresh.len() * 6);
+        let mut buf = Vec::with_capacity(128);
+        let mut spans: HashMap<EntityRef, Span> = HashMap::with_capacity(fresh.len());
+        let mut source_spans: BTreeMap<Source, Span> = BTreeMap::new();
+        for &(ev, t, _) in &fresh {
+            let bucket = keys::bucket_of(t);
             for ent in ev.entities() {
                 if ent.ty != EntityType::Tenant {
-                    index_keys.push(keys::by_entity_key(ent.ty, &ent.id, t, ev.source, &ev.id));
+                    let h = index::entity_hash(&mut buf, ent.ty.tag(), &ent.id);
+                    postings.push((h, ev.source.tag(), bucket));
                 }
-                entity_spans
-                    .entry(ent)
-                    .and_modify(|s| s.add(t))
-                    .or_insert_with(|| Span::one(t));
+                if ent.ty != EntityType::Token {
+                    spans
+                        .entry(ent)
+                        .and_modify(|s| s.add(t))
+                        .or_insert_with(|| Span::one(t));
+                }
             }
             source_spans
                 .entry(ev.source)
                 .and_modify(|s| s.add(t))
                 .or_insert_with(|| Span::one(t));
-            id_writes.push((id_key, event_key));
-        }
-        if outcome.inserted == 0 {
-            return Ok(outcome);
         }
 
-        // Key by key rather than in sled batches: these writes are idempotent, so they need no
-        // atomicity, and sled's single inserts are cheaper than its atomic batches. Sorted,
-        // so that sled walks its tree in order.
-        event_writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (k, v) in event_writes {
-            self.events
-                .insert(k, v)
-                .map_err(StoreError::sled("writing events"))?;
+        // Chunks: runs of one source and bucket, cut at MAX_CHUNK_EVENTS.
+        let mut new_chunks: Vec<NewChunk> = Vec::new();
+        let mut seq = st.next_seq;
+        let mut start = 0;
+        while start < fresh.len() {
+            let (first, t0, _) = fresh[start];
+            let bucket = keys::bucket_of(t0);
+            let mut end = start + 1;
+            while end < fresh.len()
+                && end - start < MAX_CHUNK_EVENTS
+                && fresh[end].0.source == first.source
+                && keys::bucket_of(fresh[end].1) == bucket
+            {
+                end += 1;
+            }
+            let run = &fresh[start..end];
+            let refs: Vec<&Event> = run.iter().map(|r| r.0).collect();
+            let mut ids = Vec::with_capacity(run.len() * HASH_LEN);
+            for r in run {
+                ids.extend_from_slice(&r.2);
+            }
+            new_chunks.push(NewChunk {
+                key: keys::chunk_key(first.source, bucket, seq),
+                value: chunk::encode(&refs)?,
+                ids,
+            });
+            seq += 1;
+            start = end;
         }
-        index_keys.sort_unstable();
-        for k in index_keys {
+
+        // Step 3: the entity index, one run per shard.
+        for (k, v) in index::runs(&mut postings, st.next_seq) {
             self.by_entity
-                .insert(k, &[] as &[u8])
+                .insert(&k[..], v)
                 .map_err(StoreError::sled("writing the entity index"))?;
         }
+        crash_point(1)?;
 
-        // Summaries, counters and the de-duplication entries, in one transaction. The
-        // summaries are read inside it so that sled's transactional write of each finds the
-        // value in the transaction's read cache instead of reading the tree a second time.
-        let entity_updates: Vec<(Vec<u8>, EntityType, Span)> = entity_spans
-            .iter()
-            .map(|(ent, span)| (keys::entity_key(ent.ty, &ent.id), ent.ty, *span))
-            .collect();
-        let mut id_batch = sled::Batch::default();
-        for (k, v) in id_writes {
-            id_batch.insert(k, v);
+        // Step 4: the commit point.
+        let mut sources = st.sources;
+        for (s, span) in &source_spans {
+            let slot = &mut sources[s.tag() as usize];
+            match slot {
+                Some(old) => old.merge(span),
+                None => *slot = Some(*span),
+            }
         }
-        (&self.entities, &self.meta, &self.ids)
-            .transaction(|(entities, meta, ids)| {
-                let mut new_entities: BTreeMap<EntityType, u64> = BTreeMap::new();
-                for (key, ty, span) in &entity_updates {
-                    let mut merged = *span;
-                    match entities.get(key)? {
-                        Some(old) => merged.merge(&Span::decode(&old).ok_or_else(|| {
-                            abort(StoreError::corrupt(
-                                "entities",
-                                key,
-                                "summary is not 24 bytes",
-                            ))
-                        })?),
-                        None => *new_entities.entry(*ty).or_default() += 1,
+        (&self.chunks, &self.chunk_ids, &self.meta)
+            .transaction(|(chunks, chunk_ids, meta_tree)| {
+                for c in &new_chunks {
+                    chunks.insert(&c.key[..], &c.value[..])?;
+                    chunk_ids.insert(&c.key[..], &c.ids[..])?;
+                }
+                for s in source_spans.keys() {
+                    if let Some(span) = &sources[s.tag() as usize] {
+                        meta_tree.insert(&meta::source(s.tag())[..], &span.encode()[..])?;
                     }
-                    entities.insert(&key[..], &merged.encode()[..])?;
                 }
-                for (source, span) in &source_spans {
-                    let key = meta::source(source.tag());
-                    let mut merged = *span;
-                    if let Some(old) = meta.get(key)? {
-                        merged.merge(&Span::decode(&old).ok_or_else(|| {
-                            abort(StoreError::corrupt("meta", &key, "span is not 24 bytes"))
-                        })?);
-                    }
-                    meta.insert(&key[..], &merged.encode()[..])?;
-                }
-                for (ty, n) in &new_entities {
-                    let key = meta::entity_count(ty.tag());
-                    let old = match meta.get(key)? {
-                        Some(v) => decode_u64(&v).ok_or_else(|| {
-                            abort(StoreError::corrupt("meta", &key, "counter is not 8 bytes"))
-                        })?,
-                        None => 0,
-                    };
-                    meta.insert(&key[..], &(old + n).to_be_bytes()[..])?;
-                }
-                ids.apply_batch(&id_batch)?;
-                Ok(())
+                meta_tree.insert(meta::NEXT_SEQ, &seq.to_be_bytes()[..])?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
             })
             .map_err(|e| match e {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(source) => StoreError::Sled {
-                    action: "writing summaries and the de-duplication index",
+                    action: "writing chunks",
                     source,
                 },
             })?;
-        Ok(outcome)
-    }
-}
+        crash_point(2)?;
 
-/// Aborts a transaction with `e`.
-fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{DateTime, Utc};
-
-    #[test]
-    fn events_at_the_ends_of_time_round_trip() {
-        for time in [
-            DateTime::<Utc>::MIN_UTC,
-            DateTime::<Utc>::MAX_UTC,
-            DateTime::UNIX_EPOCH,
-        ] {
-            let ev = Event::new(
-                "x".into(),
-                Source::Cloudtrail,
-                skein_model::WireShape::EventBridge,
-                time,
-            );
-            let bytes = encode_event(&ev).unwrap();
-            assert_eq!(decode_event(b"k", &bytes).unwrap(), ev);
-            let k = keys::event_key(ev.source, keys::micros(&time), &ev.id);
-            let (_, t, _) = keys::decode_event_key(&k).unwrap();
-            assert_eq!(
-                keys::from_micros(t).map(|d| d.timestamp_micros()),
-                Some(time.timestamp_micros())
-            );
+        // Step 5: memory, then maybe the summaries.
+        for c in &new_chunks {
+            let idx = u32::try_from(st.chunks.len())
+                .map_err(|_| StoreError::corrupt("chunk_ids", &c.key, "more than 2^32 chunks"))?;
+            st.chunks.push(c.key);
+            for h in c.ids.as_chunks::<HASH_LEN>().0 {
+                st.ids.insert(*h, idx);
+            }
         }
+        st.sources = sources;
+        st.next_seq = seq;
+        for (ent, span) in spans {
+            st.add_summary(keys::entity_key(ent.ty, &ent.id), ent.ty, &span);
+        }
+        st.pending_events += outcome.inserted;
+        if st.summaries_due() {
+            self.write_summaries(st)?;
+        }
+        Ok(outcome)
     }
 }

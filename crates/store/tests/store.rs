@@ -8,22 +8,24 @@ use chrono::{DateTime, TimeZone, Utc};
 use skein_model::{EntityRef, EntityType, Event, Source, WireShape};
 use skein_store::{OpenOptions, QuarantineRecord, Store, StoreError, MAX_EXCERPT, SCHEMA_VERSION};
 
+#[path = "store/layout.rs"]
+mod layout;
 #[path = "store/props.rs"]
 mod props;
 
-fn open(dir: &Path) -> Store {
+pub(crate) fn open(dir: &Path) -> Store {
     Store::open(dir, OpenOptions::default()).expect("open store")
 }
 
-fn t(secs: i64) -> DateTime<Utc> {
+pub(crate) fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().expect("valid time")
 }
 
-fn ev(source: Source, id: &str, secs: i64) -> Event {
+pub(crate) fn ev(source: Source, id: &str, secs: i64) -> Event {
     Event::new(id.to_string(), source, WireShape::GraphSignin, t(secs))
 }
 
-fn signin(id: &str, secs: i64, upn: &str, ip: &str) -> Event {
+pub(crate) fn signin(id: &str, secs: i64, upn: &str, ip: &str) -> Event {
     let mut e = ev(Source::EntraSignin, id, secs);
     e.actor.upn = Some(upn.to_string());
     e.src_ip = Some(ip.parse().expect("ip"));
@@ -31,7 +33,7 @@ fn signin(id: &str, secs: i64, upn: &str, ip: &str) -> Event {
     e
 }
 
-fn ids(events: impl Iterator<Item = Result<Event, StoreError>>) -> Vec<String> {
+pub(crate) fn ids(events: impl Iterator<Item = Result<Event, StoreError>>) -> Vec<String> {
     events.map(|e| e.expect("read event").id).collect()
 }
 

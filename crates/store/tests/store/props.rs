@@ -160,3 +160,84 @@ fn arbitrary_events_round_trip() {
         last = Some((e.source, e.time));
     }
 }
+
+/// Events of few ids over a few buckets (and far away), so that batches collide and buckets
+/// hold many chunks.
+fn clustered_event() -> impl Strategy<Value = Event> {
+    (
+        source(),
+        0u32..60,
+        prop_oneof![
+            4 => -1_800_000_000i64..1_800_000_000,
+            1 => -62_135_596_800_000_000i64..253_402_300_799_000_000,
+        ],
+        0u32..1000,
+    )
+        .prop_map(|(source, id, micros, nanos)| {
+            let time = DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::UNIX_EPOCH)
+                + chrono::Duration::nanoseconds(nanos as i64);
+            let mut e = Event::new(format!("e{id}"), source, WireShape::GraphSignin, time);
+            e.actor.upn = Some(format!("user{}@contoso.com", id % 3));
+            e
+        })
+}
+
+#[test]
+fn chunks_round_trip_in_time_order_whatever_the_batches() {
+    proptest!(ProptestConfig::with_cases(48), |(
+        events in proptest::collection::vec(clustered_event(), 1..120),
+        cuts in proptest::collection::vec(1usize..40, 1..10),
+    )| {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let mut expected: Vec<Event> = Vec::new();
+        let mut rest = &events[..];
+        let mut cut = cuts.iter().cycle();
+        while !rest.is_empty() {
+            let n = (*cut.next().unwrap()).min(rest.len());
+            store.insert_batch(&rest[..n]).unwrap();
+            rest = &rest[n..];
+        }
+        for e in &events {
+            if !expected.iter().any(|o| o.source == e.source && o.id == e.id) {
+                expected.push(e.clone());
+            }
+        }
+        let key = |e: &Event| (e.time.timestamp_micros(), e.id.clone());
+        for s in Source::ALL {
+            let mut want: Vec<&Event> = expected.iter().filter(|e| e.source == s).collect();
+            want.sort_by_key(|e| key(e));
+            let got: Vec<Event> = store
+                .events_in_range(Some(s), None, None)
+                .map(|e| e.unwrap())
+                .collect();
+            prop_assert_eq!(got.iter().collect::<Vec<_>>(), want);
+        }
+        let order = |s: Source| Source::ALL.iter().position(|x| *x == s);
+        let mut want: Vec<&Event> = expected.iter().collect();
+        want.sort_by_key(|e| (e.time.timestamp_micros(), order(e.source), e.id.clone()));
+        let got: Vec<Event> = store
+            .events_in_range_merged(None, None)
+            .map(|e| e.unwrap())
+            .collect();
+        prop_assert_eq!(got.iter().collect::<Vec<_>>(), want.clone());
+        // A window: exactly the events inside it.
+        let from = DateTime::from_timestamp(-600, 0).unwrap();
+        let to = DateTime::from_timestamp(1200, 0).unwrap();
+        let inside: Vec<&Event> = want
+            .iter()
+            .copied()
+            .filter(|e| e.time >= from && e.time < to)
+            .collect();
+        let got: Vec<Event> = store
+            .events_in_range_merged(Some(from), Some(to))
+            .map(|e| e.unwrap())
+            .collect();
+        prop_assert_eq!(got.iter().collect::<Vec<_>>(), inside);
+        let stats = store.stats().unwrap();
+        prop_assert_eq!(
+            stats.events.values().sum::<u64>(),
+            expected.len() as u64
+        );
+    });
+}
