@@ -102,13 +102,12 @@ impl Store {
         } else {
             sled::Mode::LowSpace
         };
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(dir.join(DB_DIR))
             .cache_capacity(opts.cache_capacity)
             .flush_every_ms(opts.flush_every_ms)
-            .mode(mode)
-            .open()
-            .map_err(StoreError::sled("opening the database"))?;
+            .mode(mode);
+        let db = open_sled(&config)?;
         let tree = |name: &str| {
             db.open_tree(name)
                 .map_err(StoreError::sled("opening a tree"))
@@ -409,4 +408,25 @@ fn prepare_dir(dir: &Path) -> Result<Vec<String>> {
         }
     }
     Ok(notices)
+}
+
+/// Opens sled, waiting briefly when its own file lock is still held. We already hold
+/// `skein.lock`, so no other skein process has the database; sled's lock can still be held for
+/// a moment by the background flusher of a `Store` this process has just dropped (sled
+/// releases it asynchronously), which would otherwise make a quick close-and-reopen fail.
+fn open_sled(config: &sled::Config) -> Result<sled::Db> {
+    const ATTEMPTS: u32 = 50;
+    let mut attempt = 0;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock && attempt < ATTEMPTS =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(StoreError::sled("opening the database")(e)),
+        }
+    }
 }

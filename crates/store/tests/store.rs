@@ -354,7 +354,18 @@ fn quarantine_appends_lines_and_counts_them() {
 
 /// Rewrites the schema version stored in `dir`'s database (`None` removes it).
 fn set_schema(dir: &Path, version: Option<u32>) {
-    let db = sled::open(dir.join("db")).unwrap();
+    // sled releases its file lock asynchronously after a drop: retry briefly.
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(dir.join("db")) {
+            Ok(db) => break db,
+            Err(_) if tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("opening sled: {e}"),
+        }
+    };
     let meta = db.open_tree("meta").unwrap();
     match version {
         Some(v) => meta.insert("schema_version", &v.to_be_bytes()).unwrap(),
