@@ -26,8 +26,7 @@ demo: build ## Ingest the bundled sample corpus into ./state and print what is s
 	$(RELEASE_BIN) --state $(STATE) stats
 
 test: ## Run the whole test suite
-	$(CARGO) test --workspace --locked --all-targets
-	$(CARGO) test --workspace --locked --doc
+	scripts/test.sh
 
 check: fmt clippy ## Formatting and lints (as CI runs them)
 

@@ -22,12 +22,12 @@ echo "== corpus: $(du -sh "$corpus" | cut -f1) in $(find "$corpus" -type f | wc 
 
 echo "== skein ingest (fresh state)"
 rm -rf "$state"
-target/release/skein --state "$state" ingest --no-progress --timings "$corpus"
+target/release/skein --state "$state" ingest --no-progress --timings "$corpus"/*/
 echo "== skein stats"
 target/release/skein --state "$state" stats
 
 echo "== re-ingest (everything is a duplicate)"
-target/release/skein --state "$state" ingest --no-progress --timings "$corpus" | tail -n 4
+target/release/skein --state "$state" ingest --no-progress --timings "$corpus"/*/ | tail -n 4
 
 echo "== DuckDB reference over the same files"
 scripts/duckdb_reference.sh "$corpus" || echo "(DuckDB reference unavailable: see the message above)"

@@ -53,6 +53,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// How the store is opened: sled's defaults, with the page cache size overridable through
+/// `SKEIN_CACHE_MIB` (for memory-constrained hosts and for measuring).
+pub fn store_options() -> skein_store::OpenOptions {
+    let mut opts = skein_store::OpenOptions::default();
+    if let Some(mib) = std::env::var("SKEIN_CACHE_MIB")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        opts.cache_capacity = mib.max(1) * 1024 * 1024;
+    }
+    opts
+}
+
 fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use skein_store::{OpenOptions, Store, StoreStats};
+use skein_store::{Store, StoreStats};
 
 use crate::cli::{ReportFormat, StatsArgs};
 
@@ -16,7 +16,7 @@ pub fn run(state: &Path, args: StatsArgs) -> Result<()> {
         ))
         .into());
     }
-    let store = Store::open(state, OpenOptions::default())
+    let store = Store::open(state, crate::store_options())
         .with_context(|| format!("opening state directory {}", state.display()))?;
     let stats = store.stats().context("reading store statistics")?;
     let stdout = std::io::stdout();

@@ -47,7 +47,11 @@ use crate::stats::Span;
 use crate::store::{meta, Store};
 
 /// The most events one chunk holds (a bucket with more gets several chunks).
-pub(crate) const MAX_CHUNK_EVENTS: usize = 2048;
+///
+/// Kept small on purpose: sled 0.34 keeps large values resident (measured: writing 1.5 GB
+/// of 300 KB values grew the process to 1.4 GiB whatever `cache_capacity` was, while 20 KB
+/// values stayed at 150 MiB). 128 events of ~1 KB compressed each trade that against speed.
+pub(crate) const MAX_CHUNK_EVENTS: usize = 128;
 
 /// What one [`Store::insert_batch`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
