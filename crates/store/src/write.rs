@@ -108,6 +108,41 @@ pub(crate) fn crash_point(_: u8) -> Result<()> {
     Ok(())
 }
 
+/// Encodes (postcard + lz4) the chunk of every run, on as many threads as there are cores:
+/// encoding is most of the writer's CPU time, and the writer is the pipeline's serial stage.
+fn encode_runs(
+    fresh: &[(&Event, i64, [u8; HASH_LEN])],
+    runs: &[(usize, usize)],
+) -> Result<Vec<Vec<u8>>> {
+    let encode = |part: &[(usize, usize)]| -> Result<Vec<Vec<u8>>> {
+        part.iter()
+            .map(|&(start, end)| {
+                let refs: Vec<&Event> = fresh[start..end].iter().map(|r| r.0).collect();
+                chunk::encode(&refs)
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if threads < 2 || runs.len() < 2 {
+        return encode(runs);
+    }
+    let per_thread = runs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .chunks(per_thread)
+            .map(|part| scope.spawn(move || encode(part)))
+            .collect();
+        let mut out = Vec::with_capacity(runs.len());
+        for h in handles {
+            match h.join() {
+                Ok(values) => out.extend(values?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// A chunk ready to write.
 struct NewChunk {
     key: ChunkKey,
@@ -179,8 +214,7 @@ impl Store {
         }
 
         // Chunks: runs of one source and bucket, cut at MAX_CHUNK_EVENTS.
-        let mut new_chunks: Vec<NewChunk> = Vec::new();
-        let mut seq = st.next_seq;
+        let mut runs: Vec<(usize, usize)> = Vec::new();
         let mut start = 0;
         while start < fresh.len() {
             let (first, t0, _) = fresh[start];
@@ -193,19 +227,24 @@ impl Store {
             {
                 end += 1;
             }
+            runs.push((start, end));
+            start = end;
+        }
+        let values = encode_runs(&fresh, &runs)?;
+        let seq = st.next_seq + runs.len() as u64;
+        let mut new_chunks: Vec<NewChunk> = Vec::with_capacity(runs.len());
+        for (seq, (&(start, end), value)) in (st.next_seq..).zip(runs.iter().zip(values)) {
             let run = &fresh[start..end];
-            let refs: Vec<&Event> = run.iter().map(|r| r.0).collect();
+            let (first, t0, _) = run[0];
             let mut ids = Vec::with_capacity(run.len() * HASH_LEN);
             for r in run {
                 ids.extend_from_slice(&r.2);
             }
             new_chunks.push(NewChunk {
-                key: keys::chunk_key(first.source, bucket, seq),
-                value: chunk::encode(&refs)?,
+                key: keys::chunk_key(first.source, keys::bucket_of(t0), seq),
+                value,
                 ids,
             });
-            seq += 1;
-            start = end;
         }
 
         // Step 3: the entity index, one run per shard.
