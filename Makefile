@@ -10,7 +10,7 @@ RELEASE_BIN = target/release/skein
 CORPUS_BIN  = target/release/skein-corpus
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test check fmt clippy bench clean-state
+.PHONY: help build demo demo-corpus test check fmt clippy bench clean-state
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,10 @@ demo: build ## Ingest the bundled sample corpus into ./state and print what is s
 	@echo
 	@echo "== skein stats"
 	$(RELEASE_BIN) --state $(STATE) stats
+
+demo-corpus: build ## Regenerate the bundled corpus/demo (after changing the generator)
+	rm -rf $(DEMO_DIR)
+	$(CORPUS_BIN) --events 2000 --seed 7 --out $(DEMO_DIR)
 
 test: ## Run the whole test suite
 	scripts/test.sh

@@ -292,6 +292,19 @@ pub fn recon_calls(
     }
 }
 
+/// An IAM user of the first account with a fresh long-term access key and no console.
+fn keyed_iam_user(b: &mut Builder, name: &str) -> Identity {
+    let principal_id = format!("AIDA{}", b.rng.string_from(crate::rng::ALNUM_UPPER, 17));
+    let key = crate::rng::aws_key(&mut b.rng, "AKIA");
+    Identity::IamUser {
+        account: 0,
+        name: name.to_string(),
+        principal_id,
+        key: Some(key),
+        console: None,
+    }
+}
+
 pub fn aws_recon(b: &mut Builder) {
     let sc = b.scenario(
         "aws_recon_burst",
@@ -301,14 +314,7 @@ pub fn aws_recon(b: &mut Builder) {
         &[],
     );
     let ip = ip_text(&b.ip(catalog::DALLAS));
-    let key = crate::rng::aws_key(&mut b.rng, "AKIA");
-    let id = Identity::IamUser {
-        account: 0,
-        name: "svc-reporting".into(),
-        principal_id: format!("AIDA{}", b.rng.string_from(crate::rng::ALNUM_UPPER, 17)),
-        key: Some(key),
-        console: None,
-    };
+    let id = keyed_iam_user(b, "svc-reporting");
     recon_calls(
         b,
         sc,
@@ -329,14 +335,7 @@ pub fn aws_recon(b: &mut Builder) {
         &["aws-recon-burst"],
     );
     let ip = ip_text(&b.ip(catalog::DALLAS));
-    let key = crate::rng::aws_key(&mut b.rng, "AKIA");
-    let id = Identity::IamUser {
-        account: 0,
-        name: "svc-etl".into(),
-        principal_id: format!("AIDA{}", b.rng.string_from(crate::rng::ALNUM_UPPER, 17)),
-        key: Some(key),
-        console: None,
-    };
+    let id = keyed_iam_user(b, "svc-etl");
     recon_calls(
         b,
         sc,
@@ -358,13 +357,7 @@ pub fn aws_recon(b: &mut Builder) {
     );
     let ip = ip_text(&b.ip(catalog::DALLAS));
     let ids: Vec<Identity> = (0..5)
-        .map(|i| Identity::IamUser {
-            account: 0,
-            name: format!("svc-batch-{i}"),
-            principal_id: format!("AIDA{}", b.rng.string_from(crate::rng::ALNUM_UPPER, 17)),
-            key: Some(crate::rng::aws_key(&mut b.rng, "AKIA")),
-            console: None,
-        })
+        .map(|i| keyed_iam_user(b, &format!("svc-batch-{i}")))
         .collect();
     recon_calls(
         b,
