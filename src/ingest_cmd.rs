@@ -23,8 +23,11 @@ use crate::cli::{IngestArgs, ReportFormat};
 use crate::progress::Progress;
 use crate::UsageError;
 
-/// Frames handed to a parser thread at a time.
+/// Frames handed to a parser thread at a time: at most this many...
 const FRAMES_PER_CHUNK: usize = 512;
+/// ...and at most about this many bytes of record text, so that read-ahead stays small when
+/// records are large (a query-API table frame can be tens of megabytes).
+const BYTES_PER_CHUNK: usize = 2 * 1024 * 1024;
 /// Events written to the store in one batch.
 const EVENTS_PER_BATCH: usize = 8192;
 
@@ -83,8 +86,8 @@ pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
     let consumed = Arc::new(AtomicU64::new(0));
     let progress = Progress::new(total_bytes, !args.no_progress, Arc::clone(&consumed));
 
-    let (frame_tx, frame_rx) = bounded::<ReadMsg>(8);
-    let (parsed_tx, parsed_rx) = bounded::<ParsedChunk>(8);
+    let (frame_tx, frame_rx) = bounded::<ReadMsg>(4);
+    let (parsed_tx, parsed_rx) = bounded::<ParsedChunk>(4);
     let names: Arc<Vec<String>> = Arc::new(inputs.iter().map(|i| i.display.clone()).collect());
 
     let reader = {
@@ -171,19 +174,23 @@ fn read_inputs(
             }
         };
         let mut chunk = Vec::with_capacity(FRAMES_PER_CHUNK);
+        let mut chunk_bytes = 0;
         for item in Framer::new(reader, max_record_bytes) {
             let msg = match item {
                 Ok(frame) => {
+                    chunk_bytes += frame.text.len();
                     chunk.push(frame);
-                    if chunk.len() < FRAMES_PER_CHUNK {
+                    if chunk.len() < FRAMES_PER_CHUNK && chunk_bytes < BYTES_PER_CHUNK {
                         continue;
                     }
+                    chunk_bytes = 0;
                     ReadMsg::Frames {
                         input: index,
                         frames: std::mem::replace(&mut chunk, Vec::with_capacity(FRAMES_PER_CHUNK)),
                     }
                 }
                 Err(error) => {
+                    chunk_bytes = 0;
                     if !chunk.is_empty() {
                         let frames = std::mem::take(&mut chunk);
                         if tx

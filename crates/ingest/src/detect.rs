@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use skein_model::{Event, Source, WireShape};
 
 use crate::fields::get_ci;
-use crate::framing::{Container, Frame};
+use crate::framing::{Container, ContainerKey, Frame};
 use crate::{blob, cloudtrail, entra, loganalytics, Item, RecordError};
 
 type Obj = Map<String, Value>;
@@ -66,6 +66,13 @@ enum Route {
 
 /// Parses one frame into `out`: one item, or one per row for a query-API table.
 pub fn parse_frame(frame: &Frame, forced: Option<Source>, out: &mut Vec<Item>) {
+    if frame.container == Container::Key(ContainerKey::Tables) {
+        let before = out.len();
+        if loganalytics::parse_table_text(&frame.text, forced, out) {
+            return;
+        }
+        out.truncate(before);
+    }
     match serde_json::from_str::<Value>(&frame.text) {
         Ok(Value::Object(obj)) => {
             let before = out.len();
