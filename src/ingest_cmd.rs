@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use serde::Serialize;
 use skein_ingest::input::{self, InputSpec};
-use skein_ingest::{parse_frame, Frame, FrameError, Framer, Item, RecordError};
+use skein_ingest::{parse_frame, Frame, FrameError, Framer, Item};
 use skein_model::{Event, Source};
 use skein_store::{OpenOptions, QuarantineRecord, Store};
 
@@ -44,6 +44,31 @@ struct ParsedChunk {
     rejected: Vec<QuarantineRecord>,
     rejected_by_source: BTreeMap<String, u64>,
     ignored: BTreeMap<String, u64>,
+}
+
+impl ParsedChunk {
+    /// Counts a rejected record under its source (`unknown` where the error does not tell)
+    /// and queues it for the quarantine file.
+    fn reject(
+        &mut self,
+        file: &str,
+        line: u64,
+        row: Option<usize>,
+        source: Option<Source>,
+        reason: String,
+        text: &str,
+    ) {
+        let name = source.map_or("unknown", Source::as_str);
+        *self.rejected_by_source.entry(name.to_string()).or_default() += 1;
+        self.rejected.push(QuarantineRecord {
+            file: file.to_string(),
+            line,
+            row,
+            source_hint: source.map(|s| s.as_str().to_string()),
+            reason,
+            excerpt: excerpt_of(text).to_string(),
+        });
+    }
 }
 
 /// Counters of one source in the summary.
@@ -251,71 +276,36 @@ fn parse_loop(
                         match item {
                             Item::Event(event) => out.events.push(*event),
                             Item::Ignored { kind } => *out.ignored.entry(kind).or_default() += 1,
-                            Item::Rejected { row, error } => {
-                                let source = rejected_source(&error);
-                                *out.rejected_by_source.entry(source).or_default() += 1;
-                                out.rejected.push(quarantine_record(
-                                    &names[input],
-                                    frame.line,
-                                    row,
-                                    Some(rejected_source(&error)),
-                                    error.to_string(),
-                                    &frame.text,
-                                ));
-                            }
+                            Item::Rejected { row, error } => out.reject(
+                                &names[input],
+                                frame.line,
+                                row,
+                                error.source_hint(),
+                                error.to_string(),
+                                &frame.text,
+                            ),
                         }
                     }
                 }
             }
             ReadMsg::Error { input, error } => {
-                *out.rejected_by_source
-                    .entry("unknown".to_string())
-                    .or_default() += 1;
-                out.rejected.push(quarantine_record(
+                out.reject(
                     &names[input],
                     error.line(),
                     None,
                     None,
                     error.to_string(),
                     "",
-                ));
+                );
             }
             ReadMsg::OpenFailed { input, error } => {
-                *out.rejected_by_source
-                    .entry("unknown".to_string())
-                    .or_default() += 1;
-                out.rejected.push(quarantine_record(
-                    &names[input],
-                    0,
-                    None,
-                    None,
-                    format!("cannot read input: {error}"),
-                    "",
-                ));
+                let reason = format!("cannot read input: {error}");
+                out.reject(&names[input], 0, None, None, reason, "");
             }
         }
         if tx.send(out).is_err() {
             return;
         }
-    }
-}
-
-/// A quarantine entry for a rejected record.
-fn quarantine_record(
-    file: &str,
-    line: u64,
-    row: Option<usize>,
-    source_hint: Option<String>,
-    reason: String,
-    excerpt: &str,
-) -> QuarantineRecord {
-    QuarantineRecord {
-        file: file.to_string(),
-        line,
-        row,
-        source_hint,
-        reason,
-        excerpt: excerpt_of(excerpt).to_string(),
     }
 }
 
@@ -327,13 +317,6 @@ fn excerpt_of(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// The source a rejected record belongs to, where the error tells it.
-fn rejected_source(error: &RecordError) -> String {
-    error
-        .source_hint()
-        .map_or_else(|| "unknown".to_string(), |s| s.as_str().to_string())
 }
 
 /// Rejections listed in a `--dry-run` summary.

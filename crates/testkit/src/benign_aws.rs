@@ -159,13 +159,19 @@ impl Benign<'_> {
         }
     }
 
+    /// The index of a random IAM user of `kind` (the population always has some of each).
+    fn pick_iam_user(&mut self, kind: IamKind) -> usize {
+        let users = &self.pop.iam_users;
+        let of_kind: Vec<usize> = (0..users.len())
+            .filter(|&i| users[i].kind == kind)
+            .collect();
+        of_kind[self.rng.index(of_kind.len())]
+    }
+
     /// An IAM console user (like `pedro`): console sign-in, then an EC2 console burst.
     pub(crate) fn iam_console(&mut self, t: i64) {
         let pop = self.pop;
-        let consoles: Vec<usize> = (0..pop.iam_users.len())
-            .filter(|&i| pop.iam_users[i].kind == IamKind::Console)
-            .collect();
-        let i = consoles[self.rng.index(consoles.len())];
+        let i = self.pick_iam_user(IamKind::Console);
         let u = &pop.iam_users[i];
         let ip = ip_text(&u.ip);
         let browser = catalog::DEVICES[1].ua;
@@ -242,10 +248,7 @@ impl Benign<'_> {
     /// none if that key made one in the last ten minutes.
     pub(crate) fn dev_cli(&mut self, t: i64) {
         let pop = self.pop;
-        let clis: Vec<usize> = (0..pop.iam_users.len())
-            .filter(|&i| pop.iam_users[i].kind == IamKind::Cli)
-            .collect();
-        let i = clis[self.rng.index(clis.len())];
+        let i = self.pick_iam_user(IamKind::Cli);
         let u = &pop.iam_users[i];
         let ip = ip_text(&u.ip);
         let id = aws::iam_identity(pop, i, Some(u.key.clone()), None);

@@ -293,14 +293,7 @@ impl Output {
     }
 
     fn count_drift(&mut self, p: &Payload, shape: Shape) {
-        let la = matches!(
-            shape,
-            Shape::LaSigninNdjson
-                | Shape::LaNonInteractiveNdjson
-                | Shape::LaSigninArray
-                | Shape::LaQuerySignin
-                | Shape::LaQueryNonInteractive
-        );
+        let la = shape.is_la_signin();
         match p {
             Payload::SignIn(s) => {
                 if s.ip.is_ipv6() {

@@ -52,14 +52,7 @@ pub struct SeedVerdicts {
 
 /// Tenant value as the seed sees it in this shape (Log Analytics has no "missing").
 fn seen(t: TenantField, shape: Shape) -> Option<Option<crate::rng::Guid>> {
-    let la = matches!(
-        shape,
-        Shape::LaSigninNdjson
-            | Shape::LaNonInteractiveNdjson
-            | Shape::LaSigninArray
-            | Shape::LaQuerySignin
-            | Shape::LaQueryNonInteractive
-    );
+    let la = shape.is_la_signin();
     match t {
         TenantField::Missing if la => Some(None),
         TenantField::Missing => None,

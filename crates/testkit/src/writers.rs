@@ -65,6 +65,18 @@ pub const ALL_SHAPES: [Shape; 20] = [
 ];
 
 impl Shape {
+    /// True for the Log Analytics sign-in shapes (PascalCase rows, `ResultType` as text).
+    pub fn is_la_signin(self) -> bool {
+        matches!(
+            self,
+            Shape::LaSigninNdjson
+                | Shape::LaNonInteractiveNdjson
+                | Shape::LaSigninArray
+                | Shape::LaQuerySignin
+                | Shape::LaQueryNonInteractive
+        )
+    }
+
     /// Stable name used in the manifest.
     pub fn name(self) -> &'static str {
         match self {
