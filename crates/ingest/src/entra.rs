@@ -37,7 +37,9 @@
 //!   value is kept as sent.
 //! - **Tenants**: `homeTenantId` / `resourceTenantId`; the resource tenant falls back to LA
 //!   `AADTenantId` or Graph-like `tenantId` (never LA `TenantId`, which is the workspace).
-//!   Empty strings are `None`. Duplicate JSON keys (the beta Graph sample repeats
+//!   Empty strings are `None` (with `home_blank` / `resource_blank` set, so that a rule can
+//!   tell a blank field from a missing one); the resource tenant falls back only when the
+//!   field is missing or blank. Duplicate JSON keys (the beta Graph sample repeats
 //!   `homeTenantId` with two values) are resolved by `serde_json` before we see them: the last
 //!   one wins; `raw` still holds both.
 
@@ -156,6 +158,75 @@ impl<'a> Body<'a> {
     fn text(&self, camel: &str, pascal: &str) -> Option<String> {
         self.get(camel, pascal).and_then(fields::scalar_text)
     }
+}
+
+/// The sign-in fields the seed ports compare exactly, as sent, where normalisation changed
+/// them (see `Event::verbatim`).
+fn verbatim(b: &Body<'_>, ev: &Event) -> Vec<(String, String)> {
+    let resource = if ev.tenants.resource_inferred {
+        &None
+    } else {
+        &ev.tenants.resource
+    };
+    let country_sent = b
+        .get("location", "LocationDetails")
+        .and_then(object_of)
+        .and_then(|loc| fields::get_ci(&loc, "countryOrRegion").cloned());
+    let fields: [(&str, Option<Value>, &Option<String>); 8] = [
+        (
+            "risk.level_during_signin",
+            b.get("riskLevelDuringSignIn", "RiskLevelDuringSignIn")
+                .cloned(),
+            &ev.risk.level_during_signin,
+        ),
+        (
+            "risk.state",
+            b.get("riskState", "RiskState").cloned(),
+            &ev.risk.state,
+        ),
+        (
+            "signin.authentication_requirement",
+            b.get("authenticationRequirement", "AuthenticationRequirement")
+                .cloned(),
+            &ev.signin.authentication_requirement,
+        ),
+        (
+            "signin.conditional_access_status",
+            b.get("conditionalAccessStatus", "ConditionalAccessStatus")
+                .cloned(),
+            &ev.signin.conditional_access_status,
+        ),
+        (
+            "signin.client_app_used",
+            b.get("clientAppUsed", "ClientAppUsed").cloned(),
+            &ev.signin.client_app_used,
+        ),
+        (
+            "tenants.home",
+            b.get("homeTenantId", "HomeTenantId").cloned(),
+            &ev.tenants.home,
+        ),
+        (
+            "tenants.resource",
+            b.get("resourceTenantId", "ResourceTenantId").cloned(),
+            resource,
+        ),
+        ("geo.country", country_sent, &ev.geo.country),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(name, sent, canonical)| match sent {
+            Some(Value::String(t)) if canonical.as_deref() != Some(t.as_str()) => {
+                Some((name.to_string(), t))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A string field that is present but holds only whitespace.
+fn is_blank(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| s.trim().is_empty())
 }
 
 /// A result code: a number, or a word such as `Success` / `Failure`.
@@ -294,10 +365,18 @@ fn build(obj: &Map<String, Value>, kind: Kind<'_>, raw: &str) -> Result<Event, R
 
     // Tenants.
     ev.tenants.home = b.text("homeTenantId", "HomeTenantId");
-    ev.tenants.resource = b
-        .text("resourceTenantId", "ResourceTenantId")
-        .or_else(|| b.text("tenantId", "AADTenantId"))
-        .or_else(|| env_text("tenantId"));
+    ev.tenants.home_blank =
+        ev.tenants.home.is_none() && b.get("homeTenantId", "HomeTenantId").is_some_and(is_blank);
+    ev.tenants.resource = b.text("resourceTenantId", "ResourceTenantId");
+    ev.tenants.resource_blank = ev.tenants.resource.is_none()
+        && b.get("resourceTenantId", "ResourceTenantId")
+            .is_some_and(is_blank);
+    if ev.tenants.resource.is_none() {
+        ev.tenants.resource = b
+            .text("tenantId", "AADTenantId")
+            .or_else(|| env_text("tenantId"));
+        ev.tenants.resource_inferred = ev.tenants.resource.is_some();
+    }
 
     // Tokens.
     ev.tokens.unique_token_id = b.text("uniqueTokenIdentifier", "UniqueTokenIdentifier");
@@ -317,15 +396,19 @@ fn build(obj: &Map<String, Value>, kind: Kind<'_>, raw: &str) -> Result<Event, R
     r.level_aggregated = b.text("riskLevelAggregated", "RiskLevelAggregated");
     r.state = b.text("riskState", "RiskState");
     r.detail = b.text("riskDetail", "RiskDetail");
-    r.event_types = b
-        .get("riskEventTypes_v2", "RiskEventTypes_V2")
+    let v2 = b.get("riskEventTypes_v2", "RiskEventTypes_V2");
+    r.event_types_text = v2.and_then(Value::as_str).map(str::to_string);
+    r.event_types = v2
         .map(fields::string_list)
         .filter(|l| !l.is_empty())
-        .or_else(|| {
-            b.get("riskEventTypes", "RiskEventTypes")
-                .map(fields::string_list)
-        })
         .unwrap_or_default();
+    if r.event_types.is_empty() {
+        r.event_types = b
+            .get("riskEventTypes", "RiskEventTypes")
+            .map(fields::string_list)
+            .unwrap_or_default();
+        r.event_types_from_v1 = !r.event_types.is_empty();
+    }
 
     // Sign-in details.
     let s = &mut ev.signin;
@@ -347,6 +430,7 @@ fn build(obj: &Map<String, Value>, kind: Kind<'_>, raw: &str) -> Result<Event, R
         .and_then(fields::boolean);
     s.user_type = b.text("userType", "UserType");
 
+    ev.verbatim = verbatim(&b, &ev);
     ev.raw = raw.to_string();
     Ok(ev)
 }

@@ -164,6 +164,15 @@ impl Geo {
 pub struct Tenants {
     pub home: Option<String>,
     pub resource: Option<String>,
+    /// The record carried a home tenant field that was blank (`""`): `home` is `None`, but
+    /// rules that mimic a platform where an empty string is not null need to know.
+    pub home_blank: bool,
+    /// As `home_blank`, for the resource tenant field (`resourceTenantId`).
+    pub resource_blank: bool,
+    /// `resource` did not come from the resource tenant field but from the record's tenant
+    /// (`tenantId`, LA `AADTenantId`, the diagnostic envelope) because that field was missing
+    /// or blank.
+    pub resource_inferred: bool,
 }
 
 /// Token and session identifiers that tie events together.
@@ -213,6 +222,14 @@ pub struct Risk {
     pub detail: Option<String>,
     /// `riskEventTypes_v2` (or `riskEventTypes`) as a list, whatever shape it arrived in.
     pub event_types: Vec<String>,
+    /// The same field's text exactly as sent when it arrived as one string (JSON text such as
+    /// `["unfamiliarFeatures"]` or a delimited list) rather than a JSON array; `None` for an
+    /// array or when absent. Platforms that index a JSON array as separate fields never see
+    /// the array as one string; the faithful seed ports need to know which form arrived.
+    pub event_types_text: Option<String>,
+    /// `event_types` came from the older `riskEventTypes` because `riskEventTypes_v2` was
+    /// missing or empty; rules that read only the v2 field must not see them.
+    pub event_types_from_v1: bool,
 }
 
 /// Sign-in attributes the detections read.
@@ -252,8 +269,24 @@ pub struct Event {
     pub target: Target,
     pub risk: Risk,
     pub signin: SigninDetails,
+    /// Fields whose canonical value differs from what the record sent (trimmed, blank turned
+    /// into `None`, upper-cased), as `(canonical field name, text as sent)`; usually empty.
+    /// Rules that must compare exactly as another platform did (the faithful seed ports) read
+    /// these instead of the normalised value.
+    pub verbatim: Vec<(String, String)>,
     /// The original record as JSON text.
     pub raw: String,
+}
+
+impl Event {
+    /// The text the record sent for canonical field `name`, when it differs from the
+    /// canonical value (see [`Event::verbatim`]).
+    pub fn sent(&self, name: &str) -> Option<&str> {
+        self.verbatim
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Event {
@@ -275,6 +308,7 @@ impl Event {
             target: Target::default(),
             risk: Risk::default(),
             signin: SigninDetails::default(),
+            verbatim: Vec::new(),
             raw: String::new(),
         }
     }

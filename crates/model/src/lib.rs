@@ -1,17 +1,21 @@
 //! skein's canonical model (SPEC §3): the [`Event`] every wire shape is parsed into, the
-//! [`Source`] it came from, and the typed references to graph entities ([`EntityRef`]).
+//! [`Source`] it came from, the typed references to graph entities ([`EntityRef`]) and the
+//! [`Finding`]s rules produce (SPEC §5).
 //!
 //! This crate owns plain data and the small amount of logic that belongs to the data itself
 //! (entity ids, canonicalisation of user names and addresses). It must not do IO, parse wire
 //! formats (that is `skein-ingest`) or know about storage (that is `skein-store`).
 //!
-//! Every type here round-trips through both `serde_json` and `postcard` (the store's encoding),
-//! so no field uses `skip_serializing_if`, `flatten` or untagged enums.
+//! Every event type here round-trips through both `serde_json` and `postcard` (the store's
+//! encoding), so no field uses `skip_serializing_if`, `flatten` or untagged enums. Findings
+//! ([`Finding`]) are JSON only: their `fields` are free-form.
 
 mod entity;
 mod event;
+mod finding;
 
 pub use entity::{EntityParseError, EntityRef, EntityType};
 pub use event::{
     Actor, Event, Geo, Outcome, Risk, SigninDetails, Source, Target, Tenants, Tokens, WireShape,
 };
+pub use finding::{EntityRole, Finding, FindingEntity, Severity};

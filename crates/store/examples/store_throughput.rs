@@ -11,15 +11,17 @@
 //! flush interval. Writes into a temporary
 //! directory (or `$STORE_BENCH_DIR`), then reports events/s for inserting (generation time
 //! excluded), for re-inserting the same events (all duplicates), for reading everything back
-//! (per source and merged), entity lookups, the size on disk and the peak resident memory
-//! (VmHWM) of the process.
+//! (per source and merged, with and without `raw`), for `scan_chunks` on 1 and 2 threads with
+//! and without `raw`, entity lookups, the size on disk and the peak resident memory (VmHWM)
+//! of the process. `STORE_BENCH_READ_ONLY=1` skips both inserts (to measure reads again on
+//! an existing `$STORE_BENCH_DIR`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use skein_model::{Event, Source, WireShape};
-use skein_store::{OpenOptions, Store};
+use skein_store::{OpenOptions, ReadMode, Store};
 
 /// A small deterministic generator (xorshift).
 struct Rng(u64);
@@ -249,31 +251,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         Ok(())
     };
-    run("insert")?;
-    run("re-insert")?;
+    if std::env::var_os("STORE_BENCH_READ_ONLY").is_none() {
+        run("insert")?;
+        run("re-insert")?;
+    }
 
-    let t = Instant::now();
-    let mut n = 0u64;
-    for e in store.events_in_range(None, None, None) {
-        e?;
-        n += 1;
+    for mode in [ReadMode::Full, ReadMode::WithoutRaw] {
+        let t = Instant::now();
+        let mut n = 0u64;
+        for e in store.events_in_range_with(None, None, None, mode) {
+            e?;
+            n += 1;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "read back ({mode:?}) {n} events in {secs:.2}s = {:.0} events/s",
+            n as f64 / secs
+        );
+        let t = Instant::now();
+        let mut m = 0u64;
+        for e in store.events_in_range_merged_with(None, None, mode) {
+            e?;
+            m += 1;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "merged read back ({mode:?}) {m} events in {secs:.2}s = {:.0} events/s",
+            m as f64 / secs
+        );
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "read back {n} events in {secs:.2}s = {:.0} events/s",
-        n as f64 / secs
-    );
-    let t = Instant::now();
-    let mut m = 0u64;
-    for e in store.events_in_range_merged(None, None) {
-        e?;
-        m += 1;
+    for round in 0..2 {
+        for mode in [ReadMode::WithoutRaw, ReadMode::Full] {
+            for threads in [1, 2] {
+                let t = Instant::now();
+                let s = store.scan_chunks(None, None, mode, threads, |events| {
+                    std::hint::black_box(events);
+                })?;
+                let secs = t.elapsed().as_secs_f64();
+                println!(
+                    "scan_chunks #{round} ({mode:?}, {threads} threads): {} events, {} chunks, \
+                     {:.0} MiB in {secs:.2}s = {:.0} events/s",
+                    s.events,
+                    s.chunks,
+                    s.bytes as f64 / 1048576.0,
+                    s.events as f64 / secs
+                );
+            }
+        }
     }
-    let secs = t.elapsed().as_secs_f64();
-    println!(
-        "merged read back {m} events in {secs:.2}s = {:.0} events/s",
-        m as f64 / secs
-    );
 
     for spec in [
         "user:user1234@contoso.com",

@@ -78,6 +78,14 @@ pub enum StoreError {
         /// What was wrong.
         what: String,
     },
+    /// A finding could not be stored (an empty id, or content JSON cannot hold).
+    #[error("cannot store finding {id:?}: {what}")]
+    InvalidFinding {
+        /// The finding's id.
+        id: String,
+        /// What was wrong.
+        what: String,
+    },
 }
 
 /// The store's result type.

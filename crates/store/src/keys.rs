@@ -3,10 +3,13 @@
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `chunks` | `source tag (1) \| bucket (8) \| chunk seq (8, BE)` | a chunk: events of one source and one bucket ([`crate::chunk`]) |
+//! | `chunks` | `source tag (1) \| bucket (8) \| chunk seq (8, BE)` | a chunk: events of one source and one bucket, without their raw records (the `chunk` module) |
+//! | `chunk_raws` | the `chunks` key | the raw records of that chunk's events (the `chunk` module) |
 //! | `chunk_ids` | the `chunks` key | the 16-byte hashes of that chunk's events, in the chunk's order |
 //! | `by_entity` | `shard (1) \| run seq (8, BE)` | a run of postings `entity hash \| source \| bucket` (the `index` module) |
 //! | `entities` | `'p' \| partition (2, BE)` | packed summaries of the entities whose `entity type tag (1) \| canonical id` key hashes there (the `summary` module) |
+//! | `findings` | finding id | JSON of the finding (the `findings` module) |
+//! | `findings_by_rule` | `escaped rule \| 0x00 \| finding id` | empty (the `findings` module) |
 //!
 //! `bucket` is the event time floored to [`BUCKET_MICROS`] (10 minutes), encoded like every
 //! time: microseconds since the Unix epoch as a big-endian `i64` with its sign bit flipped, so

@@ -6,7 +6,7 @@ use std::iter::Peekable;
 use chrono::{DateTime, Utc};
 use skein_model::{EntityRef, EntityType, Event, Source};
 
-use crate::chunk;
+use crate::chunk::{self, ReadMode};
 use crate::error::{Result, StoreError};
 use crate::index;
 use crate::keys;
@@ -32,12 +32,57 @@ impl std::fmt::Debug for EventIter {
 }
 
 /// True when `t` is in `[from, to)`.
-fn in_range(t: &DateTime<Utc>, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> bool {
+pub(crate) fn in_range(
+    t: &DateTime<Utc>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> bool {
     from.is_none_or(|f| *t >= f) && to.is_none_or(|u| *t < u)
 }
 
+/// Decodes the chunk `key` whose `chunks` value is `value`, as much as `mode` says: with
+/// [`ReadMode::Full`], its raws are looked up in `raws` (the `chunk_raws` tree).
+pub(crate) fn decode_chunk(
+    raws: &sled::Tree,
+    key: &[u8],
+    value: &[u8],
+    mode: ReadMode,
+) -> Result<Vec<Event>> {
+    decode_chunk_counted(raws, key, value, mode, &mut 0)
+}
+
+/// [`decode_chunk`], adding the bytes of the `chunk_raws` value it read to `read`.
+pub(crate) fn decode_chunk_counted(
+    raws: &sled::Tree,
+    key: &[u8],
+    value: &[u8],
+    mode: ReadMode,
+    read: &mut u64,
+) -> Result<Vec<Event>> {
+    let (mut events, split) = chunk::decode_head(key, value)?;
+    match mode {
+        ReadMode::Full if split => {
+            let value = raws
+                .get(key)
+                .map_err(StoreError::sled("reading raw records"))?
+                .ok_or_else(|| StoreError::corrupt("chunk_raws", key, "raw records are missing"))?;
+            *read += value.len() as u64;
+            chunk::add_raws(key, &mut events, &value)?;
+        }
+        ReadMode::Full => {}
+        ReadMode::WithoutRaw => {
+            if !split {
+                for e in &mut events {
+                    e.raw = String::new();
+                }
+            }
+        }
+    }
+    Ok(events)
+}
+
 /// A sled range over `[lower, upper)`.
-fn range(tree: &sled::Tree, lower: Vec<u8>, upper: Option<Vec<u8>>) -> sled::Iter {
+pub(crate) fn range(tree: &sled::Tree, lower: Vec<u8>, upper: Option<Vec<u8>>) -> sled::Iter {
     match upper {
         Some(upper) => tree.range(lower..upper),
         None => tree.range(lower..),
@@ -124,18 +169,21 @@ impl Buckets {
 /// bucket, keeps the events in `[from, to)` (and mentioning `entity`, when set) and sorts
 /// them by time. Memory is bounded by one bucket of one source, never the whole store.
 struct SourceScan {
+    /// The `chunk_raws` tree, for [`ReadMode::Full`].
+    raws: sled::Tree,
     buckets: Buckets,
     buf: std::vec::IntoIter<Event>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     entity: Option<EntityRef>,
+    mode: ReadMode,
 }
 
 impl SourceScan {
     fn fill(&mut self, chunks: Vec<(sled::IVec, sled::IVec)>) -> Result<()> {
         let mut events = Vec::new();
         for (k, v) in chunks {
-            for e in chunk::decode(&k, &v)? {
+            for e in decode_chunk(&self.raws, &k, &v, self.mode)? {
                 if in_range(&e.time, self.from, self.to)
                     && self
                         .entity
@@ -176,8 +224,8 @@ impl Iterator for SourceScan {
 }
 
 impl Store {
-    /// One stored event by its source's own id: the de-duplication index names its chunk,
-    /// which is decoded (loads the index on first use).
+    /// One stored event by its source's own id, in full (with `raw`): the de-duplication
+    /// index names its chunk, which is decoded (loads the index on first use).
     pub fn get_event(&self, source: Source, id: &str) -> Result<Option<Event>> {
         let h = chunk::event_hash(source, id);
         let Some(key) = self.with_state(|st| {
@@ -194,21 +242,35 @@ impl Store {
             .get(key)
             .map_err(StoreError::sled("reading a chunk"))?
             .ok_or_else(|| StoreError::corrupt("chunk_ids", &key, "chunk is missing"))?;
-        Ok(chunk::decode(&key, &value)?
-            .into_iter()
-            .find(|e| e.source == source && e.id == id))
+        Ok(
+            decode_chunk(&self.chunk_raws, &key, &value, ReadMode::Full)?
+                .into_iter()
+                .find(|e| e.source == source && e.id == id),
+        )
     }
 
     /// Events with `from <= time < to` (either bound optional) of one source, or of every
     /// source when `source` is `None`. Events are in time order **per source** (ties to the
     /// microsecond in id order); with no source, the sources follow each other
     /// ([`Source::ALL`] order). Use [`Store::events_in_range_merged`] for one time order
-    /// across sources. Holds one decoded bucket (10 minutes of one source) at a time.
+    /// across sources, [`Store::scan_chunks`] to read everything fast in no particular
+    /// order. Holds one decoded bucket (10 minutes of one source) at a time.
     pub fn events_in_range(
         &self,
         source: Option<Source>,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
+    ) -> EventIter {
+        self.events_in_range_with(source, from, to, ReadMode::Full)
+    }
+
+    /// [`Store::events_in_range`], decoding as much of each event as `mode` says.
+    pub fn events_in_range_with(
+        &self,
+        source: Option<Source>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
     ) -> EventIter {
         let sources: Vec<Source> = match source {
             Some(s) => vec![s],
@@ -216,7 +278,7 @@ impl Store {
         };
         let iters: Vec<_> = sources
             .into_iter()
-            .map(|s| self.scan_source(s, from, to))
+            .map(|s| self.scan_source(s, from, to, mode))
             .collect();
         EventIter(Box::new(iters.into_iter().flatten()))
     }
@@ -228,9 +290,19 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> EventIter {
+        self.events_in_range_merged_with(from, to, ReadMode::Full)
+    }
+
+    /// [`Store::events_in_range_merged`], decoding as much of each event as `mode` says.
+    pub fn events_in_range_merged_with(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+    ) -> EventIter {
         let heads = Source::ALL
             .into_iter()
-            .map(|s| self.scan_source(s, from, to).peekable())
+            .map(|s| self.scan_source(s, from, to, mode).peekable())
             .collect();
         EventIter(Box::new(MergeByTime { heads }))
     }
@@ -240,10 +312,12 @@ impl Store {
         source: Source,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
+        mode: ReadMode,
     ) -> EventIter {
         let (lower, upper) =
             keys::bucket_bounds(&keys::source_prefix(source), from.as_ref(), to.as_ref());
         EventIter(Box::new(SourceScan {
+            raws: self.chunk_raws.clone(),
             buckets: Buckets::Range {
                 iter: Box::new(range(&self.chunks, lower, upper)),
                 pending: None,
@@ -252,11 +326,12 @@ impl Store {
             from,
             to,
             entity: None,
+            mode,
         }))
     }
 
     /// Events that mention `entity`, with `from <= time < to`, in time order across sources
-    /// (ties in source order). The entity index ([`crate::index`]) names the entity's buckets
+    /// (ties in source order). The entity index (the `index` module) names the entity's buckets
     /// per source; those are decoded and filtered.
     ///
     /// Tenants are not indexed (a tenant is in almost every event): for a tenant this scans
@@ -267,13 +342,24 @@ impl Store {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> EventIter {
+        self.events_for_entity_with(entity, from, to, ReadMode::Full)
+    }
+
+    /// [`Store::events_for_entity`], decoding as much of each event as `mode` says.
+    pub fn events_for_entity_with(
+        &self,
+        entity: &EntityRef,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+    ) -> EventIter {
         let id = entity
             .ty
             .canonical_id(&entity.id)
             .unwrap_or_else(|| entity.id.clone());
         if entity.ty == EntityType::Tenant {
             let it = self
-                .events_in_range_merged(from, to)
+                .events_in_range_merged_with(from, to, mode)
                 .filter(move |r| match r {
                     Ok(e) => {
                         e.tenants.home.as_deref() == Some(&id)
@@ -305,6 +391,7 @@ impl Store {
                 .map(|(_, b)| *b)
                 .collect();
             let scan = SourceScan {
+                raws: self.chunk_raws.clone(),
                 buckets: Buckets::List {
                     tree: self.chunks.clone(),
                     source,
@@ -314,6 +401,7 @@ impl Store {
                 from,
                 to,
                 entity: Some(canon.clone()),
+                mode,
             };
             heads.push(EventIter(Box::new(scan)).peekable());
         }
@@ -329,7 +417,7 @@ impl Store {
             .unwrap_or_else(|| entity.id.clone());
         if entity.ty == EntityType::Token {
             let mut span: Option<Span> = None;
-            for e in self.events_for_entity(entity, None, None) {
+            for e in self.events_for_entity_with(entity, None, None, ReadMode::WithoutRaw) {
                 let t = keys::micros(&e?.time);
                 match &mut span {
                     Some(s) => s.add(t),

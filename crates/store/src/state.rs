@@ -256,7 +256,7 @@ impl Store {
                 .map_err(StoreError::sled("reading a chunk"))?
                 .ok_or_else(|| StoreError::corrupt("chunk_ids", &key, "chunk is missing"))?;
             let seq = keys::decode_chunk_key(&key).map_or(0, |(_, _, s)| s);
-            for ev in chunk::decode(&key, &value)? {
+            for ev in chunk::decode_head(&key, &value)?.0 {
                 let span = Span::one(keys::micros(&ev.time));
                 for ent in ev.entities() {
                     let k = keys::entity_key(ent.ty, &ent.id);

@@ -25,6 +25,8 @@ pub(crate) mod meta {
     pub const QUARANTINED: &[u8] = b"quarantined";
     /// The next chunk sequence number, `u64` big-endian.
     pub const NEXT_SEQ: &[u8] = b"next_chunk_seq";
+    /// Findings stored, `u64` big-endian (see the `findings` module).
+    pub const FINDINGS: &[u8] = b"findings";
     /// `source:` + source tag → event count and time span ([`crate::stats::Span`]).
     pub fn source(tag: u8) -> [u8; 8] {
         let mut k = *b"source:\0";
@@ -61,21 +63,24 @@ impl Default for OpenOptions {
 
 /// The state: one sled database plus the quarantine file, behind a single-writer lock.
 ///
-/// Trees: `chunks` (events), `chunk_ids` (their hashes, for de-duplication), `by_entity`
-/// (index), `entities` (summaries), `meta` (schema version and counters), `cursors`,
-/// `findings` and `cases`; see [`keys`](crate::keys) for their key layouts. A `Store` is
-/// `Sync`: readers may run on many threads; writes are serialised internally.
+/// Trees: `chunks` (events without their original records), `chunk_raws` (the original
+/// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
+/// (summaries), `meta` (schema version and counters), `cursors`, `findings`,
+/// `findings_by_rule` and `cases`; see [`keys`](crate::keys) for their key layouts. A `Store`
+/// is `Sync`: readers may run on many threads; writes are serialised internally.
 #[derive(Debug)]
 pub struct Store {
     pub(crate) dir: PathBuf,
     pub(crate) db: sled::Db,
     pub(crate) chunks: sled::Tree,
+    pub(crate) chunk_raws: sled::Tree,
     pub(crate) chunk_ids: sled::Tree,
     pub(crate) by_entity: sled::Tree,
     pub(crate) entities: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) cursors: sled::Tree,
     pub(crate) findings: sled::Tree,
+    pub(crate) findings_by_rule: sled::Tree,
     pub(crate) cases: sled::Tree,
     pub(crate) quarantine: QuarantineLog,
     /// The writer's in-memory state, loaded on first use; its lock also serialises writers
@@ -115,12 +120,14 @@ impl Store {
         let store = Store {
             dir: dir.to_path_buf(),
             chunks: tree("chunks")?,
+            chunk_raws: tree("chunk_raws")?,
             chunk_ids: tree("chunk_ids")?,
             by_entity: tree("by_entity")?,
             entities: tree("entities")?,
             meta: tree("meta")?,
             cursors: tree("cursors")?,
             findings: tree("findings")?,
+            findings_by_rule: tree("findings_by_rule")?,
             cases: tree("cases")?,
             db,
             quarantine: QuarantineLog::new(dir),
@@ -288,8 +295,8 @@ impl Store {
         }
     }
 
-    /// Counts and sizes. `findings` and `cases` count their trees (a scan; cheap while
-    /// they are small); everything else comes from counters. Tokens are not counted (there is
+    /// Counts and sizes. `cases` counts its tree (a scan; cheap while it is small);
+    /// everything else comes from counters. Tokens are not counted (there is
     /// about one per sign-in and they have no summaries, see [`Store::entity_summary`]): their
     /// count is always 0.
     pub fn stats(&self) -> Result<StoreStats> {
@@ -323,7 +330,7 @@ impl Store {
             .collect();
         Ok(StoreStats {
             events,
-            findings: self.findings.len() as u64,
+            findings: self.finding_count()?,
             cases: self.cases.len() as u64,
             sources,
             entities,

@@ -10,8 +10,8 @@
 //!    the batch's first chunk seq. A run of a batch that never commits (a crash before step
 //!    4) only names buckets without matching events — a wasted decode, since readers filter
 //!    every event they decode — and the retry, reusing the seq, overwrites it;
-//! 4. in **one sled transaction** over `chunks`, `chunk_ids` and `meta`: every chunk value, its
-//!    id list, the per-source counters and the next chunk seq. This is the commit point: a
+//! 4. in **one sled transaction** over `chunks`, `chunk_raws`, `chunk_ids` and `meta`: every
+//!    chunk's two values, its id list, the per-source counters and the next chunk seq. This is the commit point: a
 //!    chunk exists if and only if its ids are known and counted, so a crash before it loses
 //!    the batch (re-ingesting stores it once) and a crash after it keeps it (re-ingesting
 //!    finds every event a duplicate). Nothing is ever counted twice;
@@ -113,8 +113,8 @@ pub(crate) fn crash_point(_: u8) -> Result<()> {
 fn encode_runs(
     fresh: &[(&Event, i64, [u8; HASH_LEN])],
     runs: &[(usize, usize)],
-) -> Result<Vec<Vec<u8>>> {
-    let encode = |part: &[(usize, usize)]| -> Result<Vec<Vec<u8>>> {
+) -> Result<Vec<chunk::Encoded>> {
+    let encode = |part: &[(usize, usize)]| -> Result<Vec<chunk::Encoded>> {
         part.iter()
             .map(|&(start, end)| {
                 let refs: Vec<&Event> = fresh[start..end].iter().map(|r| r.0).collect();
@@ -146,7 +146,7 @@ fn encode_runs(
 /// A chunk ready to write.
 struct NewChunk {
     key: ChunkKey,
-    value: Vec<u8>,
+    value: chunk::Encoded,
     ids: Vec<u8>,
 }
 
@@ -264,10 +264,11 @@ impl Store {
                 None => *slot = Some(*span),
             }
         }
-        (&self.chunks, &self.chunk_ids, &self.meta)
-            .transaction(|(chunks, chunk_ids, meta_tree)| {
+        (&self.chunks, &self.chunk_raws, &self.chunk_ids, &self.meta)
+            .transaction(|(chunks, chunk_raws, chunk_ids, meta_tree)| {
                 for c in &new_chunks {
-                    chunks.insert(&c.key[..], &c.value[..])?;
+                    chunks.insert(&c.key[..], &c.value.head[..])?;
+                    chunk_raws.insert(&c.key[..], &c.value.raws[..])?;
                     chunk_ids.insert(&c.key[..], &c.ids[..])?;
                 }
                 for s in source_spans.keys() {

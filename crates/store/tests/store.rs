@@ -8,10 +8,14 @@ use chrono::{DateTime, TimeZone, Utc};
 use skein_model::{EntityRef, EntityType, Event, Source, WireShape};
 use skein_store::{OpenOptions, QuarantineRecord, Store, StoreError, MAX_EXCERPT, SCHEMA_VERSION};
 
+#[path = "store/findings.rs"]
+mod findings;
 #[path = "store/layout.rs"]
 mod layout;
 #[path = "store/props.rs"]
 mod props;
+#[path = "store/scan.rs"]
+mod scan;
 
 pub(crate) fn open(dir: &Path) -> Store {
     Store::open(dir, OpenOptions::default()).expect("open store")
@@ -352,20 +356,25 @@ fn quarantine_appends_lines_and_counts_them() {
     assert_eq!(store.quarantine_count().unwrap(), 2);
 }
 
-/// Rewrites the schema version stored in `dir`'s database (`None` removes it).
-fn set_schema(dir: &Path, version: Option<u32>) {
+/// Opens the sled database of a closed store directly, to damage or inspect it.
+pub(crate) fn open_sled(dir: &Path) -> sled::Db {
     // sled releases its file lock asynchronously after a drop: retry briefly.
     let mut tries = 0;
-    let db = loop {
+    loop {
         match sled::open(dir.join("db")) {
-            Ok(db) => break db,
+            Ok(db) => return db,
             Err(_) if tries < 100 => {
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(e) => panic!("opening sled: {e}"),
         }
-    };
+    }
+}
+
+/// Rewrites the schema version stored in `dir`'s database (`None` removes it).
+fn set_schema(dir: &Path, version: Option<u32>) {
+    let db = open_sled(dir);
     let meta = db.open_tree("meta").unwrap();
     match version {
         Some(v) => meta.insert("schema_version", &v.to_be_bytes()).unwrap(),

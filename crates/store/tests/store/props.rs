@@ -87,7 +87,7 @@ prop_compose! {
         storage in opt_text(), action in opt_text(),
     ) -> (Tenants, Tokens, Target) {
         (
-            Tenants { home, resource },
+            Tenants { home, resource, ..Tenants::default() },
             Tokens {
                 unique_token_id: utid,
                 session_id: sid,

@@ -1,0 +1,196 @@
+//! Findings (SPEC §5): what the rules concluded, stored as JSON.
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `findings` | the finding's id | `serde_json` of the [`Finding`] |
+//! | `findings_by_rule` | `escaped rule \| 0x00 \| id` | empty |
+//! | `meta` | `findings` | how many findings are stored, `u64` BE |
+//!
+//! The rule is escaped ([`keys::escape_into`]) so that the `0x00` terminator is unambiguous
+//! and one rule's name that prefixes another's never matches it. [`Store::put_findings`]
+//! changes all three trees in one sled transaction and flushes it before returning, so the
+//! index and the count always agree with the findings, and a finding reported stored survives
+//! a crash. Readers still check every finding listed by the index against its rule.
+
+use serde::{Deserialize, Serialize};
+use skein_model::Finding;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::stats::decode_u64;
+use crate::store::{meta, Store};
+
+/// What one [`Store::put_findings`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingsOutcome {
+    /// Findings whose id was not stored yet.
+    pub inserted: u64,
+    /// Findings whose id was stored with other content, now replaced.
+    pub updated: u64,
+    /// Findings stored already exactly as given.
+    pub unchanged: u64,
+}
+
+/// The `findings_by_rule` prefix of every finding of `rule`.
+fn rule_prefix(rule: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(rule.len() + 1);
+    keys::escape_into(&mut k, rule.as_bytes());
+    k.push(0);
+    k
+}
+
+/// The `findings_by_rule` key of finding `id` of `rule`.
+fn rule_key(rule: &str, id: &str) -> Vec<u8> {
+    let mut k = rule_prefix(rule);
+    k.extend_from_slice(id.as_bytes());
+    k
+}
+
+/// Decodes the finding stored under `key`.
+fn decode(key: &[u8], value: &[u8]) -> Result<Finding> {
+    serde_json::from_slice(value)
+        .map_err(|e| StoreError::corrupt("findings", key, format!("undecodable finding: {e}")))
+}
+
+/// Sorts by `(first_seen, id)`, the order every listing uses.
+fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then_with(|| a.id.cmp(&b.id))
+    });
+}
+
+impl Store {
+    /// Stores `findings` by id: a new id is inserted; an id stored with the same content
+    /// (byte for byte, as JSON) is left alone; an id stored with other content is replaced,
+    /// moving it to its new rule's index when the rule changed. When the same id appears more
+    /// than once in `findings`, the last one wins (and the others count as well).
+    ///
+    /// Everything is written in one sled transaction (findings, rule index and count) and
+    /// flushed to disk before this returns.
+    pub fn put_findings(&self, findings: &[Finding]) -> Result<FindingsOutcome> {
+        let mut values = Vec::with_capacity(findings.len());
+        for f in findings {
+            if f.id.is_empty() {
+                return Err(StoreError::InvalidFinding {
+                    id: f.id.clone(),
+                    what: "the id is empty".into(),
+                });
+            }
+            let json = serde_json::to_vec(f).map_err(|e| StoreError::InvalidFinding {
+                id: f.id.clone(),
+                what: format!("not serialisable as JSON: {e}"),
+            })?;
+            values.push((f, json));
+        }
+        if values.is_empty() {
+            return Ok(FindingsOutcome::default());
+        }
+        let outcome = (&self.findings, &self.findings_by_rule, &self.meta)
+            .transaction(|(tree, by_rule, meta_tree)| {
+                let mut outcome = FindingsOutcome::default();
+                let mut count = match meta_tree.get(meta::FINDINGS)? {
+                    None => 0,
+                    Some(v) => decode_u64(&v).ok_or_else(|| {
+                        ConflictableTransactionError::Abort(StoreError::corrupt(
+                            "meta",
+                            meta::FINDINGS,
+                            "counter is not 8 bytes",
+                        ))
+                    })?,
+                };
+                for (f, json) in &values {
+                    let key = f.id.as_bytes();
+                    match tree.get(key)? {
+                        None => {
+                            outcome.inserted += 1;
+                            count += 1;
+                        }
+                        Some(old) if old.as_ref() == json.as_slice() => {
+                            outcome.unchanged += 1;
+                            continue;
+                        }
+                        Some(old) => {
+                            outcome.updated += 1;
+                            // A corrupt old value has no rule to unindex: readers skip the
+                            // stale index entry it may leave.
+                            if let Ok(old) = decode(key, &old) {
+                                if old.rule != f.rule {
+                                    by_rule.remove(rule_key(&old.rule, &f.id))?;
+                                }
+                            }
+                        }
+                    }
+                    tree.insert(key, json.as_slice())?;
+                    by_rule.insert(rule_key(&f.rule, &f.id), &[][..])?;
+                }
+                meta_tree.insert(meta::FINDINGS, &count.to_be_bytes()[..])?;
+                Ok(outcome)
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(source) => StoreError::Sled {
+                    action: "writing findings",
+                    source,
+                },
+            })?;
+        if outcome.inserted + outcome.updated > 0 {
+            self.db
+                .flush()
+                .map_err(StoreError::sled("flushing findings"))?;
+        }
+        Ok(outcome)
+    }
+
+    /// One finding by id.
+    pub fn finding(&self, id: &str) -> Result<Option<Finding>> {
+        self.findings
+            .get(id.as_bytes())
+            .map_err(StoreError::sled("reading a finding"))?
+            .map(|v| decode(id.as_bytes(), &v))
+            .transpose()
+    }
+
+    /// Every stored finding, or those of one rule, sorted by `(first_seen, id)`. Listing one
+    /// rule reads only that rule's findings (through the `findings_by_rule` index).
+    pub fn findings(&self, rule: Option<&str>) -> Result<Vec<Finding>> {
+        let mut out = Vec::new();
+        match rule {
+            None => {
+                for kv in self.findings.iter() {
+                    let (k, v) = kv.map_err(StoreError::sled("reading findings"))?;
+                    out.push(decode(&k, &v)?);
+                }
+            }
+            Some(rule) => {
+                let prefix = rule_prefix(rule);
+                for kv in self.findings_by_rule.scan_prefix(&prefix) {
+                    let (k, _) = kv.map_err(StoreError::sled("reading the findings index"))?;
+                    let id = &k[prefix.len()..];
+                    let value = self
+                        .findings
+                        .get(id)
+                        .map_err(StoreError::sled("reading a finding"))?;
+                    // An entry without its finding, or naming another rule, is stale (left
+                    // by replacing a corrupt value): skip it.
+                    if let Some(v) = value {
+                        let f = decode(id, &v)?;
+                        if f.rule == rule {
+                            out.push(f);
+                        }
+                    }
+                }
+            }
+        }
+        sort(&mut out);
+        Ok(out)
+    }
+
+    /// How many findings are stored (a counter: no scan).
+    pub fn finding_count(&self) -> Result<u64> {
+        self.meta_u64(meta::FINDINGS)
+    }
+}

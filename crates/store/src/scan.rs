@@ -1,0 +1,174 @@
+//! [`Store::scan_chunks`]: every stored event of a time range, decoded on several threads,
+//! in no particular order. The fast path for readers that look at every event (correlation)
+//! and need no global time order.
+//!
+//! One sled iterator per source walks the `chunks` keys of the range's buckets; it is shared
+//! behind a mutex and hands out one chunk at a time, so taking a chunk costs a lock and a
+//! sled step while decoding it (the expensive part) runs in parallel. Threads that finish
+//! early simply take more chunks: the load balances itself whatever the sizes of the chunks.
+//! Walking the `chunks` values costs about a tenth of decoding them (measured on realistic
+//! events), so one shared iterator keeps two or three threads busy. With
+//! [`ReadMode::Full`], each thread looks up the raws of its chunk itself.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use skein_model::{Event, Source};
+
+use crate::chunk::ReadMode;
+use crate::error::{Result, StoreError};
+use crate::keys;
+use crate::read::{decode_chunk_counted, in_range, range};
+use crate::store::Store;
+
+/// What one [`Store::scan_chunks`] read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// Chunks decoded (including those whose events all fell outside the range).
+    pub chunks: u64,
+    /// Events handed to the callback.
+    pub events: u64,
+    /// Bytes read from the database (compressed, as stored): the `chunks` values, and with
+    /// [`ReadMode::Full`] the `chunk_raws` values too.
+    pub bytes: u64,
+}
+
+impl ScanStats {
+    fn add(&mut self, other: &ScanStats) {
+        self.chunks += other.chunks;
+        self.events += other.events;
+        self.bytes += other.bytes;
+    }
+}
+
+/// The chunks of the scanned range, source after source, handed out one at a time.
+struct Feed<'a> {
+    store: &'a Store,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    /// Sources not started yet, and the iterator of the current one.
+    state: Mutex<(std::slice::Iter<'static, Source>, Option<sled::Iter>)>,
+}
+
+impl Feed<'_> {
+    /// The next chunk, `None` after the last.
+    fn next(&self) -> Option<Result<(sled::IVec, sled::IVec)>> {
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (sources, iter) = &mut *guard;
+        loop {
+            if let Some(it) = iter {
+                match it.next() {
+                    Some(kv) => return Some(kv.map_err(StoreError::sled("reading chunks"))),
+                    None => *iter = None,
+                }
+            }
+            let source = sources.next()?;
+            let (lower, upper) = keys::bucket_bounds(
+                &keys::source_prefix(*source),
+                self.from.as_ref(),
+                self.to.as_ref(),
+            );
+            *iter = Some(range(&self.store.chunks, lower, upper));
+        }
+    }
+}
+
+/// Sets the flag when dropped during a panic, so that the other threads stop early.
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Store {
+    /// Decodes every chunk holding events with `from <= time < to` (either bound optional,
+    /// the same bounds as [`Store::events_in_range`]) on `threads` threads (at least one: the
+    /// calling thread is one of them) and calls `f` with each chunk's events in the range:
+    /// never an empty `Vec`, each stored event in exactly one call. Within a call the events
+    /// are of one source and 10-minute bucket and in time order (to the microsecond); the
+    /// order of the calls is unspecified, and calls run concurrently. Events of one bucket
+    /// may come in several calls (a bucket is written as one chunk per insert, of at most 128
+    /// events). With [`ReadMode::WithoutRaw`] events come with `raw` empty, and the raws
+    /// are not even read: about twice as fast on realistic events.
+    ///
+    /// Memory is one decoded chunk (at most 128 events) per thread plus whatever `f` keeps.
+    /// The first error (a sled failure, a chunk that does not decode) stops the scan and is
+    /// returned; `f` may have seen part of the range by then. A panic in `f` stops the other
+    /// threads and is propagated.
+    pub fn scan_chunks<F>(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+        threads: usize,
+        f: F,
+    ) -> Result<ScanStats>
+    where
+        F: Fn(Vec<Event>) + Sync,
+    {
+        let feed = Feed {
+            store: self,
+            from,
+            to,
+            state: Mutex::new((Source::ALL.iter(), None)),
+        };
+        let stop = AtomicBool::new(false);
+        let first_error: Mutex<Option<StoreError>> = Mutex::new(None);
+        let work = || {
+            let _guard = StopOnPanic(&stop);
+            let mut stats = ScanStats::default();
+            while !stop.load(Ordering::Relaxed) {
+                let step = match feed.next() {
+                    None => break,
+                    Some(kv) => kv.and_then(|(k, v)| {
+                        stats.chunks += 1;
+                        stats.bytes += v.len() as u64;
+                        decode_chunk_counted(&self.chunk_raws, &k, &v, mode, &mut stats.bytes)
+                    }),
+                };
+                match step {
+                    Ok(mut events) => {
+                        events.retain(|e| in_range(&e.time, from, to));
+                        if !events.is_empty() {
+                            stats.events += events.len() as u64;
+                            f(events);
+                        }
+                    }
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert(e);
+                        break;
+                    }
+                }
+            }
+            stats
+        };
+        let mut total = ScanStats::default();
+        if threads <= 1 {
+            total = work();
+        } else {
+            std::thread::scope(|scope| {
+                let work = &work;
+                let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+                total = work();
+                for h in handles {
+                    match h.join() {
+                        Ok(stats) => total.add(&stats),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                }
+            });
+        }
+        match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(e) => Err(e),
+            None => Ok(total),
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Findings: stored by id, de-duplicated, replaced, listed by rule, counted, durable.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use skein_model::{EntityRole, EntityType, Finding, FindingEntity, Severity};
+use skein_store::{FindingsOutcome, OpenOptions, Store, StoreError};
+
+use super::{open, t};
+
+pub(crate) fn finding(id: &str, rule: &str, secs: i64) -> Finding {
+    let mut fields = serde_json::Map::new();
+    fields.insert("matched".into(), serde_json::json!(["a", 1, null]));
+    Finding {
+        id: id.to_string(),
+        rule: rule.to_string(),
+        title: format!("{rule} fired"),
+        severity: Severity::High,
+        score: 70,
+        first_seen: t(secs),
+        last_seen: t(secs + 60),
+        entities: vec![FindingEntity {
+            entity_type: EntityType::User,
+            id: "alice@contoso.com".into(),
+            role: EntityRole::Actor,
+            name: None,
+        }],
+        events: vec![format!("ev-{id}")],
+        attack: vec!["T1078.004".into()],
+        summary: "something happened".into(),
+        fields,
+    }
+}
+
+fn outcome(inserted: u64, updated: u64, unchanged: u64) -> FindingsOutcome {
+    FindingsOutcome {
+        inserted,
+        updated,
+        unchanged,
+    }
+}
+
+fn ids(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.id.as_str()).collect()
+}
+
+/// Opens `dir`'s sled database directly (the store must be closed) and runs `f` on it.
+fn with_raw_db(dir: &Path, f: impl FnOnce(&sled::Db)) {
+    let db = super::open_sled(dir);
+    f(&db);
+    db.flush().unwrap();
+}
+
+#[test]
+fn findings_are_stored_deduplicated_updated_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.finding_count().unwrap(), 0);
+    assert!(store.findings(None).unwrap().is_empty());
+    assert_eq!(store.put_findings(&[]).unwrap(), outcome(0, 0, 0));
+
+    let a = finding("F-a", "risky-signin", 300);
+    let b = finding("F-b", "spray", 100);
+    let c = finding("F-c", "risky-signin", 100);
+    let out = store
+        .put_findings(&[a.clone(), b.clone(), c.clone()])
+        .unwrap();
+    assert_eq!(out, outcome(3, 0, 0));
+    assert_eq!(store.finding("F-a").unwrap().as_ref(), Some(&a));
+    assert_eq!(store.finding("F-zzz").unwrap(), None);
+    // Sorted by (first_seen, id).
+    assert_eq!(ids(&store.findings(None).unwrap()), ["F-b", "F-c", "F-a"]);
+    assert_eq!(
+        ids(&store.findings(Some("risky-signin")).unwrap()),
+        ["F-c", "F-a"]
+    );
+    assert_eq!(ids(&store.findings(Some("spray")).unwrap()), ["F-b"]);
+    // A rule that prefixes another lists nothing of the other.
+    assert!(store.findings(Some("risky")).unwrap().is_empty());
+    assert!(store.findings(Some("")).unwrap().is_empty());
+
+    // Re-running adds nothing.
+    let out = store
+        .put_findings(&[a.clone(), b.clone(), c.clone()])
+        .unwrap();
+    assert_eq!(out, outcome(0, 0, 3));
+
+    // Same id, new content (and a new rule): replaced and re-indexed.
+    let mut a2 = a.clone();
+    a2.score = 90;
+    a2.rule = "spray".into();
+    a2.first_seen = t(50);
+    let d = finding("F-d", "spray", 400);
+    let out = store.put_findings(&[a2.clone(), b.clone(), d]).unwrap();
+    assert_eq!(out, outcome(1, 1, 1));
+    assert_eq!(store.finding("F-a").unwrap().as_ref(), Some(&a2));
+    assert_eq!(ids(&store.findings(Some("risky-signin")).unwrap()), ["F-c"]);
+    assert_eq!(
+        ids(&store.findings(Some("spray")).unwrap()),
+        ["F-a", "F-b", "F-d"]
+    );
+    assert_eq!(store.finding_count().unwrap(), 4);
+    assert_eq!(store.stats().unwrap().findings, 4);
+
+    // The same id twice in one call: the last wins.
+    let mut c2 = c.clone();
+    c2.summary = "changed".into();
+    let out = store.put_findings(&[c2.clone(), c.clone()]).unwrap();
+    assert_eq!(out, outcome(0, 2, 0));
+    assert_eq!(store.finding("F-c").unwrap().as_ref(), Some(&c));
+    assert_eq!(store.finding_count().unwrap(), 4);
+}
+
+#[test]
+fn findings_with_odd_rules_and_ids_stay_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let rules = ["a", "a\u{0}b", "a\u{1}", "a\u{0}", "ab", "é"];
+    let all: Vec<Finding> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| finding(&format!("id\u{0}{i}"), r, i as i64))
+        .collect();
+    assert_eq!(store.put_findings(&all).unwrap().inserted, 6);
+    for (i, r) in rules.iter().enumerate() {
+        assert_eq!(
+            store.findings(Some(r)).unwrap(),
+            vec![all[i].clone()],
+            "rule {r:?}"
+        );
+    }
+    let err = store.put_findings(&[finding("", "x", 0)]).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidFinding { .. }), "{err}");
+    assert_eq!(store.finding_count().unwrap(), 6);
+}
+
+const CHILD_ENV: &str = "SKEIN_STORE_TEST_FINDINGS_CHILD";
+
+/// Not a test of its own: when `findings_survive_a_killed_writer` re-runs this binary with
+/// `CHILD_ENV` set, this stores a finding in the store named there (with sled's background
+/// flush off), says so and exits at once, without closing or flushing the store.
+#[test]
+fn findings_child() {
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
+    let mut opts = OpenOptions::default();
+    opts.flush_every_ms = None;
+    let store = Store::open(Path::new(&dir), opts).unwrap();
+    store.put_findings(&[finding("F-1", "spray", 10)]).unwrap();
+    println!("STORED");
+    std::io::stdout().flush().unwrap();
+    std::process::exit(0);
+}
+
+#[test]
+fn findings_survive_a_killed_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "findings::findings_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, &state)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("STORED"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = open(&state);
+    assert_eq!(
+        store.finding("F-1").unwrap(),
+        Some(finding("F-1", "spray", 10))
+    );
+    assert_eq!(store.finding_count().unwrap(), 1);
+}
+
+#[test]
+fn findings_are_found_after_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = finding("F-1", "spray", 10);
+    open(dir.path())
+        .put_findings(std::slice::from_ref(&f))
+        .unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.finding("F-1").unwrap(), Some(f.clone()));
+    assert_eq!(store.findings(Some("spray")).unwrap(), vec![f.clone()]);
+    assert_eq!(store.stats().unwrap().findings, 1);
+    assert_eq!(store.put_findings(&[f]).unwrap(), outcome(0, 0, 1));
+}
+
+#[test]
+fn a_corrupt_finding_is_an_error_naming_tree_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path())
+        .put_findings(&[finding("F-1", "spray", 10), finding("F-2", "spray", 20)])
+        .unwrap();
+    with_raw_db(dir.path(), |db| {
+        db.open_tree("findings")
+            .unwrap()
+            .insert("F-2", &b"{not json"[..])
+            .unwrap();
+    });
+    let store = open(dir.path());
+    assert!(store.finding("F-1").unwrap().is_some());
+    for err in [
+        store.finding("F-2").unwrap_err(),
+        store.findings(None).unwrap_err(),
+        store.findings(Some("spray")).unwrap_err(),
+    ] {
+        let msg = err.to_string();
+        assert!(
+            matches!(
+                err,
+                StoreError::Corrupt {
+                    tree: "findings",
+                    ..
+                }
+            ),
+            "{msg}"
+        );
+        // The key, hex-encoded: "F-2".
+        assert!(msg.contains("462d32"), "{msg}");
+    }
+    // Replacing the corrupt value repairs it.
+    let f = finding("F-2", "other", 20);
+    let out = store.put_findings(std::slice::from_ref(&f)).unwrap();
+    assert_eq!(out, outcome(0, 1, 0));
+    assert_eq!(store.findings(Some("other")).unwrap(), vec![f]);
+    // The stale index entry under the old rule is skipped.
+    assert_eq!(ids(&store.findings(Some("spray")).unwrap()), ["F-1"]);
+    assert_eq!(store.finding_count().unwrap(), 2);
+}
+
+#[test]
+fn findings_are_shared_between_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Store = open(dir.path());
+    std::thread::scope(|s| {
+        for n in 0..4 {
+            let store = &store;
+            s.spawn(move || {
+                let batch: Vec<Finding> = (0..20)
+                    .map(|i| finding(&format!("F-{}", i + n * 10), "r", i))
+                    .collect();
+                store.put_findings(&batch).unwrap();
+            });
+        }
+    });
+    // 50 distinct ids, each counted once.
+    assert_eq!(store.finding_count().unwrap(), 50);
+    assert_eq!(store.findings(Some("r")).unwrap().len(), 50);
+}
