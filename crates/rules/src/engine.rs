@@ -1,0 +1,239 @@
+//! [`RuleSet`]: evaluating every rule that applies to an event's source and turning matches
+//! into [`Finding`]s, with counts of what each allow-list suppressed.
+
+use std::borrow::Cow;
+
+use rsigma_eval::{evaluate_rule, Event as SigmaEvent, EventValue};
+use serde_json::{Map, Value};
+use skein_model::{Event, Finding, Source};
+
+use crate::finding::{entities, render_summary, value_to_json};
+use crate::rule::{BoundList, Rule};
+use crate::view::EventView;
+
+/// Loaded rules, indexed by the source they apply to.
+pub struct RuleSet {
+    rules: Vec<Rule>,
+    by_source: [Vec<usize>; 3],
+}
+
+fn source_index(s: Source) -> usize {
+    match s {
+        Source::EntraSignin => 0,
+        Source::StorageBlob => 1,
+        Source::Cloudtrail => 2,
+    }
+}
+
+/// Per-rule counts of one evaluation run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    /// Events the detection matched (before allow-lists).
+    pub matched: u64,
+    /// Of those, events an allow-list suppressed, per entry of the rule's `allow`.
+    pub suppressed: Vec<u64>,
+}
+
+/// Counts of an evaluation run, mergeable across threads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvalStats {
+    pub events: u64,
+    /// Indexed like [`RuleSet::rules`].
+    pub per_rule: Vec<RuleCounts>,
+}
+
+impl EvalStats {
+    pub fn merge(&mut self, other: &EvalStats) {
+        self.events += other.events;
+        if self.per_rule.len() < other.per_rule.len() {
+            self.per_rule
+                .resize(other.per_rule.len(), RuleCounts::default());
+        }
+        for (mine, theirs) in self.per_rule.iter_mut().zip(&other.per_rule) {
+            mine.matched += theirs.matched;
+            if mine.suppressed.len() < theirs.suppressed.len() {
+                mine.suppressed.resize(theirs.suppressed.len(), 0);
+            }
+            for (m, t) in mine.suppressed.iter_mut().zip(&theirs.suppressed) {
+                *m += t;
+            }
+        }
+    }
+}
+
+/// The string values of a field (each element of a list), for list lookups.
+fn strings<'v>(value: &'v Option<EventValue<'v>>) -> Vec<&'v str> {
+    fn push<'v>(v: &'v EventValue<'v>, out: &mut Vec<&'v str>) {
+        match v {
+            EventValue::Str(s) => out.push(s.as_ref()),
+            EventValue::Array(items) => items.iter().for_each(|i| push(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(v) = value {
+        push(v, &mut out);
+    }
+    out
+}
+
+/// True when the event's `field` is on the bound list.
+fn on_list(view: &EventView<'_>, bound: &BoundList) -> bool {
+    let value = view.get_field(&bound.field);
+    let owned: Option<EventValue<'_>> = match value {
+        Some(EventValue::Int(n)) => Some(EventValue::Str(Cow::Owned(n.to_string()))),
+        other => other,
+    };
+    bound.matcher.contains(&strings(&owned), view.event().time)
+}
+
+/// The event as one rule sees it: the view plus that rule's `list.<name>` fields.
+struct Scoped<'v, 'e> {
+    view: &'v EventView<'e>,
+    rule: &'v Rule,
+}
+
+impl SigmaEvent for Scoped<'_, '_> {
+    fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        match path.strip_prefix("list.") {
+            Some(name) => self
+                .rule
+                .lists
+                .get(name)
+                .map(|b| EventValue::Bool(on_list(self.view, b))),
+            None => self.view.get_field(path),
+        }
+    }
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        self.view.any_string_value(pred)
+    }
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        self.view.all_string_values()
+    }
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        self.view.visit_string_values(visit)
+    }
+    fn to_json(&self) -> Value {
+        self.view.to_json()
+    }
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<Rule>) -> RuleSet {
+        let mut by_source: [Vec<usize>; 3] = Default::default();
+        for (i, r) in rules.iter().enumerate() {
+            for s in &r.sources {
+                by_source[source_index(*s)].push(i);
+            }
+        }
+        RuleSet { rules, by_source }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// The same rules restricted to those `keep` accepts.
+    pub fn retain(self, keep: impl Fn(&Rule) -> bool) -> RuleSet {
+        RuleSet::new(self.rules.into_iter().filter(|r| keep(r)).collect())
+    }
+
+    /// True when some rule reads a field only the original record holds, so events must be
+    /// read with their `raw` text.
+    pub fn needs_raw(&self) -> bool {
+        self.rules.iter().any(|r| r.needs_raw)
+    }
+
+    /// An empty [`EvalStats`] shaped for these rules.
+    pub fn new_stats(&self) -> EvalStats {
+        EvalStats {
+            events: 0,
+            per_rule: self
+                .rules
+                .iter()
+                .map(|r| RuleCounts {
+                    matched: 0,
+                    suppressed: vec![0; r.allow.len()],
+                })
+                .collect(),
+        }
+    }
+
+    /// Evaluates every rule for `event`'s source, appending findings to `out`.
+    pub fn evaluate(&self, event: &Event, out: &mut Vec<Finding>, stats: &mut EvalStats) {
+        stats.events += 1;
+        let candidates = &self.by_source[source_index(event.source)];
+        if candidates.is_empty() {
+            return;
+        }
+        let view = EventView::new(event);
+        for &i in candidates {
+            let rule = &self.rules[i];
+            let scoped = Scoped { view: &view, rule };
+            if evaluate_rule(&rule.compiled, &scoped).is_none() {
+                continue;
+            }
+            let counts = &mut stats.per_rule[i];
+            counts.matched += 1;
+            if let Some(j) = rule.allow.iter().position(|b| on_list(&view, b)) {
+                counts.suppressed[j] += 1;
+                continue;
+            }
+            out.push(self.finding(rule, &scoped));
+        }
+    }
+
+    fn finding(&self, rule: &Rule, scoped: &Scoped<'_, '_>) -> Finding {
+        let event = scoped.view.event();
+        let mut fields = Map::new();
+        if !rule.criteria.is_empty() {
+            let mut matched = Vec::new();
+            let mut weight = 0u32;
+            for c in &rule.criteria {
+                if evaluate_rule(&c.compiled, scoped).is_some() {
+                    matched.push(Value::String(c.name.clone()));
+                    weight += c.weight;
+                }
+            }
+            if let Some(f) = &rule.score_field {
+                fields.insert(f.clone(), Value::from(weight));
+            }
+            fields.insert("matched".into(), Value::Array(matched));
+            fields.insert("_weight".into(), Value::from(weight));
+        }
+        for name in &rule.report {
+            if let Some(v) = scoped.view.get_field(name) {
+                fields.insert(name.clone(), value_to_json(&v));
+            }
+        }
+        let weight = fields
+            .remove("_weight")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        let score = (u64::from(rule.base_score) + u64::from(rule.per_criterion) * weight).min(100);
+        let key = format!("{}|{}", event.source.as_str(), event.id);
+        let summary = render_summary(rule, scoped.view, &fields);
+        Finding {
+            id: Finding::stable_id(&rule.id, [key.as_str()]),
+            rule: rule.id.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            score: u32::try_from(score).unwrap_or(100),
+            first_seen: event.time,
+            last_seen: event.time,
+            entities: entities(event),
+            events: vec![event.id.clone()],
+            attack: rule.attack.clone(),
+            summary,
+            fields,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! skein's rules (SPEC §4): per-event detections written in Sigma, evaluated over the
+//! canonical model, and the findings they produce (SPEC §5).
+//!
+//! - [`view`]: how an event's fields are named for rules (canonical names, the Elastic
+//!   integration's names, the source's own names) — the mapping that lets SigmaHQ's cloud
+//!   rules load unchanged and lets the seed ports read fields exactly as their platforms did;
+//! - [`spec`]: the `skein:` block a rule adds to Sigma (criteria, scores, lists, summary);
+//! - [`lists`]: allow-lists and match lists from `correlations/lists/`;
+//! - [`load`]: rule and list texts → [`RuleSet`] plus diagnostics with file and line;
+//! - [`engine`]: evaluation of a [`RuleSet`] over events → findings and per-rule counts;
+//! - [`fixtures`]: records in, exact findings out, for `skein rules test`.
+//!
+//! Sigma is parsed and evaluated by the maintained `rsigma-parser` / `rsigma-eval` crates; this
+//! crate adds only what Sigma has no word for (scores, entity roles, list membership, the
+//! field mapping). It does no IO: callers read the files and the store. Rule files cannot run
+//! code — they are YAML data compiled into matchers.
+
+pub mod engine;
+pub mod finding;
+pub mod fixtures;
+pub mod lists;
+pub mod load;
+pub mod rule;
+pub mod spec;
+pub mod view;
+
+pub use engine::{EvalStats, RuleCounts, RuleSet};
+pub use load::{load, Diagnostic, SourceText};
+pub use rule::Rule;
