@@ -18,12 +18,23 @@ help: ## Show this help
 build: ## Build skein and the corpus generator (release)
 	$(CARGO) build --release --locked -p skein -p skein-testkit --bins
 
-demo: build ## Ingest the bundled sample corpus into ./state and print what is stored
+demo: build ## Ingest the bundled sample corpus into ./state, correlate, print the findings
+	@if [ -d $(STATE)/db ] && $(RELEASE_BIN) --state $(STATE) stats 2>&1 >/dev/null | grep -q 'is older than the supported version'; then \
+	  aside=$(STATE)/db.schema-old-$$(date +%Y%m%d%H%M%S); \
+	  echo "== $(STATE)/db was written by an older skein (schema); moving it aside to $$aside"; \
+	  mv $(STATE)/db $$aside; \
+	fi
 	@echo "== ingesting $(DEMO_DIR) into $(STATE)"
 	$(RELEASE_BIN) --state $(STATE) ingest --no-progress $(DEMO_DIR)/*/
 	@echo
 	@echo "== skein stats"
 	$(RELEASE_BIN) --state $(STATE) stats
+	@echo
+	@echo "== skein correlate (rules in correlations/)"
+	$(RELEASE_BIN) --state $(STATE) correlate --no-progress --rules correlations
+	@echo
+	@echo "== skein findings"
+	$(RELEASE_BIN) --state $(STATE) findings
 
 demo-corpus: build ## Regenerate the bundled corpus/demo (after changing the generator)
 	rm -rf $(DEMO_DIR)

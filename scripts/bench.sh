@@ -26,6 +26,12 @@ target/release/skein --state "$state" ingest --no-progress --timings "$corpus"/*
 echo "== skein stats"
 target/release/skein --state "$state" stats
 
+echo "== skein correlate (every rule in correlations/ over every stored event)"
+target/release/skein --state "$state" correlate --no-progress --timings --rules correlations | tail -n 1
+echo "skein: qradar-t1586-003 flagged $(target/release/skein --state "$state" findings --rule qradar-t1586-003 --format ndjson | wc -l) sign-ins (DuckDB's count of the same query is printed below)"
+echo "== correlate again (findings exist: nothing new)"
+target/release/skein --state "$state" correlate --no-progress --timings --rules correlations | tail -n 1
+
 echo "== re-ingest (everything is a duplicate)"
 target/release/skein --state "$state" ingest --no-progress --timings "$corpus"/*/ | tail -n 4
 

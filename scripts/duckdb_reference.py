@@ -65,8 +65,63 @@ def records_sql(kind, key, files):
                 f"'CreatedDateTime', row->>list_position(names, 'CreatedDateTime') - 1, "
                 f"'CorrelationId', row->>list_position(names, 'CorrelationId') - 1, "
                 f"'OperationName', row->>list_position(names, 'OperationName') - 1, "
-                f"'TimeGenerated', row->>list_position(names, 'TimeGenerated') - 1) AS j FROM r")
+                f"'TimeGenerated', row->>list_position(names, 'TimeGenerated') - 1, "
+                f"'ResultType', row->>list_position(names, 'ResultType') - 1, "
+                f"'RiskLevelDuringSignIn', row->>list_position(names, 'RiskLevelDuringSignIn') - 1, "
+                f"'RiskState', row->>list_position(names, 'RiskState') - 1, "
+                f"'RiskEventTypes_V2', row->>list_position(names, 'RiskEventTypes_V2') - 1, "
+                f"'AuthenticationRequirement', row->>list_position(names, 'AuthenticationRequirement') - 1, "
+                f"'HomeTenantId', row->>list_position(names, 'HomeTenantId') - 1, "
+                f"'ResourceTenantId', row->>list_position(names, 'ResourceTenantId') - 1) AS j FROM r")
     raise ValueError(kind)
+
+
+# The QRadar port (seed 004) in SQL: the sign-in fields whatever the shape (Graph camelCase,
+# Log Analytics PascalCase, diagnostic `properties`), compared as the AQL query does.
+P = "coalesce(j->'properties', j)"
+def f(camel, pascal):
+    return f"coalesce({P}->>'{camel}', {P}->>'{pascal}')"
+SIGNIN_FIELDS = (
+    f"{SIGNIN_ID} AS id, "
+    f"coalesce({P}->'status'->>'errorCode', j->>'resultType', j->>'ResultType') AS result, "
+    f"{f('riskLevelDuringSignIn', 'RiskLevelDuringSignIn')} AS level, "
+    f"{f('riskState', 'RiskState')} AS state, "
+    f"{f('riskEventTypes_v2', 'RiskEventTypes_V2')} AS events, "
+    f"{f('authenticationRequirement', 'AuthenticationRequirement')} AS auth, "
+    f"{f('homeTenantId', 'HomeTenantId')} AS home, "
+    f"{f('resourceTenantId', 'ResourceTenantId')} AS resource"
+)
+QRADAR_WHERE = (
+    "result = '0' AND (lower(level) IN ('high', 'medium') "
+    "OR lower(state) IN ('atrisk', 'confirmedcompromised') "
+    "OR regexp_matches(lower(coalesce(events, '')), "
+    "'(impossibletravel|anonymizedipaddress|maliciousipaddress|unfamiliarfeatures|passwordspray|"
+    "leakedcredentials|nationstateip|riskyipaddress|investigationsthreatintelligence)') "
+    "OR (lower(auth) = 'singlefactorauthentication' AND home IS NOT NULL AND home <> '' "
+    "AND home <> coalesce(resource, '')))"
+)
+
+
+def detections(con, manifest, corpus, by_shape):
+    """Answers the QRadar port's question from the files; prints flagged sign-ins and time."""
+    parts = []
+    for shape, files in sorted(by_shape.items()):
+        if shape not in SHAPES:
+            continue
+        source = next(x["source"] for x in manifest["files"] if x["shape"] == shape)
+        if source != "entra_signin":
+            continue
+        kind, key, _, _ = SHAPES[shape]
+        parts.append(f"SELECT {SIGNIN_FIELDS} FROM ({records_sql(kind, key, files)})")
+    started = time.time()
+    con.execute("CREATE TABLE signins AS " + " UNION ALL ".join(parts))
+    n, flagged = con.execute(
+        f"SELECT (SELECT count(*) FROM signins), count(DISTINCT id) FROM signins WHERE {QRADAR_WHERE}"
+    ).fetchone()
+    elapsed = time.time() - started
+    print(f"duckdb: qradar-t1586-003 over {n} sign-in records from the files: "
+          f"{flagged} distinct sign-ins flagged in {elapsed:.3f}s "
+          f"({n / elapsed:.0f} records/s, file reading included)")
 
 
 def main():
@@ -96,6 +151,7 @@ def main():
     for source, n, distinct, with_time in rows:
         print(f"duckdb: {source:<14} records={n} distinct_ids={distinct} with_time={with_time}")
     print(f"duckdb: records={total} seconds={elapsed:.3f} records_per_second={total / elapsed:.0f}")
+    detections(con, manifest, corpus, by_shape)
 
 
 if __name__ == "__main__":

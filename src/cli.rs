@@ -8,7 +8,7 @@ use skein_model::Source;
 /// skein: a cross-cloud correlation engine for identity attacks.
 ///
 /// Ingests Microsoft Entra ID sign-ins, Azure StorageBlobLogs and AWS CloudTrail (files in any
-/// of their export shapes) into an embedded store.
+/// of their export shapes) into an embedded store, and runs detection rules over them.
 #[derive(Debug, Parser)]
 #[command(name = "skein", version, propagate_version = true)]
 pub struct Cli {
@@ -44,6 +44,121 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Show what the store holds.
     Stats(StatsArgs),
+    /// Run the rules over the stored events and store their findings.
+    ///
+    /// Re-running adds nothing already found (finding ids are stable). Prints, per rule, the
+    /// events it matched, the findings it added and what each allow-list suppressed.
+    Correlate(CorrelateArgs),
+    /// Print stored findings.
+    Findings(FindingsArgs),
+    /// List, validate or test the rules in a correlations directory.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+/// Where rules come from: `--rules`, else `SKEIN_RULES`, else `./correlations`.
+#[derive(Debug, Args)]
+pub struct RulesDirArg {
+    /// The correlations directory (rules/, lists/, fixtures/).
+    #[arg(
+        long = "rules",
+        env = "SKEIN_RULES",
+        value_name = "DIR",
+        default_value = "correlations"
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CorrelateArgs {
+    #[command(flatten)]
+    pub rules: RulesDirArg,
+
+    /// Only events at or after this time (RFC 3339, or a date like 2026-03-01).
+    #[arg(long, value_name = "T", value_parser = parse_time_arg)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only events before this time.
+    #[arg(long, value_name = "T", value_parser = parse_time_arg)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Format of the summary.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Never show a progress bar, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Print throughput and peak memory on stderr at the end (used by `make bench`).
+    #[arg(long, hide = true)]
+    pub timings: bool,
+}
+
+/// Output formats of `skein findings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FindingsFormat {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// CSV with a header row (cells that a spreadsheet would run as formulas are escaped).
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct FindingsArgs {
+    /// Only findings of this rule.
+    #[arg(long, value_name = "ID")]
+    pub rule: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Table)]
+    pub format: FindingsFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// List the rules: id, level, sources, title.
+    List(RulesArgs),
+    /// Load every rule, list and fixture and report each problem with file and line.
+    ///
+    /// Also reports a directory of third-party Sigma rules (for example SigmaHQ's
+    /// rules/cloud): how many load, and for each that does not, why.
+    Validate(RulesArgs),
+    /// Run every rule's fixtures (records in, exact findings out).
+    Test(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// The correlations directory, or a directory of Sigma rule files.
+    #[arg(
+        value_name = "DIR",
+        env = "SKEIN_RULES",
+        default_value = "correlations"
+    )]
+    pub dir: PathBuf,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+/// Parses `--since` / `--until`: RFC 3339, or a bare date (midnight UTC).
+pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s.trim()) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| {
+            format!("{s:?} is not an RFC 3339 time (2026-03-01T12:00:00Z) or a date (2026-03-01)")
+        })
 }
 
 /// The `--source` values of `skein ingest`.

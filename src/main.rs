@@ -5,8 +5,12 @@
 //! or configuration error (SPEC §6). A closed output pipe (`skein stats | head`) is success.
 
 mod cli;
+mod correlate_cmd;
+mod findings_cmd;
 mod ingest_cmd;
 mod progress;
+mod rules_cmd;
+mod rules_dir;
 mod stats_cmd;
 
 use std::io::{self, IsTerminal};
@@ -51,6 +55,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest(args) => ingest_cmd::run(&state, args),
         Command::Stats(args) => stats_cmd::run(&state, args),
+        Command::Correlate(args) => correlate_cmd::run(&state, args),
+        Command::Findings(args) => findings_cmd::run(&state, args),
+        Command::Rules(cmd) => rules_cmd::run(cmd),
     }
 }
 

@@ -55,6 +55,35 @@ impl Progress {
         }
     }
 
+    /// A bar over a known number of events (`skein correlate`), drawn only on a terminal.
+    pub fn events(total: u64, wanted: bool) -> Progress {
+        let bar = (wanted && std::io::stderr().is_terminal()).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {bar:30} {human_pos}/{human_len} events {per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(125));
+            bar
+        });
+        Progress {
+            bar,
+            consumed: Arc::new(AtomicU64::new(0)),
+            events: AtomicU64::new(0),
+        }
+    }
+
+    /// Advances an [`Progress::events`] bar by `n` events.
+    pub fn advance(&self, n: u64) {
+        self.events.fetch_add(n, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.inc(n);
+        }
+    }
+
     /// Records that `n` more events were written; refreshes the bar.
     pub fn add_events(&self, n: u64) {
         let total = self.events.fetch_add(n, Ordering::Relaxed) + n;

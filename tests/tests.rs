@@ -4,4 +4,5 @@
 mod bad_input;
 mod cli;
 mod real_data;
+mod rules;
 mod util;
