@@ -4,6 +4,11 @@
 //! depends on how its platform treats a missing field (for example `homeTenantId !=
 //! resourceTenantId` with no resource tenant) or on seed 003's field name
 //! `risk_level_during_sign_in`, the port is left out of both lists.
+//!
+//! Two wire facts change what a platform sees: LogScale's `lower(riskEventTypes_v2)` reads no
+//! field when the list arrives as a JSON array (Graph and diagnostic shapes render one; Log
+//! Analytics renders text), and Graph v1.0 has no `homeTenantId`, `resourceTenantId` or
+//! `authenticationRequirement`, so no cross-tenant clause can hold there.
 
 use std::collections::BTreeMap;
 
@@ -81,13 +86,15 @@ pub fn verdicts(s: &SignIn, shape: Shape) -> SeedVerdicts {
     let risky_event = events_lc
         .iter()
         .any(|e| RISK_WORDS.iter().any(|w| e.contains(w)));
+    let v1 = shape == Shape::GraphArrayV1;
     let home = seen(s.home_tenant, shape);
     let resource = seen(s.resource_tenant, shape);
+    // LogScale sees the list only when it arrives as text (Log Analytics shapes).
+    let risky_event_logscale = risky_event && shape.is_la_signin();
+    let auth_req = if v1 { "" } else { s.auth_req };
 
     // Cross-tenant single factor. `None` = depends on null semantics of the platform.
-    let lower_single = s
-        .auth_req
-        .eq_ignore_ascii_case("singleFactorAuthentication");
+    let lower_single = auth_req.eq_ignore_ascii_case("singleFactorAuthentication");
     let cross_strict = |allow_empty_home: bool| -> Option<bool> {
         match home {
             None => Some(false),
@@ -96,7 +103,7 @@ pub fn verdicts(s: &SignIn, shape: Shape) -> SeedVerdicts {
         }
     };
     // Elastic 000: `==` is case-sensitive; an empty home tenant is not null.
-    let cross_000 = if s.auth_req == "singleFactorAuthentication" {
+    let cross_000 = if auth_req == "singleFactorAuthentication" {
         cross_strict(true)
     } else {
         Some(false)
@@ -117,11 +124,12 @@ pub fn verdicts(s: &SignIn, shape: Shape) -> SeedVerdicts {
     };
     put(
         LOGSCALE_001,
-        or3(high_lc || state_lc || risky_event, cross_lc),
+        or3(high_lc || state_lc || risky_event_logscale, cross_lc),
     );
     if let Some(c) = cross_lc {
-        if high_lc || state_lc || risky_event || c {
-            let score = u8::from(high_lc || state_lc) + u8::from(risky_event) + u8::from(c);
+        if high_lc || state_lc || risky_event_logscale || c {
+            let score =
+                u8::from(high_lc || state_lc) + u8::from(risky_event_logscale) + u8::from(c);
             v.threat_scores.insert(LOGSCALE_001, score);
         }
     }
@@ -144,7 +152,7 @@ pub fn verdicts(s: &SignIn, shape: Shape) -> SeedVerdicts {
     let country = HIGH_RISK_COUNTRIES.contains(&CITIES[s.city].country);
     let app = s.client_app.to_lowercase();
     let legacy = LEGACY_PATTERNS.iter().any(|p| app.contains(p));
-    let single_ca = s.auth_req == "singleFactorAuthentication" && s.ca_status != "notApplied";
+    let single_ca = auth_req == "singleFactorAuthentication" && s.ca_status != "notApplied";
     let determinate = country || legacy || single_ca;
     let risk_clause = ["high", "medium"].contains(&level);
     put(
@@ -201,5 +209,34 @@ mod tests {
         let v = verdicts(&s, Shape::GraphPage);
         assert!(v.flagged.contains(&QRADAR_004));
         assert!(!v.flagged.contains(&LOGSCALE_001) && !v.not_flagged.contains(&LOGSCALE_001));
+    }
+
+    #[test]
+    fn logscale_sees_risk_events_only_as_text_and_v1_has_no_cross_tenant() {
+        let pop = Population::build(1, 2_000, 0, 7 * crate::time::DAY);
+        let mut rng = Rng::new(1, 2);
+        let mut s = base(&mut rng, &pop, 0, SignInKind::Interactive);
+        s.risk_level = "none";
+        s.risk_state = "none";
+        s.risk_events = &["unfamiliarFeatures"];
+        s.auth_req = "multiFactorAuthentication";
+        let graph = verdicts(&s, Shape::GraphPage);
+        assert!(graph.not_flagged.contains(&LOGSCALE_001));
+        assert!(graph.flagged.contains(&SUMO_002));
+        let la = verdicts(&s, Shape::LaSigninNdjson);
+        assert!(la.flagged.contains(&LOGSCALE_001));
+        assert_eq!(la.threat_scores[LOGSCALE_001], 1);
+
+        let mut s = base(&mut rng, &pop, 0, SignInKind::Interactive);
+        s.risk_level = "none";
+        s.risk_state = "none";
+        s.risk_events = &[];
+        s.auth_req = "singleFactorAuthentication";
+        s.home_tenant = TenantField::Id(Guid(7));
+        s.resource_tenant = TenantField::Id(Guid(8));
+        assert!(verdicts(&s, Shape::GraphPage).flagged.contains(&QRADAR_004));
+        assert!(verdicts(&s, Shape::GraphArrayV1)
+            .not_flagged
+            .contains(&QRADAR_004));
     }
 }
