@@ -241,3 +241,42 @@ fn findings_agree_with_the_demo_corpus_scenarios() {
     }
     assert!(checked >= 15, "only {checked} statements checked");
 }
+
+/// A rule that reads a field only the original record holds makes `correlate` read events
+/// with their raw text; `--since` / `--until` bound what is read.
+#[test]
+fn correlate_reads_raw_records_when_a_rule_needs_them_and_respects_time_bounds() {
+    let s = demo_state();
+    let root = s.dir.path().join("corr");
+    write(
+        &root,
+        "rules/browser.yml",
+        "title: Edge sign-ins\nid: edge-signin\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel:\n    deviceDetail.browser|startswith: Edge\n  condition: sel\nlevel: informational\n",
+    );
+    let dir = root.to_str().unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "correlate",
+            "--no-progress",
+            "--format",
+            "json",
+            "--rules",
+            dir,
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&s.ok(&args)).unwrap()
+    };
+    let none = run(&["--until", "2000-01-01"]);
+    assert_eq!(none["events"], 0, "{none}");
+    assert_eq!(none["findings"], 0);
+    let all = run(&[]);
+    let n = all["findings"].as_u64().unwrap();
+    assert!(n > 10, "{all}");
+    let findings: Vec<serde_json::Value> =
+        serde_json::from_str(&s.ok(&["findings", "--format", "json", "--rule", "edge-signin"]))
+            .unwrap();
+    assert_eq!(findings.len() as u64, n);
+    let half = run(&["--since", "2026-11-04"]);
+    assert!(half["events"].as_u64().unwrap() < all["events"].as_u64().unwrap());
+    assert_eq!(half["new_findings"], 0);
+}

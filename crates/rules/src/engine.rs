@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use rsigma_eval::{evaluate_rule, Event as SigmaEvent, EventValue};
+use rsigma_eval::{Event as SigmaEvent, EventValue};
 use serde_json::{Map, Value};
 use skein_model::{Event, Finding, Source};
 
@@ -146,6 +146,15 @@ impl RuleSet {
         RuleSet::new(self.rules.into_iter().filter(|r| keep(r)).collect())
     }
 
+    /// The sources some rule applies to, in [`Source::ALL`] order: events of other sources
+    /// need not be read at all.
+    pub fn sources(&self) -> Vec<Source> {
+        Source::ALL
+            .into_iter()
+            .filter(|s| !self.by_source[source_index(*s)].is_empty())
+            .collect()
+    }
+
     /// True when some rule reads a field only the original record holds, so events must be
     /// read with their `raw` text.
     pub fn needs_raw(&self) -> bool {
@@ -167,6 +176,36 @@ impl RuleSet {
         }
     }
 
+    /// Evaluates every rule (detection and criteria) for `event` both ways — skein's
+    /// index-based evaluator and `rsigma_eval::evaluate_rule` — and names every rule where
+    /// they disagree. For tests; returns how many detections used the fast path.
+    pub fn cross_check(&self, event: &Event) -> Result<usize, Vec<String>> {
+        let view = EventView::new(event);
+        let mut fast = 0;
+        let mut bad = Vec::new();
+        for &i in &self.by_source[source_index(event.source)] {
+            let rule = &self.rules[i];
+            let scoped = Scoped { view: &view, rule };
+            let matchers = std::iter::once((rule.id.as_str(), &rule.matcher))
+                .chain(rule.criteria.iter().map(|c| (c.name.as_str(), &c.matcher)));
+            for (name, m) in matchers {
+                fast += usize::from(m.is_fast());
+                let (a, b) = (m.matches(&scoped), m.matches_with_rsigma(&scoped));
+                if a != b {
+                    bad.push(format!(
+                        "{} ({name}) on {}: fast {a}, rsigma {b}",
+                        rule.id, event.id
+                    ));
+                }
+            }
+        }
+        if bad.is_empty() {
+            Ok(fast)
+        } else {
+            Err(bad)
+        }
+    }
+
     /// Evaluates every rule for `event`'s source, appending findings to `out`.
     pub fn evaluate(&self, event: &Event, out: &mut Vec<Finding>, stats: &mut EvalStats) {
         stats.events += 1;
@@ -178,7 +217,7 @@ impl RuleSet {
         for &i in candidates {
             let rule = &self.rules[i];
             let scoped = Scoped { view: &view, rule };
-            if evaluate_rule(&rule.compiled, &scoped).is_none() {
+            if !rule.matcher.matches(&scoped) {
                 continue;
             }
             let counts = &mut stats.per_rule[i];
@@ -198,7 +237,7 @@ impl RuleSet {
             let mut matched = Vec::new();
             let mut weight = 0u32;
             for c in &rule.criteria {
-                if evaluate_rule(&c.compiled, scoped).is_some() {
+                if c.matcher.matches(scoped) {
                     matched.push(Value::String(c.name.clone()));
                     weight += c.weight;
                 }

@@ -1,9 +1,10 @@
 //! skein's rules (SPEC §4): per-event detections written in Sigma, evaluated over the
 //! canonical model, and the findings they produce (SPEC §5).
 //!
-//! - [`view`]: how an event's fields are named for rules (canonical names, the Elastic
-//!   integration's names, the source's own names) — the mapping that lets SigmaHQ's cloud
-//!   rules load unchanged and lets the seed ports read fields exactly as their platforms did;
+//! - [`fields`]: the names rules use for fields (canonical names, the Elastic integration's
+//!   names, the source's own names) — the mapping that lets SigmaHQ's cloud rules load
+//!   unchanged and lets the seed ports read fields exactly as their platforms did;
+//! - [`view`]: an event seen through those names, for the Sigma evaluator;
 //! - [`spec`]: the `skein:` block a rule adds to Sigma (criteria, scores, lists, summary);
 //! - [`lists`]: allow-lists and match lists from `correlations/lists/`;
 //! - [`load`]: rule and list texts → [`RuleSet`] plus diagnostics with file and line;
@@ -16,6 +17,8 @@
 //! code — they are YAML data compiled into matchers.
 
 pub mod engine;
+mod fast;
+pub mod fields;
 pub mod finding;
 pub mod fixtures;
 pub mod lists;

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use rsigma_eval::{apply_pipelines, compile_rule, parse_pipeline, CompiledRule, RuleFieldSet};
 use rsigma_parser::{
-    parse_condition, Detection, LogSource, Modifier, SigmaCollection, SigmaRule, SigmaValue,
+    parse_condition, Detection, LogSource, Modifier, SigmaCollection, SigmaRule, SigmaString,
+    SigmaValue,
 };
 use skein_model::{Severity, Source};
 
+use crate::fast::FastRule;
+use crate::fields::{self, Resolution};
 use crate::lists::{ListFile, ListMatcher};
 use crate::spec::{ListRef, SkeinBlock};
-use crate::view;
 
 /// A list as one rule uses it.
 #[derive(Debug, Clone)]
@@ -24,11 +26,43 @@ pub struct BoundList {
     pub matcher: Arc<ListMatcher>,
 }
 
+/// A compiled Sigma detection: `rsigma`'s compiled rule, and its index-based form where
+/// [`FastRule`] supports it (see `fast.rs` for why).
+pub(crate) struct Matcher {
+    compiled: CompiledRule,
+    fast: Option<FastRule>,
+}
+
+impl Matcher {
+    fn new(compiled: CompiledRule) -> Matcher {
+        let fast = FastRule::new(&compiled);
+        Matcher { compiled, fast }
+    }
+
+    /// True when the detection matches `event`.
+    pub(crate) fn matches(&self, event: &impl rsigma_eval::Event) -> bool {
+        match &self.fast {
+            Some(f) => f.matches(event),
+            None => rsigma_eval::evaluate_rule(&self.compiled, event).is_some(),
+        }
+    }
+
+    /// The same answer from `rsigma_eval::evaluate_rule` alone (for tests of [`FastRule`]).
+    pub(crate) fn matches_with_rsigma(&self, event: &impl rsigma_eval::Event) -> bool {
+        rsigma_eval::evaluate_rule(&self.compiled, event).is_some()
+    }
+
+    /// True when the fast form is used.
+    pub(crate) fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+}
+
 /// A named criterion, compiled.
 pub struct Criterion {
     pub name: String,
     pub weight: u32,
-    pub(crate) compiled: CompiledRule,
+    pub(crate) matcher: Matcher,
 }
 
 /// A rule ready to evaluate.
@@ -45,7 +79,7 @@ pub struct Rule {
     /// Where the rule was defined.
     pub path: String,
     pub line: usize,
-    pub(crate) compiled: CompiledRule,
+    pub(crate) matcher: Matcher,
     pub criteria: Vec<Criterion>,
     pub score_field: Option<String>,
     pub base_score: u32,
@@ -142,12 +176,49 @@ fn has_keywords(d: &Detection) -> bool {
     }
 }
 
-/// True when evaluating the rule needs the original record (see [`view::served_without_raw`]).
+/// True when evaluating the rule needs the original record: a keyword search, or a field
+/// name that resolves to no model field (see [`fields::resolve`]).
 fn reads_raw(rule: &SigmaRule, sources: &[Source]) -> bool {
     rule.detection.named.values().any(has_keywords)
         || field_names(rule)
             .iter()
-            .any(|n| !view::served_without_raw(n, sources))
+            .any(|n| !n.starts_with("list.") && fields::resolve(n, sources) == Resolution::Raw)
+}
+
+/// The rule with every field name that resolves to a model field replaced by its token
+/// ([`fields::token`]), including the targets of `|fieldref`; `list.*` and raw names stay.
+fn with_tokens(rule: &SigmaRule, sources: &[Source]) -> SigmaRule {
+    let swap = |name: &str| match fields::resolve(name, sources) {
+        Resolution::Field(f) => Some(fields::token(f)),
+        Resolution::Raw => None,
+    };
+    fn walk(d: &mut Detection, swap: &dyn Fn(&str) -> Option<String>) {
+        match d {
+            Detection::AllOf(items) => {
+                for item in items {
+                    if let Some(t) = item.field.name.as_deref().and_then(swap) {
+                        item.field.name = Some(t);
+                    }
+                    if item.field.modifiers.contains(&Modifier::FieldRef) {
+                        for v in &mut item.values {
+                            if let SigmaValue::String(s) = v {
+                                if let Some(t) = swap(&s.original) {
+                                    *s = SigmaString::new(&t);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Detection::AnyOf(ds) => ds.iter_mut().for_each(|d| walk(d, swap)),
+            _ => {}
+        }
+    }
+    let mut out = rule.clone();
+    for d in out.detection.named.values_mut() {
+        walk(d, &swap);
+    }
+    out
 }
 
 fn unknown_fields(rule: &SigmaRule, block: &SkeinBlock) -> Vec<String> {
@@ -158,44 +229,58 @@ fn unknown_fields(rule: &SigmaRule, block: &SkeinBlock) -> Vec<String> {
             if !block.lists.contains_key(list) {
                 bad.push(format!("{name}: no list named {list:?} under skein.lists"));
             }
-        } else if !view::is_valid_canonical(name) {
+        } else if !fields::is_valid_canonical(name) {
             bad.push(format!("{name}: not a field of the canonical model"));
         }
     }
     bad
 }
 
-/// The `%name%` placeholders of `|expand` values in the detection.
-fn placeholders(rule: &SigmaRule) -> Vec<String> {
-    fn walk(d: &Detection, out: &mut Vec<String>) {
-        match d {
-            Detection::AllOf(items) => {
-                for item in items {
-                    if !item.field.modifiers.contains(&Modifier::Expand) {
-                        continue;
-                    }
-                    for v in &item.values {
-                        if let SigmaValue::String(s) = v {
-                            let mut parts = s.original.split('%');
-                            parts.next();
-                            while let (Some(name), Some(_)) = (parts.next(), parts.next()) {
-                                if !name.is_empty() && !out.iter().any(|n| n == name) {
-                                    out.push(name.to_string());
-                                }
-                            }
-                        }
-                    }
+/// Every detection item of a detection, whatever block holds it (mapping, list, `field[any]`
+/// array block, nested `And`, conditional block).
+fn items<'d>(d: &'d Detection, out: &mut Vec<&'d rsigma_parser::DetectionItem>) {
+    match d {
+        Detection::AllOf(list) => out.extend(list.iter()),
+        Detection::AnyOf(ds) | Detection::And(ds) => ds.iter().for_each(|d| items(d, out)),
+        Detection::ArrayMatch { body, .. } => items(body, out),
+        Detection::Conditional { named, .. } => named.values().for_each(|d| items(d, out)),
+        Detection::Keywords(_) => {}
+    }
+}
+
+/// The `%name%` placeholders of `|expand` values in the detection, sorted, with an error for
+/// a value holding more than one (rsigma fills only the first of those).
+fn placeholders(rule: &SigmaRule) -> (Vec<String>, Vec<String>) {
+    let mut all = Vec::new();
+    for d in rule.detection.named.values() {
+        items(d, &mut all);
+    }
+    let mut names = std::collections::BTreeSet::new();
+    let mut errors = Vec::new();
+    for item in all {
+        if !item.field.modifiers.contains(&Modifier::Expand) {
+            continue;
+        }
+        for v in &item.values {
+            let SigmaValue::String(s) = v else { continue };
+            let mut parts = s.original.split('%');
+            parts.next();
+            let mut here = Vec::new();
+            while let (Some(name), Some(_)) = (parts.next(), parts.next()) {
+                if !name.is_empty() {
+                    here.push(name.to_string());
                 }
             }
-            Detection::AnyOf(ds) => ds.iter().for_each(|d| walk(d, out)),
-            _ => {}
+            if here.len() > 1 {
+                errors.push(format!(
+                    "'{}': one placeholder per |expand value is supported",
+                    s.original
+                ));
+            }
+            names.extend(here);
         }
     }
-    let mut out = Vec::new();
-    for d in rule.detection.named.values() {
-        walk(d, &mut out);
-    }
-    out
+    (names.into_iter().collect(), errors)
 }
 
 /// Fills `|expand` placeholders (`%name%`) from the list of the same name in `lists/`: Sigma's
@@ -205,14 +290,17 @@ fn expand_placeholders(
     rule: &SigmaRule,
     lists: &BTreeMap<String, ListFile>,
 ) -> Result<Option<SigmaRule>, Vec<String>> {
-    let names = placeholders(rule);
-    if names.is_empty() {
+    let (names, mut errors) = placeholders(rule);
+    if names.is_empty() && errors.is_empty() {
         return Ok(None);
     }
-    let mut errors = Vec::new();
     let mut vars = std::collections::HashMap::new();
     for name in &names {
         match lists.get(name) {
+            Some(file) if file.entries.is_empty() => errors.push(format!(
+                "placeholder '%{name}%' (|expand): list {} has no entries",
+                file.path
+            )),
             Some(file) => {
                 vars.insert(
                     name.clone(),
@@ -220,7 +308,7 @@ fn expand_placeholders(
                 );
             }
             None => errors.push(format!(
-                "placeholder %{name}% (|expand) needs a list: lists/{name}.txt"
+                "placeholder '%{name}%' (|expand) needs a list: lists/{name}.txt"
             )),
         }
     }
@@ -293,7 +381,10 @@ pub(crate) fn build(
     line: usize,
 ) -> Result<Rule, Vec<String>> {
     let mut errors = Vec::new();
-    let expanded = expand_placeholders(rule, lists)?;
+    let expanded = expand_placeholders(rule, lists).unwrap_or_else(|e| {
+        errors.extend(e);
+        None
+    });
     let rule = expanded.as_ref().unwrap_or(rule);
     let id = rule.id.clone().unwrap_or_default();
     if id.trim().is_empty() {
@@ -304,16 +395,18 @@ pub(crate) fn build(
         .map_err(|e| errors.push(e))
         .ok();
     errors.extend(unknown_fields(rule, &block));
-    let compiled = compile_rule(rule)
+    let needs_raw = reads_raw(rule, sources.as_deref().unwrap_or(&[]));
+    let tokenised = with_tokens(rule, sources.as_deref().unwrap_or(&[]));
+    let compiled = compile_rule(&tokenised)
         .map_err(|e| errors.push(format!("detection: {e}")))
         .ok();
     let mut criteria = Vec::new();
     for c in &block.criteria {
-        match compile_criterion(rule, &c.when) {
+        match compile_criterion(&tokenised, &c.when) {
             Ok(compiled) => criteria.push(Criterion {
                 name: c.name.clone(),
                 weight: c.weight,
-                compiled,
+                matcher: Matcher::new(compiled),
             }),
             Err(e) => errors.push(format!("criterion {:?}: {e}", c.name)),
         }
@@ -335,7 +428,7 @@ pub(crate) fn build(
         }
     }
     for f in &block.report {
-        if !view::is_valid_canonical(f) || !view::is_canonical_name(f) {
+        if !fields::is_canonical_name(f) {
             errors.push(format!("skein.report: {f:?} is not a canonical field"));
         }
     }
@@ -348,7 +441,6 @@ pub(crate) fn build(
         return Err(errors);
     };
     let (attack, tactics) = attack_tags(&rule.tags);
-    let needs_raw = reads_raw(rule, &sources);
     Ok(Rule {
         needs_raw,
         id,
@@ -360,7 +452,7 @@ pub(crate) fn build(
         sources,
         path: path.to_string(),
         line,
-        compiled,
+        matcher: Matcher::new(compiled),
         criteria,
         score_field: block.score_field,
         base_score: block.score.unwrap_or_else(|| level_score(severity)),

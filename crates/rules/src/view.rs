@@ -23,6 +23,8 @@ use rsigma_eval::{Event as SigmaEvent, EventValue};
 use serde_json::Value;
 use skein_model::{Event, Source, WireShape};
 
+use crate::fields::{self, Field, Resolution};
+
 /// An event as rules see it. Cheap to build; `raw` is parsed only if a rule asks for a field
 /// the model does not hold.
 pub struct EventView<'a> {
@@ -82,116 +84,6 @@ impl<'a> EventView<'a> {
                 Some(v)
             })
             .as_ref()
-    }
-
-    /// A canonical field (namespace 1), `None` when the name is not canonical or the value is
-    /// absent; `Err(())` means "not a canonical name".
-    fn canonical(&self, path: &str) -> Result<Option<EventValue<'_>>, ()> {
-        let e = self.event;
-        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
-        let v = match (head, rest) {
-            ("id", "") => Some(EventValue::Str(Cow::Borrowed(e.id.as_str()))),
-            ("source", "") => Some(EventValue::Str(Cow::Borrowed(e.source.as_str()))),
-            ("shape", "") => Some(EventValue::Str(Cow::Owned(format!("{:?}", e.shape)))),
-            ("time", "") => Some(EventValue::Str(Cow::Owned(e.time.to_rfc3339()))),
-            ("src_ip", "") => self.ip(),
-            ("src_host", "") => text(&e.src_host),
-            ("user_agent", "") => text(&e.user_agent),
-            ("outcome", f) => match f {
-                "success" => Some(EventValue::Bool(e.outcome.success)),
-                "error_code" => text(&e.outcome.error_code),
-                "reason" => text(&e.outcome.reason),
-                _ => return Err(()),
-            },
-            ("actor", f) => {
-                let a = &e.actor;
-                text(match f {
-                    "user_id" => &a.user_id,
-                    "upn" => &a.upn,
-                    "display_name" => &a.display_name,
-                    "app_id" => &a.app_id,
-                    "app_name" => &a.app_name,
-                    "service_principal_id" => &a.service_principal_id,
-                    "aws_arn" => &a.aws_arn,
-                    "aws_identity_type" => &a.aws_identity_type,
-                    "access_key_id" => &a.access_key_id,
-                    "aws_account_id" => &a.aws_account_id,
-                    "role_session_name" => &a.role_session_name,
-                    "aws_user_name" => &a.aws_user_name,
-                    "auth_type" => &a.auth_type,
-                    _ => return Err(()),
-                })
-            }
-            ("geo", f) => match f {
-                "country" => text(&e.geo.country),
-                "state" => text(&e.geo.state),
-                "city" => text(&e.geo.city),
-                "latitude" => num(e.geo.latitude),
-                "longitude" => num(e.geo.longitude),
-                _ => return Err(()),
-            },
-            ("tenants", f) => match f {
-                "home" => text(&e.tenants.home),
-                "resource" => text(&e.tenants.resource),
-                "home_blank" => Some(EventValue::Bool(e.tenants.home_blank)),
-                "resource_blank" => Some(EventValue::Bool(e.tenants.resource_blank)),
-                _ => return Err(()),
-            },
-            ("tokens", f) => {
-                let t = &e.tokens;
-                text(match f {
-                    "unique_token_id" => &t.unique_token_id,
-                    "session_id" => &t.session_id,
-                    "correlation_id" => &t.correlation_id,
-                    "token_hash" => &t.token_hash,
-                    "aws_session_issuer" => &t.aws_session_issuer,
-                    "issued_access_key_id" => &t.issued_access_key_id,
-                    _ => return Err(()),
-                })
-            }
-            ("target", f) => {
-                let t = &e.target;
-                text(match f {
-                    "resource_id" => &t.resource_id,
-                    "resource_name" => &t.resource_name,
-                    "storage_account" => &t.storage_account,
-                    "object" => &t.object,
-                    "service" => &t.service,
-                    "action" => &t.action,
-                    "region" => &t.region,
-                    "account_id" => &t.account_id,
-                    _ => return Err(()),
-                })
-            }
-            ("risk", f) => {
-                let r = &e.risk;
-                match f {
-                    "level_during_signin" => text(&r.level_during_signin),
-                    "level_aggregated" => text(&r.level_aggregated),
-                    "state" => text(&r.state),
-                    "detail" => text(&r.detail),
-                    "event_types" => list(&r.event_types),
-                    "event_types_text" => text(&r.event_types_text),
-                    _ => return Err(()),
-                }
-            }
-            ("signin", f) => {
-                let s = &e.signin;
-                match f {
-                    "category" => text(&s.category),
-                    "client_app_used" => text(&s.client_app_used),
-                    "authentication_requirement" => text(&s.authentication_requirement),
-                    "conditional_access_status" => text(&s.conditional_access_status),
-                    "cross_tenant_access_type" => text(&s.cross_tenant_access_type),
-                    "authentication_protocol" => text(&s.authentication_protocol),
-                    "is_interactive" => flag(s.is_interactive),
-                    "user_type" => text(&s.user_type),
-                    _ => return Err(()),
-                }
-            }
-            _ => return Err(()),
-        };
-        Ok(v)
     }
 
     /// A sign-in field as the record sent it: the verbatim text where normalisation changed
@@ -259,99 +151,111 @@ impl<'a> EventView<'a> {
         }
     }
 
-    /// The sign-in fields the seed ports read, by the source's name (namespace 3), answered
-    /// from the model. `Err(())`: not one of them.
-    fn signin_field(&self, lower: &str) -> Result<Option<EventValue<'_>>, ()> {
+    /// The value of a resolved field.
+    pub fn value(&self, field: Field) -> Option<EventValue<'_>> {
+        use Field as F;
         let e = self.event;
-        let (r, s, a) = (&e.risk, &e.signin, &e.actor);
-        Ok(match lower {
-            "risklevelduringsignin" => {
-                self.as_sent("risk.level_during_signin", &r.level_during_signin)
-            }
-            "risklevelaggregated" => text(&r.level_aggregated),
-            "riskstate" => self.as_sent("risk.state", &r.state),
-            "riskdetail" => text(&r.detail),
-            "riskeventtypes_v2" => self.risk_event_types_v2(),
-            "authenticationrequirement" => self.as_sent(
+        let (a, g, t, k, x, r, s) = (
+            &e.actor, &e.geo, &e.tenants, &e.tokens, &e.target, &e.risk, &e.signin,
+        );
+        match field {
+            F::Id => Some(EventValue::Str(Cow::Borrowed(e.id.as_str()))),
+            F::Source => Some(EventValue::Str(Cow::Borrowed(e.source.as_str()))),
+            F::Shape => Some(EventValue::Str(Cow::Owned(format!("{:?}", e.shape)))),
+            F::Time => Some(EventValue::Str(Cow::Owned(e.time.to_rfc3339()))),
+            F::SrcIp => self.ip(),
+            F::SrcHost => text(&e.src_host),
+            F::UserAgent => text(&e.user_agent),
+            F::OutcomeSuccess => Some(EventValue::Bool(e.outcome.success)),
+            F::OutcomeErrorCode => text(&e.outcome.error_code),
+            F::OutcomeReason => text(&e.outcome.reason),
+            F::ActorUserId => text(&a.user_id),
+            F::ActorUpn => text(&a.upn),
+            F::ActorDisplayName => text(&a.display_name),
+            F::ActorAppId => text(&a.app_id),
+            F::ActorAppName => text(&a.app_name),
+            F::ActorServicePrincipalId => text(&a.service_principal_id),
+            F::ActorAwsArn => text(&a.aws_arn),
+            F::ActorAwsIdentityType => text(&a.aws_identity_type),
+            F::ActorAccessKeyId => text(&a.access_key_id),
+            F::ActorAwsAccountId => text(&a.aws_account_id),
+            F::ActorRoleSessionName => text(&a.role_session_name),
+            F::ActorAwsUserName => text(&a.aws_user_name),
+            F::ActorAuthType => text(&a.auth_type),
+            F::GeoCountry => text(&g.country),
+            F::GeoState => text(&g.state),
+            F::GeoCity => text(&g.city),
+            F::GeoLatitude => num(g.latitude),
+            F::GeoLongitude => num(g.longitude),
+            F::TenantsHome => text(&t.home),
+            F::TenantsResource => text(&t.resource),
+            F::TenantsHomeBlank => Some(EventValue::Bool(t.home_blank)),
+            F::TenantsResourceBlank => Some(EventValue::Bool(t.resource_blank)),
+            F::TokensUniqueTokenId => text(&k.unique_token_id),
+            F::TokensSessionId => text(&k.session_id),
+            F::TokensCorrelationId => text(&k.correlation_id),
+            F::TokensTokenHash => text(&k.token_hash),
+            F::TokensAwsSessionIssuer => text(&k.aws_session_issuer),
+            F::TokensIssuedAccessKeyId => text(&k.issued_access_key_id),
+            F::TargetResourceId => text(&x.resource_id),
+            F::TargetResourceName => text(&x.resource_name),
+            F::TargetStorageAccount => text(&x.storage_account),
+            F::TargetObject => text(&x.object),
+            F::TargetService => text(&x.service),
+            F::TargetAction => text(&x.action),
+            F::TargetRegion => text(&x.region),
+            F::TargetAccountId => text(&x.account_id),
+            F::RiskLevelDuringSignin => text(&r.level_during_signin),
+            F::RiskLevelAggregated => text(&r.level_aggregated),
+            F::RiskState => text(&r.state),
+            F::RiskDetail => text(&r.detail),
+            F::RiskEventTypes => list(&r.event_types),
+            F::RiskEventTypesText => text(&r.event_types_text),
+            F::SigninCategory => text(&s.category),
+            F::SigninClientAppUsed => text(&s.client_app_used),
+            F::SigninAuthenticationRequirement => text(&s.authentication_requirement),
+            F::SigninConditionalAccessStatus => text(&s.conditional_access_status),
+            F::SigninCrossTenantAccessType => text(&s.cross_tenant_access_type),
+            F::SigninAuthenticationProtocol => text(&s.authentication_protocol),
+            F::SigninIsInteractive => flag(s.is_interactive),
+            F::SigninUserType => text(&s.user_type),
+            F::SentRiskLevel => self.as_sent("risk.level_during_signin", &r.level_during_signin),
+            F::SentRiskState => self.as_sent("risk.state", &r.state),
+            F::SentAuthenticationRequirement => self.as_sent(
                 "signin.authentication_requirement",
                 &s.authentication_requirement,
             ),
-            "conditionalaccessstatus" => self.as_sent(
+            F::SentConditionalAccessStatus => self.as_sent(
                 "signin.conditional_access_status",
                 &s.conditional_access_status,
             ),
-            "clientappused" => self.as_sent("signin.client_app_used", &s.client_app_used),
-            "crosstenantaccesstype" => text(&s.cross_tenant_access_type),
-            "hometenantid" => self.home_tenant_field(),
-            "resourcetenantid" => self.resource_tenant_field(),
-            "resulttype" => self.result_type(),
-            "status.errorcode" => self.error_code_number(),
-            "ipaddress" => self.ip(),
-            "userprincipalname" => text(&a.upn),
-            "userid" => text(&a.user_id),
-            "appid" => text(&a.app_id),
-            "appdisplayname" => text(&a.app_name),
-            "location.countryorregion" => self.as_sent("geo.country", &e.geo.country),
-            "location.city" => text(&e.geo.city),
-            _ => return Err(()),
-        })
-    }
-
-    /// The Elastic Azure integration's view (namespace 2); `Err(())`: not in that namespace.
-    fn elastic(&self, path: &str) -> Result<Option<EventValue<'_>>, ()> {
-        let e = self.event;
-        if path == "event.dataset" {
-            return Ok((e.source == Source::EntraSignin)
-                .then_some(EventValue::Str(Cow::Borrowed("azure.signinlogs"))));
-        }
-        if path == "event.outcome" {
-            let word = if e.outcome.success {
+            F::SentClientAppUsed => self.as_sent("signin.client_app_used", &s.client_app_used),
+            F::SentHomeTenant => self.home_tenant_field(),
+            F::SentResourceTenant => self.resource_tenant_field(),
+            F::SentCountry => self.as_sent("geo.country", &g.country),
+            F::RiskEventTypesV2 => self.risk_event_types_v2(),
+            F::ResultType => self.result_type(),
+            F::ErrorCodeNumber => self.error_code_number(),
+            F::EventDataset => (e.source == Source::EntraSignin)
+                .then_some(EventValue::Str(Cow::Borrowed("azure.signinlogs"))),
+            F::EventOutcome => Some(EventValue::Str(Cow::Borrowed(if e.outcome.success {
                 "success"
             } else {
                 "failure"
-            };
-            return Ok(Some(EventValue::Str(Cow::Borrowed(word))));
+            }))),
+            F::Absent => None,
         }
-        let Some(field) = path.strip_prefix("azure.signinlogs.properties.") else {
-            return Err(());
-        };
-        if e.source != Source::EntraSignin {
-            return Ok(None);
+    }
+
+    /// A field by any name rules may use (slower than a loaded rule's tokens).
+    pub fn field(&self, name: &str) -> Option<EventValue<'_>> {
+        if let Some(f) = fields::from_token(name) {
+            return self.value(f);
         }
-        let (r, s, a) = (&e.risk, &e.signin, &e.actor);
-        // Only the integration's own field names exist; anything else is absent, as in
-        // Elastic (e.g. seed 003's `risk_level_during_sign_in`).
-        Ok(match field {
-            "risk_level_during_signin" => {
-                self.as_sent("risk.level_during_signin", &r.level_during_signin)
-            }
-            "risk_level_aggregated" => text(&r.level_aggregated),
-            "risk_state" => self.as_sent("risk.state", &r.state),
-            "risk_detail" => text(&r.detail),
-            "risk_event_types_v2" => self.risk_event_types_v2(),
-            "authentication_requirement" => self.as_sent(
-                "signin.authentication_requirement",
-                &s.authentication_requirement,
-            ),
-            "conditional_access_status" => self.as_sent(
-                "signin.conditional_access_status",
-                &s.conditional_access_status,
-            ),
-            "client_app_used" => self.as_sent("signin.client_app_used", &s.client_app_used),
-            "cross_tenant_access_type" => text(&s.cross_tenant_access_type),
-            "is_interactive" => flag(s.is_interactive),
-            "home_tenant_id" => self.home_tenant_field(),
-            "resource_tenant_id" => self.resource_tenant_field(),
-            "status.error_code" => self.error_code_number(),
-            "location.country_or_region" => self.as_sent("geo.country", &e.geo.country),
-            "location.city" => text(&e.geo.city),
-            "user_principal_name" => text(&a.upn),
-            "user_id" => text(&a.user_id),
-            "app_id" => text(&a.app_id),
-            "app_display_name" => text(&a.app_name),
-            "ip_address" => self.ip(),
-            _ => None,
-        })
+        match fields::resolve(name, &[self.event.source]) {
+            Resolution::Field(f) => self.value(f),
+            Resolution::Raw => self.raw_field(name),
+        }
     }
 
     /// A field of the original record, by path, ignoring case; diagnostic records are also
@@ -366,58 +270,6 @@ impl<'a> EventView<'a> {
         }
         None
     }
-}
-
-/// The first segments of canonical names; a name starting with one of these must be canonical.
-const CANONICAL_HEADS: &[&str] = &[
-    "outcome", "actor", "geo", "tenants", "tokens", "target", "risk", "signin",
-];
-
-/// True when `name` is a canonical field name (namespace 1).
-pub fn is_canonical_name(name: &str) -> bool {
-    static PROBE: std::sync::LazyLock<Event> = std::sync::LazyLock::new(|| {
-        Event::new(
-            String::new(),
-            Source::EntraSignin,
-            WireShape::GraphSignin,
-            chrono::DateTime::UNIX_EPOCH,
-        )
-    });
-    EventView::new(&PROBE).canonical(name).is_ok()
-}
-
-/// False when `name` starts like a canonical name (`risk.`, `actor.`, ...) but is not one: a
-/// typo that would otherwise fall through to the raw record and silently never match.
-pub fn is_valid_canonical(name: &str) -> bool {
-    let head = name.split('.').next().unwrap_or(name);
-    !CANONICAL_HEADS.contains(&head) || is_canonical_name(name)
-}
-
-/// True when rules can read `name` without parsing the original record (for events of
-/// `sources`): canonical names, the Elastic names, and the sign-in fields the model holds.
-pub fn served_without_raw(name: &str, sources: &[Source]) -> bool {
-    if is_canonical_name(name)
-        || name.starts_with("list.")
-        || name.starts_with("azure.signinlogs.properties.")
-        || name == "event.dataset"
-        || name == "event.outcome"
-    {
-        return true;
-    }
-    if sources != [Source::EntraSignin] {
-        return false;
-    }
-    static PROBE: std::sync::LazyLock<Event> = std::sync::LazyLock::new(|| {
-        Event::new(
-            String::new(),
-            Source::EntraSignin,
-            WireShape::GraphSignin,
-            chrono::DateTime::UNIX_EPOCH,
-        )
-    });
-    let lower = name.to_ascii_lowercase();
-    let lower = lower.strip_prefix("properties.").unwrap_or(&lower);
-    EventView::new(&PROBE).signin_field(lower).is_ok()
 }
 
 fn list(items: &[String]) -> Option<EventValue<'_>> {
@@ -503,27 +355,7 @@ fn walk_strings(v: &Value, visit: &mut dyn FnMut(&str)) {
 
 impl SigmaEvent for EventView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
-        if let Ok(v) = self.canonical(path) {
-            return v;
-        }
-        if let Ok(v) = self.elastic(path) {
-            return v;
-        }
-        if self.event.source == Source::EntraSignin {
-            // Lower-case on the stack: this runs for every field lookup of every sign-in.
-            let mut buf = [0u8; 64];
-            if let Some(bytes) = buf.get_mut(..path.len()) {
-                bytes.copy_from_slice(path.as_bytes());
-                bytes.make_ascii_lowercase();
-                if let Ok(lower) = std::str::from_utf8(bytes) {
-                    let lower = lower.strip_prefix("properties.").unwrap_or(lower);
-                    if let Ok(v) = self.signin_field(lower) {
-                        return v;
-                    }
-                }
-            }
-        }
-        self.raw_field(path)
+        self.field(path)
     }
 
     fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {

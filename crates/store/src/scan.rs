@@ -49,7 +49,7 @@ struct Feed<'a> {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     /// Sources not started yet, and the iterator of the current one.
-    state: Mutex<(std::slice::Iter<'static, Source>, Option<sled::Iter>)>,
+    state: Mutex<(std::iter::Copied<std::slice::Iter<'a, Source>>, Option<sled::Iter>)>,
 }
 
 impl Feed<'_> {
@@ -66,7 +66,7 @@ impl Feed<'_> {
             }
             let source = sources.next()?;
             let (lower, upper) = keys::bucket_bounds(
-                &keys::source_prefix(*source),
+                &keys::source_prefix(source),
                 self.from.as_ref(),
                 self.to.as_ref(),
             );
@@ -112,11 +112,28 @@ impl Store {
     where
         F: Fn(Vec<Event>) + Sync,
     {
+        self.scan_chunks_of(&Source::ALL, from, to, mode, threads, f)
+    }
+
+    /// [`Store::scan_chunks`] restricted to the events of `sources` (the chunks of other
+    /// sources are not read at all).
+    pub fn scan_chunks_of<F>(
+        &self,
+        sources: &[Source],
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+        threads: usize,
+        f: F,
+    ) -> Result<ScanStats>
+    where
+        F: Fn(Vec<Event>) + Sync,
+    {
         let feed = Feed {
             store: self,
             from,
             to,
-            state: Mutex::new((Source::ALL.iter(), None)),
+            state: Mutex::new((sources.iter().copied(), None)),
         };
         let stop = AtomicBool::new(false);
         let first_error: Mutex<Option<StoreError>> = Mutex::new(None);

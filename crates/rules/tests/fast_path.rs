@@ -1,0 +1,163 @@
+//! skein's index-based condition evaluator (`fast.rs`) agrees with `rsigma_eval::evaluate_rule`
+//! on every rule and criterion: the shipped rules and SigmaHQ's cloud rules, over the demo
+//! corpus and the real CloudTrail and sign-in samples in `../shared/data`, and over random
+//! sign-ins.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use skein_ingest::framing::{Framer, DEFAULT_MAX_RECORD_BYTES};
+use skein_ingest::{input, parse_frame, Item};
+use skein_model::{Event, Source, WireShape};
+use skein_rules::{load, RuleSet, SourceText};
+
+fn files(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files(&p, ext, out);
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| ext.contains(&x))
+        {
+            out.push(p);
+        }
+    }
+}
+
+fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
+    let mut paths = Vec::new();
+    files(dir, ext, &mut paths);
+    paths.sort();
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            Some(SourceText {
+                text: std::fs::read_to_string(&p).ok()?,
+                path: p.display().to_string(),
+            })
+        })
+        .collect()
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The shipped rules plus every SigmaHQ cloud rule that loads.
+fn all_rules() -> RuleSet {
+    let corr = root().join("correlations");
+    let mut rule_files = texts(&corr.join("rules"), &["yml", "yaml"]);
+    rule_files.extend(texts(
+        &root().join("../shared/data/sigma/rules/cloud"),
+        &["yml", "yaml"],
+    ));
+    load(&rule_files, &texts(&corr.join("lists"), &["txt"])).rules
+}
+
+/// Every event of the files under `dir` that parses (others are skipped).
+fn events_under(dir: &Path) -> Vec<Event> {
+    let mut paths = Vec::new();
+    files(dir, &["json", "jsonl", "ndjson", "gz", "log"], &mut paths);
+    let mut events = Vec::new();
+    for path in paths {
+        let Ok(reader) = input::open(&input::InputSpec::file(&path), Arc::default()) else {
+            continue;
+        };
+        for frame in Framer::new(reader, DEFAULT_MAX_RECORD_BYTES).flatten() {
+            let mut out = Vec::new();
+            parse_frame(&frame, None, &mut out);
+            events.extend(out.into_iter().filter_map(|i| match i {
+                Item::Event(e) => Some(*e),
+                _ => None,
+            }));
+        }
+    }
+    events
+}
+
+#[test]
+fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
+    let rules = all_rules();
+    assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+    let shared = root().join("../shared/data");
+    let mut events = events_under(&root().join("corpus/demo"));
+    for sub in [
+        "stratus-red-team",
+        "otrf-security-datasets",
+        "panther-analysis",
+        "azure-sentinel-notebooks",
+        "splunk-security-content",
+    ] {
+        events.extend(events_under(&shared.join(sub)));
+    }
+    assert!(events.len() > 2_000, "{} events", events.len());
+    let mut fast = 0;
+    let mut bad = Vec::new();
+    for e in &events {
+        match rules.cross_check(e) {
+            Ok(n) => fast += n,
+            Err(b) => bad.extend(b),
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "{} disagreements:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    assert!(fast > 10_000, "only {fast} fast evaluations");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn fast_path_agrees_with_rsigma_on_random_signins(
+        success in any::<bool>(),
+        level in prop::sample::select(vec!["high", "High", "medium", "low", "none", "high "]),
+        state in prop::sample::select(vec!["atRisk", "AtRisk", "confirmedCompromised", "none"]),
+        events in prop::collection::vec(prop::sample::select(vec![
+            "unfamiliarFeatures", "anonymizedIPAddress", "passwordSpray", "unlikelyTravel"]), 0..3),
+        text_form in any::<bool>(),
+        auth in prop::sample::select(vec!["singleFactorAuthentication", "SingleFactorAuthentication", "multiFactorAuthentication"]),
+        home in prop::sample::select(vec![None, Some(""), Some("t1"), Some("T1"), Some("b8bb8bda-f784-4b52-8731-f03172f8c665")]),
+        resource in prop::sample::select(vec![None, Some("t1"), Some("t2")]),
+        client in prop::sample::select(vec!["Browser", "IMAP4", "Exchange ActiveSync", "ExchangeActiveSync", "Authenticated SMTP", "Other clients"]),
+        ca in prop::sample::select(vec![None, Some("notApplied"), Some("success"), Some("")]),
+        country in prop::sample::select(vec!["GB", "RU", "ru", "KP"]),
+        ip in prop::sample::select(vec!["62.254.128.10", "185.220.101.47", "203.0.113.9"]),
+    ) {
+        let mut raw = serde_json::json!({
+            "id": "p1", "createdDateTime": "2026-11-04T10:00:00Z",
+            "status": {"errorCode": if success { 0 } else { 50126 }},
+            "userPrincipalName": "a@contoso.com", "ipAddress": ip,
+            "riskLevelDuringSignIn": level, "riskState": state,
+            "authenticationRequirement": auth, "clientAppUsed": client,
+            "location": {"countryOrRegion": country},
+        });
+        raw["riskEventTypes_v2"] = if text_form {
+            serde_json::Value::String(events.join(","))
+        } else {
+            serde_json::json!(events)
+        };
+        if let Some(h) = home { raw["homeTenantId"] = h.into(); }
+        if let Some(r) = resource { raw["resourceTenantId"] = r.into(); }
+        if let Some(c) = ca { raw["conditionalAccessStatus"] = c.into(); }
+        let mut out = Vec::new();
+        let text = raw.to_string();
+        skein_ingest::detect::parse_object(raw.as_object().unwrap(), &text, None, &mut out);
+        let Some(Item::Event(e)) = out.pop() else { panic!("does not parse") };
+        prop_assert_eq!(e.source, Source::EntraSignin);
+        prop_assert_eq!(e.shape, WireShape::GraphSignin);
+        static RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(all_rules);
+        if let Err(bad) = RULES.cross_check(&e) {
+            prop_assert!(false, "{}", bad.join("\n"));
+        }
+    }
+}
