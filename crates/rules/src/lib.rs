@@ -23,6 +23,7 @@ pub mod finding;
 pub mod fixtures;
 pub mod lists;
 pub mod load;
+mod placeholders;
 pub mod rule;
 pub mod spec;
 pub mod view;

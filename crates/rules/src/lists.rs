@@ -1,8 +1,9 @@
 //! Lists in `correlations/lists/` (allow-lists and match lists) and how a value is looked up
 //! in one.
 //!
-//! A list file is plain text: one entry per line, `#` starts a comment, blank lines are
-//! ignored. What an entry means depends on how a rule uses the list (its `kind`):
+//! A list file is plain text: one entry per line, blank lines are ignored, and `#` starts a
+//! comment at the start of a line or as ` # ` after an entry (a `#` inside a value, as in
+//! `Policy #3`, is kept). What an entry means depends on how a rule uses the list (its `kind`):
 //!
 //! - `ip`: an address or a CIDR network (`203.0.113.7`, `198.51.100.0/24`, `2001:db8::/32`);
 //! - `text`: a value compared without regard to case and surrounding space;
@@ -43,7 +44,7 @@ impl ListFile {
             .lines()
             .enumerate()
             .filter_map(|(i, line)| {
-                let entry = line.split('#').next().unwrap_or("").trim();
+                let entry = strip_comment(line).trim();
                 (!entry.is_empty()).then(|| (i + 1, entry.to_string()))
             })
             .collect();
@@ -53,6 +54,25 @@ impl ListFile {
             entries,
         }
     }
+}
+
+/// `line` without its comment: a `#` at the start of the line, or after whitespace and
+/// followed by whitespace or the end (so `Policy #3` keeps its `#`).
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b != b'#' {
+            continue;
+        }
+        let starts = line[..i].trim().is_empty();
+        let spaced = i > 0
+            && bytes[i - 1].is_ascii_whitespace()
+            && bytes.get(i + 1).is_none_or(|c| c.is_ascii_whitespace());
+        if starts || spaced {
+            return &line[..i];
+        }
+    }
+    line
 }
 
 /// A time window, optionally limited to some values of a field.
@@ -184,6 +204,13 @@ mod tests {
             f.entries,
             vec![(3, "10.0.0.0/8".to_string()), (4, "1.2.3.4".to_string())]
         );
+    }
+
+    #[test]
+    fn hashes_inside_values_are_kept() {
+        let f = ListFile::parse("x", "x", "Policy #3\nA # note\n# all comment\nB #\n");
+        let entries: Vec<&str> = f.entries.iter().map(|(_, e)| e.as_str()).collect();
+        assert_eq!(entries, ["Policy #3", "A", "B"]);
     }
 
     #[test]

@@ -91,6 +91,11 @@ fn documents(text: &str) -> Vec<Doc<'_>> {
 /// The line (0-based, within `doc`) a message most likely refers to: the YAML parser's own
 /// position, else the first line mentioning a quoted name from the message, else 0.
 fn locate(doc: &str, message: &str) -> usize {
+    if message.starts_with("logsource ") {
+        if let Some(i) = doc.lines().position(|l| l.starts_with("logsource:")) {
+            return i;
+        }
+    }
     if let Some(pos) = message.find("line ") {
         let digits: String = message[pos + 5..]
             .chars()

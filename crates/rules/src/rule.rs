@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use rsigma_eval::{apply_pipelines, compile_rule, parse_pipeline, CompiledRule, RuleFieldSet};
+use rsigma_eval::{compile_rule, CompiledRule, RuleFieldSet};
 use rsigma_parser::{
     parse_condition, Detection, LogSource, Modifier, SigmaCollection, SigmaRule, SigmaString,
     SigmaValue,
@@ -14,6 +14,7 @@ use skein_model::{Severity, Source};
 use crate::fast::FastRule;
 use crate::fields::{self, Resolution};
 use crate::lists::{ListFile, ListMatcher};
+use crate::placeholders::expand_placeholders;
 use crate::spec::{ListRef, SkeinBlock};
 
 /// A list as one rule uses it.
@@ -234,95 +235,6 @@ fn unknown_fields(rule: &SigmaRule, block: &SkeinBlock) -> Vec<String> {
         }
     }
     bad
-}
-
-/// Every detection item of a detection, whatever block holds it (mapping, list, `field[any]`
-/// array block, nested `And`, conditional block).
-fn items<'d>(d: &'d Detection, out: &mut Vec<&'d rsigma_parser::DetectionItem>) {
-    match d {
-        Detection::AllOf(list) => out.extend(list.iter()),
-        Detection::AnyOf(ds) | Detection::And(ds) => ds.iter().for_each(|d| items(d, out)),
-        Detection::ArrayMatch { body, .. } => items(body, out),
-        Detection::Conditional { named, .. } => named.values().for_each(|d| items(d, out)),
-        Detection::Keywords(_) => {}
-    }
-}
-
-/// The `%name%` placeholders of `|expand` values in the detection, sorted, with an error for
-/// a value holding more than one (rsigma fills only the first of those).
-fn placeholders(rule: &SigmaRule) -> (Vec<String>, Vec<String>) {
-    let mut all = Vec::new();
-    for d in rule.detection.named.values() {
-        items(d, &mut all);
-    }
-    let mut names = std::collections::BTreeSet::new();
-    let mut errors = Vec::new();
-    for item in all {
-        if !item.field.modifiers.contains(&Modifier::Expand) {
-            continue;
-        }
-        for v in &item.values {
-            let SigmaValue::String(s) = v else { continue };
-            let mut parts = s.original.split('%');
-            parts.next();
-            let mut here = Vec::new();
-            while let (Some(name), Some(_)) = (parts.next(), parts.next()) {
-                if !name.is_empty() {
-                    here.push(name.to_string());
-                }
-            }
-            if here.len() > 1 {
-                errors.push(format!(
-                    "'{}': one placeholder per |expand value is supported",
-                    s.original
-                ));
-            }
-            names.extend(here);
-        }
-    }
-    (names.into_iter().collect(), errors)
-}
-
-/// Fills `|expand` placeholders (`%name%`) from the list of the same name in `lists/`: Sigma's
-/// value placeholders, resolved by an `rsigma` pipeline. A placeholder with no list is an
-/// error (left alone, rsigma would expand it from the event and match nearly everything).
-fn expand_placeholders(
-    rule: &SigmaRule,
-    lists: &BTreeMap<String, ListFile>,
-) -> Result<Option<SigmaRule>, Vec<String>> {
-    let (names, mut errors) = placeholders(rule);
-    if names.is_empty() && errors.is_empty() {
-        return Ok(None);
-    }
-    let mut vars = std::collections::HashMap::new();
-    for name in &names {
-        match lists.get(name) {
-            Some(file) if file.entries.is_empty() => errors.push(format!(
-                "placeholder '%{name}%' (|expand): list {} has no entries",
-                file.path
-            )),
-            Some(file) => {
-                vars.insert(
-                    name.clone(),
-                    file.entries.iter().map(|(_, e)| e.clone()).collect(),
-                );
-            }
-            None => errors.push(format!(
-                "placeholder '%{name}%' (|expand) needs a list: lists/{name}.txt"
-            )),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut pipeline =
-        parse_pipeline("name: skein lists\ntransformations:\n  - type: value_placeholders\n")
-            .map_err(|e| vec![format!("placeholder pipeline: {e}")])?;
-    pipeline.vars = vars;
-    let mut expanded = rule.clone();
-    apply_pipelines(&[pipeline], &mut expanded)
-        .map_err(|e| vec![format!("expanding placeholders: {e}")])?;
-    Ok(Some(expanded))
 }
 
 /// Compiles a criterion: the rule with its condition replaced by `when`.

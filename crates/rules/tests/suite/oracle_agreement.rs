@@ -16,11 +16,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::common::texts;
 use serde_json::Value;
 use skein_ingest::framing::{Framer, DEFAULT_MAX_RECORD_BYTES};
 use skein_ingest::{input, parse_frame, Item};
 use skein_model::{Event, Finding};
-use skein_rules::{load, RuleSet, SourceText};
+use skein_rules::{load, RuleSet};
 
 const PORTS: [&str; 5] = [
     "elastic-t1586-003",
@@ -35,37 +36,6 @@ const PORTS: [&str; 5] = [
 /// oracle learned that LogScale's regex reads no field when `riskEventTypes_v2` arrives as a
 /// JSON array (13 LogScale verdicts disagreed before).
 const KNOWN_DISAGREEMENTS: &[(&str, &str, &str, &str)] = &[];
-
-fn files(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| ext.contains(&x))
-        {
-            out.push(p);
-        }
-    }
-}
-
-fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
-    let mut paths = Vec::new();
-    files(dir, ext, &mut paths);
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| SourceText {
-            text: std::fs::read_to_string(&p).unwrap(),
-            path: p.display().to_string(),
-        })
-        .collect()
-}
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -6,44 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::common::{files, texts};
 use proptest::prelude::*;
 use skein_ingest::framing::{Framer, DEFAULT_MAX_RECORD_BYTES};
 use skein_ingest::{input, parse_frame, Item};
 use skein_model::{Event, Source, WireShape};
-use skein_rules::{load, RuleSet, SourceText};
-
-fn files(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| ext.contains(&x))
-        {
-            out.push(p);
-        }
-    }
-}
-
-fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
-    let mut paths = Vec::new();
-    files(dir, ext, &mut paths);
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|p| {
-            Some(SourceText {
-                text: std::fs::read_to_string(&p).ok()?,
-                path: p.display().to_string(),
-            })
-        })
-        .collect()
-}
+use skein_rules::{load, RuleSet};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

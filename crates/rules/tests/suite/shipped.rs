@@ -1,39 +1,9 @@
 //! The rules shipped in `correlations/` load without a single diagnostic.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use skein_rules::{load, SourceText};
-
-fn files(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| ext.contains(&x))
-        {
-            out.push(p);
-        }
-    }
-}
-
-fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
-    let mut paths = Vec::new();
-    files(dir, ext, &mut paths);
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| SourceText {
-            text: std::fs::read_to_string(&p).unwrap(),
-            path: p.display().to_string(),
-        })
-        .collect()
-}
+use crate::common::texts;
+use skein_rules::load;
 
 #[test]
 fn shipped_rules_load_cleanly() {

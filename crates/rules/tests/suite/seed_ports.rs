@@ -19,43 +19,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::common::texts;
 use serde_json::{json, Map, Value};
 use skein_ingest::Item;
 use skein_model::Event;
-use skein_rules::{fixtures, load, RuleSet, SourceText};
-
-// --- loading (as tests/shipped.rs) -----------------------------------------------------------
-
-fn files(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| ext.contains(&x))
-        {
-            out.push(p);
-        }
-    }
-}
-
-fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
-    let mut paths = Vec::new();
-    files(dir, ext, &mut paths);
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| SourceText {
-            text: std::fs::read_to_string(&p).unwrap(),
-            path: p.display().to_string(),
-        })
-        .collect()
-}
+use skein_rules::{fixtures, load, RuleSet};
 
 fn correlations() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../correlations")
