@@ -127,8 +127,9 @@ fn evaluate(
             let mut found = Vec::new();
             let mut stats = rules.new_stats();
             let started = Instant::now();
+            let mut memo = rules.memo();
             for e in &events {
-                rules.evaluate(e, &mut found, &mut stats);
+                rules.evaluate_with(&mut memo, e, &mut found, &mut stats);
             }
             let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             eval_nanos.fetch_add(nanos, Ordering::Relaxed);

@@ -7,6 +7,7 @@ use rsigma_eval::{Event as SigmaEvent, EventValue};
 use serde_json::{Map, Value};
 use skein_model::{Event, Finding, Source};
 
+use crate::fast::{DetectionTable, Memo};
 use crate::finding::{entities, render_summary, value_to_json};
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
@@ -15,6 +16,8 @@ use crate::view::EventView;
 pub struct RuleSet {
     rules: Vec<Rule>,
     by_source: [Vec<usize>; 3],
+    /// Every selection of every rule, identical ones once (see `fast.rs`).
+    table: DetectionTable,
 }
 
 fn source_index(s: Source) -> usize {
@@ -119,14 +122,28 @@ impl SigmaEvent for Scoped<'_, '_> {
 }
 
 impl RuleSet {
-    pub fn new(rules: Vec<Rule>) -> RuleSet {
+    pub fn new(mut rules: Vec<Rule>) -> RuleSet {
         let mut by_source: [Vec<usize>; 3] = Default::default();
-        for (i, r) in rules.iter().enumerate() {
+        let mut table = DetectionTable::default();
+        for (i, r) in rules.iter_mut().enumerate() {
             for s in &r.sources {
                 by_source[source_index(*s)].push(i);
             }
+            r.matcher.intern(&mut table, &r.id);
+            for c in &mut r.criteria {
+                c.matcher.intern(&mut table, &r.id);
+            }
         }
-        RuleSet { rules, by_source }
+        RuleSet {
+            rules,
+            by_source,
+            table,
+        }
+    }
+
+    /// A [`Memo`] for [`RuleSet::evaluate_with`].
+    pub fn memo(&self) -> Memo {
+        Memo::new()
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -183,6 +200,8 @@ impl RuleSet {
         let view = EventView::new(event);
         let mut fast = 0;
         let mut bad = Vec::new();
+        let mut memo = Memo::new();
+        memo.reset(&self.table);
         for &i in &self.by_source[source_index(event.source)] {
             let rule = &self.rules[i];
             let scoped = Scoped { view: &view, rule };
@@ -190,7 +209,8 @@ impl RuleSet {
                 .chain(rule.criteria.iter().map(|c| (c.name.as_str(), &c.matcher)));
             for (name, m) in matchers {
                 fast += usize::from(m.is_fast());
-                let (a, b) = (m.matches(&scoped), m.matches_with_rsigma(&scoped));
+                let a = m.matches(&self.table, &mut memo, &scoped);
+                let b = m.matches_with_rsigma(&scoped);
                 if a != b {
                     bad.push(format!(
                         "{} ({name}) on {}: fast {a}, rsigma {b}",
@@ -208,7 +228,20 @@ impl RuleSet {
 
     /// Evaluates every rule for `event`'s source, appending findings to `out`.
     pub fn evaluate(&self, event: &Event, out: &mut Vec<Finding>, stats: &mut EvalStats) {
+        self.evaluate_with(&mut Memo::new(), event, out, stats)
+    }
+
+    /// [`RuleSet::evaluate`] reusing `memo`'s buffer (one per thread, from
+    /// [`RuleSet::memo`]).
+    pub fn evaluate_with(
+        &self,
+        memo: &mut Memo,
+        event: &Event,
+        out: &mut Vec<Finding>,
+        stats: &mut EvalStats,
+    ) {
         stats.events += 1;
+        memo.reset(&self.table);
         let candidates = &self.by_source[source_index(event.source)];
         if candidates.is_empty() {
             return;
@@ -217,7 +250,7 @@ impl RuleSet {
         for &i in candidates {
             let rule = &self.rules[i];
             let scoped = Scoped { view: &view, rule };
-            if !rule.matcher.matches(&scoped) {
+            if !rule.matcher.matches(&self.table, memo, &scoped) {
                 continue;
             }
             let counts = &mut stats.per_rule[i];
@@ -226,18 +259,18 @@ impl RuleSet {
                 counts.suppressed[j] += 1;
                 continue;
             }
-            out.push(self.finding(rule, &scoped));
+            out.push(self.finding(rule, &scoped, memo));
         }
     }
 
-    fn finding(&self, rule: &Rule, scoped: &Scoped<'_, '_>) -> Finding {
+    fn finding(&self, rule: &Rule, scoped: &Scoped<'_, '_>, memo: &mut Memo) -> Finding {
         let event = scoped.view.event();
         let mut fields = Map::new();
         if !rule.criteria.is_empty() {
             let mut matched = Vec::new();
             let mut weight = 0u32;
             for c in &rule.criteria {
-                if c.matcher.matches(scoped) {
+                if c.matcher.matches(&self.table, memo, scoped) {
                     matched.push(Value::String(c.name.clone()));
                     weight += c.weight;
                 }

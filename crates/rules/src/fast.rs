@@ -9,6 +9,14 @@
 //! rsigma's. Constructs it does not mirror (keyword, array-scope and conditional blocks) make
 //! [`FastRule::new`] return `None`, and the caller falls back to `evaluate_rule`. A test
 //! checks both paths agree on every shipped rule and on SigmaHQ's.
+//!
+//! Rules repeat selections (the five seed ports test the same risk fields; criteria reuse
+//! their rule's selections): [`FastRule::intern`] moves every selection into one
+//! [`DetectionTable`] per rule set, identical selections once, and [`Memo`] remembers each
+//! selection's answer for the event being evaluated. Selections that read `list.*` fields
+//! are shared only within their rule (the lists are the rule's own).
+
+use std::collections::HashMap;
 
 use rsigma_eval::{CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule, Event};
 use rsigma_parser::{ConditionExpr, Quantifier};
@@ -25,10 +33,75 @@ enum Cond {
     AtLeast(u64, Vec<usize>),
 }
 
-/// A compiled rule with its selections in a vector and its conditions over their indices.
+/// Every selection of a rule set, identical ones once.
+#[derive(Default)]
+pub struct DetectionTable {
+    detections: Vec<CompiledDetection>,
+    keys: HashMap<String, usize>,
+}
+
+impl DetectionTable {
+    pub fn len(&self) -> usize {
+        self.detections.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.detections.is_empty()
+    }
+
+    /// The index of `d` in the table, added if new. `scope` keeps selections that read a
+    /// rule's own lists apart from other rules' (empty: shared by all).
+    fn intern(&mut self, d: CompiledDetection, scope: &str) -> usize {
+        let key = format!("{scope}\u{0}{d:?}");
+        if let Some(i) = self.keys.get(&key) {
+            return *i;
+        }
+        self.detections.push(d);
+        self.keys.insert(key, self.detections.len() - 1);
+        self.detections.len() - 1
+    }
+}
+
+/// The answers of the selections of a [`DetectionTable`] for one event: 0 unknown, 1 false,
+/// 2 true.
+pub struct Memo(Vec<u8>);
+
+impl Default for Memo {
+    fn default() -> Memo {
+        Memo::new()
+    }
+}
+
+impl Memo {
+    pub fn new() -> Memo {
+        Memo(Vec::new())
+    }
+
+    /// Forgets every answer (call before each event).
+    pub fn reset(&mut self, table: &DetectionTable) {
+        self.0.clear();
+        self.0.resize(table.len(), 0);
+    }
+}
+
+/// True when a selection reads a `list.*` field (a rule's own list).
+fn reads_lists(d: &CompiledDetection) -> bool {
+    match d {
+        CompiledDetection::AllOf(items) => items
+            .iter()
+            .any(|i| i.field.as_deref().is_some_and(|f| f.starts_with("list."))),
+        CompiledDetection::AnyOf(ds) => ds.iter().any(reads_lists),
+        _ => false,
+    }
+}
+
+/// A compiled rule with its selections in a vector and its conditions over their indices;
+/// [`FastRule::intern`] derives the conditions over a rule set's table that
+/// [`FastRule::matches`] evaluates (again for each new rule set, e.g. after `retain`).
 pub struct FastRule {
     detections: Vec<CompiledDetection>,
     conditions: Vec<Cond>,
+    interned: Vec<Cond>,
 }
 
 /// True for the detection shapes this module evaluates itself.
@@ -93,31 +166,71 @@ impl FastRule {
         Some(FastRule {
             detections,
             conditions,
+            interned: Vec::new(),
         })
     }
 
-    /// True when any of the rule's conditions holds for `event`.
-    pub fn matches(&self, event: &impl Event) -> bool {
-        self.conditions.iter().any(|c| self.eval(c, event))
+    /// Moves the rule's selections into `table` (rule `scope` for those reading lists) and
+    /// points its conditions at them.
+    pub fn intern(&mut self, table: &mut DetectionTable, scope: &str) {
+        let map: Vec<usize> = self
+            .detections
+            .iter()
+            .map(|d| {
+                let s = if reads_lists(d) { scope } else { "" };
+                table.intern(d.clone(), s)
+            })
+            .collect();
+        fn remap(c: &Cond, map: &[usize]) -> Cond {
+            match c {
+                Cond::Det(i) => Cond::Det(map[*i]),
+                Cond::Never => Cond::Never,
+                Cond::And(cs) => Cond::And(cs.iter().map(|c| remap(c, map)).collect()),
+                Cond::Or(cs) => Cond::Or(cs.iter().map(|c| remap(c, map)).collect()),
+                Cond::Not(inner) => Cond::Not(Box::new(remap(inner, map))),
+                Cond::AtLeast(n, ds) => Cond::AtLeast(*n, ds.iter().map(|i| map[*i]).collect()),
+            }
+        }
+        self.interned = self.conditions.iter().map(|c| remap(c, &map)).collect();
     }
 
-    fn eval(&self, c: &Cond, event: &impl Event) -> bool {
-        match c {
-            Cond::Det(i) => detection(&self.detections[*i], event),
-            Cond::Never => false,
-            Cond::And(cs) => cs.iter().all(|c| self.eval(c, event)),
-            Cond::Or(cs) => cs.iter().any(|c| self.eval(c, event)),
-            Cond::Not(inner) => !self.eval(inner, event),
-            Cond::AtLeast(0, _) => true,
-            Cond::AtLeast(n, ds) => {
-                let mut hits = 0u64;
-                ds.iter().any(|i| {
-                    if detection(&self.detections[*i], event) {
-                        hits += 1;
-                    }
-                    hits >= *n
-                })
+    /// True when any of the rule's conditions holds for `event` (after [`FastRule::intern`]).
+    pub fn matches(&self, table: &DetectionTable, memo: &mut Memo, event: &impl Event) -> bool {
+        self.interned.iter().any(|c| eval(c, table, memo, event))
+    }
+}
+
+/// The answer of selection `i`, from the memo or computed.
+fn selection(i: usize, table: &DetectionTable, memo: &mut Memo, event: &impl Event) -> bool {
+    match memo.0.get(i) {
+        Some(1) => false,
+        Some(2) => true,
+        _ => {
+            let hit = detection(&table.detections[i], event);
+            if let Some(slot) = memo.0.get_mut(i) {
+                *slot = 1 + u8::from(hit);
             }
+            hit
+        }
+    }
+}
+
+fn eval(c: &Cond, table: &DetectionTable, memo: &mut Memo, event: &impl Event) -> bool {
+    match c {
+        Cond::Det(i) => selection(*i, table, memo, event),
+        Cond::Never => false,
+        Cond::And(cs) => cs.iter().all(|c| eval(c, table, memo, event)),
+        Cond::Or(cs) => cs.iter().any(|c| eval(c, table, memo, event)),
+        Cond::Not(inner) => !eval(inner, table, memo, event),
+        Cond::AtLeast(0, _) => true,
+        Cond::AtLeast(n, ds) => {
+            let mut hits = 0u64;
+            ds.iter().any(|i| {
+                if selection(*i, table, memo, event) {
+                    hits += 1;
+                }
+                hits >= *n
+            })
         }
     }
 }

@@ -29,5 +29,6 @@ pub mod spec;
 pub mod view;
 
 pub use engine::{EvalStats, RuleCounts, RuleSet};
+pub use fast::Memo;
 pub use load::{load, Diagnostic, SourceText};
 pub use rule::Rule;

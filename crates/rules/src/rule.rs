@@ -11,7 +11,7 @@ use rsigma_parser::{
 };
 use skein_model::{Severity, Source};
 
-use crate::fast::FastRule;
+use crate::fast::{DetectionTable, FastRule, Memo};
 use crate::fields::{self, Resolution};
 use crate::lists::{ListFile, ListMatcher};
 use crate::placeholders::expand_placeholders;
@@ -40,10 +40,22 @@ impl Matcher {
         Matcher { compiled, fast }
     }
 
-    /// True when the detection matches `event`.
-    pub(crate) fn matches(&self, event: &impl rsigma_eval::Event) -> bool {
+    /// Moves the fast form's selections into the rule set's table.
+    pub(crate) fn intern(&mut self, table: &mut DetectionTable, scope: &str) {
+        if let Some(f) = &mut self.fast {
+            f.intern(table, scope);
+        }
+    }
+
+    /// True when the detection matches `event` (`memo` holds this event's answers so far).
+    pub(crate) fn matches(
+        &self,
+        table: &DetectionTable,
+        memo: &mut Memo,
+        event: &impl rsigma_eval::Event,
+    ) -> bool {
         match &self.fast {
-            Some(f) => f.matches(event),
+            Some(f) => f.matches(table, memo, event),
             None => rsigma_eval::evaluate_rule(&self.compiled, event).is_some(),
         }
     }
