@@ -21,6 +21,11 @@ use crate::cli::{CorrelateArgs, ReportFormat};
 use crate::progress::{peak_rss_mib, Progress};
 use crate::rules_dir;
 
+/// Findings stored per sled transaction: measured on 116k findings, larger transactions are
+/// slower and hold more memory (5k: 7.4 s, 865 MiB peak; 20k: 8.5 s, 973 MiB; 1k: 7.1 s,
+/// 790 MiB).
+const FINDINGS_PER_BATCH: usize = 1_000;
+
 /// One rule's line of the summary.
 struct RuleLine {
     id: String,
@@ -58,15 +63,26 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let elapsed = started.elapsed();
 
     let mut lines = Vec::new();
+    let found = findings.len();
+    let storing = Instant::now();
+    let mut by_rule: std::collections::HashMap<String, Vec<Finding>> =
+        std::collections::HashMap::new();
+    for f in findings {
+        by_rule.entry(f.rule.clone()).or_default().push(f);
+    }
     for (i, rule) in rules.rules().iter().enumerate() {
-        let mine: Vec<Finding> = findings
-            .iter()
-            .filter(|f| f.rule == rule.id)
-            .cloned()
-            .collect();
-        let outcome = store
-            .put_findings(&mine)
-            .with_context(|| format!("storing the findings of {}", rule.id))?;
+        let mine = by_rule.remove(&rule.id).unwrap_or_default();
+        // In batches: one sled transaction per batch keeps memory bounded.
+        let mut outcome = skein_store::FindingsOutcome::default();
+        for batch in mine.chunks(FINDINGS_PER_BATCH) {
+            let o = store
+                .put_findings(batch)
+                .with_context(|| format!("storing the findings of {}", rule.id))?;
+            outcome.inserted += o.inserted;
+            outcome.updated += o.updated;
+            outcome.unchanged += o.unchanged;
+        }
+        drop(mine);
         let counts = &stats.per_rule[i];
         lines.push(RuleLine {
             id: rule.id.clone(),
@@ -82,6 +98,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
                 .collect(),
         });
     }
+    let store_secs = storing.elapsed().as_secs_f64();
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let eval_secs = (eval_nanos.load(Ordering::Relaxed) as f64 / 1e9).max(1e-9);
@@ -89,7 +106,8 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         eprintln!(
             "correlate: {stored} stored events in {secs:.2}s = {:.0} events/s end to end \
              (read {scanned} of them, of the sources the rules need, = {:.0} events/s); rule \
-             evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; peak memory {} MiB",
+             evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; storing \
+             {found} findings {store_secs:.2}s more; peak memory {} MiB",
             stored as f64 / secs,
             scanned as f64 / secs,
             scanned as f64 / eval_secs,
@@ -97,13 +115,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
             peak_rss_mib().map_or("?".into(), |m| m.to_string())
         );
     }
-    report(
-        &args,
-        &lines,
-        scanned,
-        findings.len(),
-        elapsed.as_secs_f64(),
-    )
+    report(&args, &lines, scanned, found, elapsed.as_secs_f64())
 }
 
 /// Scans the store and evaluates every rule; returns the findings sorted by time and id.
