@@ -49,7 +49,10 @@ struct Feed<'a> {
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     /// Sources not started yet, and the iterator of the current one.
-    state: Mutex<(std::iter::Copied<std::slice::Iter<'a, Source>>, Option<sled::Iter>)>,
+    state: Mutex<(
+        std::iter::Copied<std::slice::Iter<'a, Source>>,
+        Option<sled::Iter>,
+    )>,
 }
 
 impl Feed<'_> {
