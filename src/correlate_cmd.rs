@@ -207,7 +207,7 @@ fn report(
             }
             writeln!(
                 out,
-                "correlated {scanned} events in {secs:.1}s: {found} findings, {inserted} new"
+                "correlated {scanned} events (of the sources the rules read) in {secs:.1}s: {found} findings, {inserted} new"
             )?;
         }
     }
