@@ -82,7 +82,7 @@ fn strings<'v>(value: &'v Option<EventValue<'v>>) -> Vec<&'v str> {
 
 /// True when the event's `field` is on the bound list.
 fn on_list(view: &EventView<'_>, bound: &BoundList) -> bool {
-    let value = view.get_field(&bound.field);
+    let value = view.get_field(&bound.lookup);
     let owned: Option<EventValue<'_>> = match value {
         Some(EventValue::Int(n)) => Some(EventValue::Str(Cow::Owned(n.to_string()))),
         other => other,

@@ -24,6 +24,8 @@ pub struct BoundList {
     pub list: String,
     /// The field looked up.
     pub field: String,
+    /// The name evaluation uses for it: its token when it resolves to a model field.
+    pub(crate) lookup: String,
     pub matcher: Arc<ListMatcher>,
 }
 
@@ -261,6 +263,7 @@ fn compile_criterion(rule: &SigmaRule, when: &str) -> Result<CompiledRule, Strin
 /// Looks up and compiles the lists a rule references.
 fn bind(
     r: &ListRef,
+    sources: &[Source],
     lists: &BTreeMap<String, ListFile>,
     cache: &mut BTreeMap<(String, String), Arc<ListMatcher>>,
 ) -> Result<BoundList, String> {
@@ -287,9 +290,14 @@ fn bind(
             m
         }
     };
+    let lookup = match fields::resolve(&r.field, sources) {
+        Resolution::Field(f) => fields::token(f),
+        Resolution::Raw => r.field.clone(),
+    };
     Ok(BoundList {
         list: r.list.clone(),
         field: r.field.clone(),
+        lookup,
         matcher,
     })
 }
@@ -337,7 +345,7 @@ pub(crate) fn build(
     }
     let mut bound_lists = BTreeMap::new();
     for (name, r) in &block.lists {
-        match bind(r, lists, cache) {
+        match bind(r, sources.as_deref().unwrap_or(&[]), lists, cache) {
             Ok(b) => {
                 bound_lists.insert(name.clone(), b);
             }
@@ -346,7 +354,7 @@ pub(crate) fn build(
     }
     let mut allow = Vec::new();
     for r in &block.allow {
-        match bind(r, lists, cache) {
+        match bind(r, sources.as_deref().unwrap_or(&[]), lists, cache) {
             Ok(b) => allow.push(b),
             Err(e) => errors.push(format!("skein.allow: {e}")),
         }
