@@ -36,3 +36,22 @@ pub fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
         })
         .collect()
 }
+
+/// The ids of the rules shipped in `correlations/rules/`.
+pub const SHIPPED_IDS: [&str; 10] = [
+    "elastic-t1586-003",
+    "logscale-t1586-003",
+    "sumo-t1586-003",
+    "qradar-t1586-003",
+    "elastic-t1078-004",
+    "risky-signin",
+    "legacy-auth-signin",
+    "high-risk-country-signin",
+    "cross-tenant-single-factor",
+    "anonymizing-proxy-signin",
+];
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

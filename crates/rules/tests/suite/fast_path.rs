@@ -3,26 +3,22 @@
 //! corpus and the real CloudTrail and sign-in samples in `../shared/data`, and over random
 //! sign-ins.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::common::{files, texts};
+use crate::common::{files, repo_root, texts};
 use proptest::prelude::*;
 use skein_ingest::framing::{Framer, DEFAULT_MAX_RECORD_BYTES};
 use skein_ingest::{input, parse_frame, Item};
 use skein_model::{Event, Source, WireShape};
 use skein_rules::{load, RuleSet};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// The shipped rules plus every SigmaHQ cloud rule that loads.
 fn all_rules() -> RuleSet {
-    let corr = root().join("correlations");
+    let corr = repo_root().join("correlations");
     let mut rule_files = texts(&corr.join("rules"), &["yml", "yaml"]);
     rule_files.extend(texts(
-        &root().join("../shared/data/sigma/rules/cloud"),
+        &repo_root().join("../shared/data/sigma/rules/cloud"),
         &["yml", "yaml"],
     ));
     load(&rule_files, &texts(&corr.join("lists"), &["txt"])).rules
@@ -53,8 +49,8 @@ fn events_under(dir: &Path) -> Vec<Event> {
 fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
     let rules = all_rules();
     assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
-    let shared = root().join("../shared/data");
-    let mut events = events_under(&root().join("corpus/demo"));
+    let shared = repo_root().join("../shared/data");
+    let mut events = events_under(&repo_root().join("corpus/demo"));
     for sub in [
         "stratus-red-team",
         "otrf-security-datasets",

@@ -13,10 +13,10 @@
 //! stays exact.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use crate::common::texts;
+use crate::common::{repo_root, texts};
 use serde_json::Value;
 use skein_ingest::framing::{Framer, DEFAULT_MAX_RECORD_BYTES};
 use skein_ingest::{input, parse_frame, Item};
@@ -37,12 +37,8 @@ const PORTS: [&str; 5] = [
 /// JSON array (13 LogScale verdicts disagreed before).
 const KNOWN_DISAGREEMENTS: &[(&str, &str, &str, &str)] = &[];
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn shipped_rules() -> RuleSet {
-    let root = root().join("correlations");
+    let root = repo_root().join("correlations");
     let loaded = load(
         &texts(&root.join("rules"), &["yml", "yaml"]),
         &texts(&root.join("lists"), &["txt"]),
@@ -128,7 +124,7 @@ fn verdicts(manifest: &Value) -> Vec<Verdict> {
 
 #[test]
 fn seed_ports_agree_with_the_generators_determined_verdicts() {
-    let corpus = root().join("corpus/demo");
+    let corpus = repo_root().join("corpus/demo");
     let manifest: Value =
         serde_json::from_str(&std::fs::read_to_string(corpus.join("manifest.json")).unwrap())
             .unwrap();

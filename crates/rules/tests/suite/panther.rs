@@ -16,20 +16,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
-use crate::common::texts;
+use crate::common::{repo_root, texts};
 use serde_json::Value;
 use skein_ingest::framing::{Framer, DEFAULT_MAX_RECORD_BYTES};
 use skein_ingest::{parse_frame, Item};
 use skein_model::{Event, Source};
 use skein_rules::{load, RuleSet};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 /// Panther's Azure sign-in rules folder, or `None` (and a message) when it is missing.
 fn panther_dir() -> Option<PathBuf> {
-    let p = root().join("../shared/data/panther-analysis/rules/azure_signin_rules");
+    let p = repo_root().join("../shared/data/panther-analysis/rules/azure_signin_rules");
     if p.is_dir() {
         Some(p)
     } else {
@@ -108,7 +104,7 @@ fn ingest(log: &Value) -> Ingested {
 
 /// The shipped rules, with `extra` lines appended to a list file (Panther's `Mocks`).
 fn shipped(extra: &[(&str, Vec<String>)]) -> RuleSet {
-    let dir = root().join("correlations");
+    let dir = repo_root().join("correlations");
     let mut lists = texts(&dir.join("lists"), &["txt"]);
     for (list, lines) in extra {
         let f = lists

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::common::texts;
+use crate::common::{texts, SHIPPED_IDS};
 use serde_json::{json, Map, Value};
 use skein_ingest::Item;
 use skein_model::Event;
@@ -959,18 +959,7 @@ fn shipped_fixtures_pass() {
         seen.insert(fx.rule.clone());
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    for id in [
-        "elastic-t1586-003",
-        "logscale-t1586-003",
-        "sumo-t1586-003",
-        "qradar-t1586-003",
-        "elastic-t1078-004",
-        "risky-signin",
-        "legacy-auth-signin",
-        "high-risk-country-signin",
-        "cross-tenant-single-factor",
-        "anonymizing-proxy-signin",
-    ] {
+    for id in SHIPPED_IDS {
         assert!(seen.contains(id), "no fixture for {id}");
     }
 }

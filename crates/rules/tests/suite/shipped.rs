@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::common::texts;
+use crate::common::{texts, SHIPPED_IDS};
 use skein_rules::load;
 
 #[test]
@@ -17,18 +17,7 @@ fn shipped_rules_load_cleanly() {
     }
     assert!(loaded.diagnostics.is_empty());
     let ids: Vec<&str> = loaded.rules.rules().iter().map(|r| r.id.as_str()).collect();
-    for id in [
-        "elastic-t1586-003",
-        "logscale-t1586-003",
-        "sumo-t1586-003",
-        "qradar-t1586-003",
-        "elastic-t1078-004",
-        "risky-signin",
-        "legacy-auth-signin",
-        "high-risk-country-signin",
-        "cross-tenant-single-factor",
-        "anonymizing-proxy-signin",
-    ] {
+    for id in SHIPPED_IDS {
         assert!(ids.contains(&id), "{id} not loaded: {ids:?}");
     }
     assert!(!loaded.rules.needs_raw(), "shipped rules must not need raw");
