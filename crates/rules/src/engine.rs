@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use skein_model::{Event, Finding, Source};
 
 use crate::fast::{DetectionTable, Memo};
-use crate::finding::{entities, render_summary, value_to_json};
+use crate::finding::{entities, render_summary};
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
 
@@ -283,7 +283,7 @@ impl RuleSet {
         }
         for name in &rule.report {
             if let Some(v) = scoped.view.get_field(name) {
-                fields.insert(name.clone(), value_to_json(&v));
+                fields.insert(name.clone(), v.to_json());
             }
         }
         let weight = fields

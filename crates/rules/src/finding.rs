@@ -42,97 +42,64 @@ pub fn entities(e: &Event) -> Vec<FindingEntity> {
     };
     let ip = e.src_ip.map(|ip| ip.to_string());
     let a = &e.actor;
-    match e.source {
+    let (src, res) = (EntityRole::Source, EntityRole::Resource);
+    // (type, id, role, readable name), in the order they are listed; repeats are dropped.
+    let candidates: Vec<(EntityType, Option<&str>, EntityRole, Option<&str>)> = match e.source {
         Source::EntraSignin | Source::StorageBlob => {
-            let (id, name) = match (&a.user_id, &a.upn) {
+            let (user, name) = match (&a.user_id, &a.upn) {
                 (Some(id), upn) => (Some(id.as_str()), upn.as_deref()),
                 (None, upn) => (upn.as_deref(), None),
             };
-            push(&mut out, EntityType::User, id, account_role, name);
-            push(
-                &mut out,
-                EntityType::App,
-                a.service_principal_id.as_deref(),
-                account_role,
-                a.app_name.as_deref(),
-            );
-            push(
-                &mut out,
-                EntityType::Ip,
-                ip.as_deref(),
-                EntityRole::Source,
-                None,
-            );
-            push(
-                &mut out,
-                EntityType::App,
-                a.app_id.as_deref(),
-                EntityRole::Resource,
-                a.app_name.as_deref(),
-            );
-            push(
-                &mut out,
-                EntityType::Storage,
-                e.target.storage_account.as_deref(),
-                EntityRole::Resource,
-                None,
-            );
-            push(
-                &mut out,
-                EntityType::Tenant,
-                e.tenants.resource.as_deref(),
-                EntityRole::Resource,
-                None,
-            );
-            if e.tenants.home != e.tenants.resource {
-                push(
-                    &mut out,
-                    EntityType::Tenant,
-                    e.tenants.home.as_deref(),
-                    EntityRole::Resource,
+            let app_name = a.app_name.as_deref();
+            vec![
+                (EntityType::User, user, account_role, name),
+                (
+                    EntityType::App,
+                    a.service_principal_id.as_deref(),
+                    account_role,
+                    app_name,
+                ),
+                (EntityType::Ip, ip.as_deref(), src, None),
+                (EntityType::App, a.app_id.as_deref(), res, app_name),
+                (
+                    EntityType::Storage,
+                    e.target.storage_account.as_deref(),
+                    res,
                     None,
-                );
-            }
+                ),
+                (EntityType::Tenant, e.tenants.resource.as_deref(), res, None),
+                (EntityType::Tenant, e.tenants.home.as_deref(), res, None),
+            ]
         }
         Source::Cloudtrail => {
-            push(
-                &mut out,
-                EntityType::AwsPrincipal,
-                a.aws_arn.as_deref(),
-                account_role,
-                a.aws_user_name.as_deref(),
-            );
-            push(
-                &mut out,
-                EntityType::AwsKey,
-                a.access_key_id.as_deref(),
-                account_role,
-                None,
-            );
-            if a.role_session_name.is_some() {
-                push(
-                    &mut out,
-                    EntityType::AwsSession,
+            let session = a.role_session_name.as_ref().and(a.aws_arn.as_deref());
+            vec![
+                (
+                    EntityType::AwsPrincipal,
                     a.aws_arn.as_deref(),
                     account_role,
+                    a.aws_user_name.as_deref(),
+                ),
+                (
+                    EntityType::AwsKey,
+                    a.access_key_id.as_deref(),
+                    account_role,
+                    None,
+                ),
+                (
+                    EntityType::AwsSession,
+                    session,
+                    account_role,
                     a.role_session_name.as_deref(),
-                );
-            }
-            push(
-                &mut out,
-                EntityType::Ip,
-                ip.as_deref(),
-                EntityRole::Source,
-                None,
-            );
+                ),
+                (EntityType::Ip, ip.as_deref(), src, None),
+            ]
         }
+    };
+    for (ty, id, role, name) in candidates {
+        push(&mut out, ty, id, role, name);
     }
     out
-}
-
-/// A field value as JSON.
-pub fn value_to_json(v: &EventValue<'_>) -> Value {
-    v.to_json()
 }
 
 /// A field value as text for a summary: lists joined with `, `.
