@@ -284,6 +284,20 @@ pub fn token(field: Field) -> String {
     format!("{TOKEN_MARK}{index}")
 }
 
+/// The first character of a [`raw_token`].
+const RAW_MARK: char = '\u{1e}';
+
+/// The short name a loaded rule uses for a field only the original record holds: `name`
+/// marked as already resolved, so evaluation goes straight to the record.
+pub fn raw_token(name: &str) -> String {
+    format!("{RAW_MARK}{name}")
+}
+
+/// The record field a [`raw_token`] stands for.
+pub fn from_raw_token(name: &str) -> Option<&str> {
+    name.strip_prefix(RAW_MARK)
+}
+
 /// The field a [`token`] stands for; `None` for any other name.
 pub fn from_token(name: &str) -> Option<Field> {
     let digits = name.strip_prefix(TOKEN_MARK)?;
@@ -301,6 +315,8 @@ mod tests {
         }
         assert_eq!(from_token("riskState"), None);
         assert_eq!(from_token("\u{1f}99999"), None);
+        assert_eq!(from_raw_token(&raw_token("eventName")), Some("eventName"));
+        assert_eq!(from_raw_token("eventName"), None);
     }
 
     #[test]

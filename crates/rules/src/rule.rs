@@ -200,12 +200,18 @@ fn reads_raw(rule: &SigmaRule, sources: &[Source]) -> bool {
             .any(|n| !n.starts_with("list.") && fields::resolve(n, sources) == Resolution::Raw)
 }
 
-/// The rule with every field name that resolves to a model field replaced by its token
-/// ([`fields::token`]), including the targets of `|fieldref`; `list.*` and raw names stay.
+/// The rule with every field name replaced by its token, including the targets of
+/// `|fieldref`: [`fields::token`] for a model field, [`fields::raw_token`] for a field of the
+/// original record, so that evaluation never resolves a name again; `list.*` names stay.
 fn with_tokens(rule: &SigmaRule, sources: &[Source]) -> SigmaRule {
-    let swap = |name: &str| match fields::resolve(name, sources) {
-        Resolution::Field(f) => Some(fields::token(f)),
-        Resolution::Raw => None,
+    let swap = |name: &str| {
+        if name.starts_with("list.") {
+            return None;
+        }
+        Some(match fields::resolve(name, sources) {
+            Resolution::Field(f) => fields::token(f),
+            Resolution::Raw => fields::raw_token(name),
+        })
     };
     fn walk(d: &mut Detection, swap: &dyn Fn(&str) -> Option<String>) {
         match d {
@@ -292,7 +298,7 @@ fn bind(
     };
     let lookup = match fields::resolve(&r.field, sources) {
         Resolution::Field(f) => fields::token(f),
-        Resolution::Raw => r.field.clone(),
+        Resolution::Raw => fields::raw_token(&r.field),
     };
     Ok(BoundList {
         list: r.list.clone(),

@@ -252,6 +252,9 @@ impl<'a> EventView<'a> {
         if let Some(f) = fields::from_token(name) {
             return self.value(f);
         }
+        if let Some(raw) = fields::from_raw_token(name) {
+            return self.raw_field(raw);
+        }
         match fields::resolve(name, &[self.event.source]) {
             Resolution::Field(f) => self.value(f),
             Resolution::Raw => self.raw_field(name),
