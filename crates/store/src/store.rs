@@ -427,13 +427,20 @@ fn open_sled(config: &sled::Config) -> Result<sled::Db> {
     loop {
         match config.open() {
             Ok(db) => return Ok(db),
-            Err(sled::Error::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock && attempt < ATTEMPTS =>
-            {
+            Err(sled::Error::Io(e)) if is_sled_lock_contention(&e) && attempt < ATTEMPTS => {
                 attempt += 1;
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
             Err(e) => return Err(StoreError::sled("opening the database")(e)),
         }
     }
+}
+
+/// sled 0.34 reports a held file lock as `ErrorKind::Other` with a message of its own
+/// ("could not acquire lock on ...", config.rs), wrapping the `WouldBlock` of `flock`; newer
+/// releases may pass `WouldBlock` through, so both are accepted.
+fn is_sled_lock_contention(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock
+        || (e.kind() == std::io::ErrorKind::Other
+            && e.to_string().starts_with("could not acquire lock"))
 }

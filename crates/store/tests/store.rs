@@ -602,3 +602,20 @@ fn a_store_can_be_shared_between_threads() {
     assert_eq!(store.stats().unwrap().events[&Source::Cloudtrail], 75);
     assert_eq!(store.events_in_range(None, None, None).count(), 75);
 }
+
+/// sled can hold its own file lock for a moment after a handle is dropped (its background
+/// threads let go asynchronously). `Store::open` holds `skein.lock`, so such contention can only
+/// be that lingering release and must be waited out, not reported.
+#[test]
+fn a_sled_lock_released_shortly_after_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let held = open_sled(dir.path());
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let store = Store::open(dir.path(), OpenOptions::default());
+    release.join().unwrap();
+    assert!(store.is_ok(), "{:?}", store.err());
+}
