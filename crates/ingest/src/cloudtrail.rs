@@ -162,6 +162,18 @@ pub fn from_la_row(obj: &Map<String, Value>, raw: &str) -> Result<Event, RecordE
     build(&rec, raw, WireShape::LogAnalytics, &ctx)
 }
 
+/// A CloudTrail flag such as `sessionCredentialFromConsole`: the string `"true"` / `"false"`
+/// in real logs (any case, surrounding blanks ignored), or a JSON boolean after a pipeline
+/// re-typed it; anything else says nothing.
+fn flag(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    }
+}
+
 /// The mapping shared by every CloudTrail shape.
 fn build(
     rec: &Map<String, Value>,
@@ -203,6 +215,14 @@ fn build(
         ev.tokens.aws_session_issuer =
             get_path(ui, &["sessionContext", "sessionIssuer", "arn"]).and_then(scalar_text);
     }
+    // A top-level field of the record (event version 1.08 on), present on console traffic.
+    // Also accepted under `userIdentity.sessionContext`, where some documentation places it.
+    ev.actor.console_session = get_ci(rec, "sessionCredentialFromConsole")
+        .or_else(|| {
+            identity
+                .and_then(|ui| get_path(ui, &["sessionContext", "sessionCredentialFromConsole"]))
+        })
+        .and_then(flag);
     if ev.actor.access_key_id.is_none() {
         ev.actor.access_key_id = ctx.access_key_id.clone();
     }

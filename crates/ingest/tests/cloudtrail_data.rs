@@ -288,4 +288,9 @@ fn splunk_cloudtrail_example_logs() {
         .find(|e| e.target.action.as_deref() == Some("ConsoleLogin"))
         .unwrap();
     assert_eq!(console.src_ip, ip("142.254.89.27"));
+
+    // Nine examples are console traffic: a top-level `"sessionCredentialFromConsole": "true"`.
+    let flags: Vec<Option<bool>> = events.iter().map(|e| e.actor.console_session).collect();
+    assert_eq!(flags.iter().filter(|f| **f == Some(true)).count(), 9);
+    assert_eq!(flags.iter().filter(|f| f.is_none()).count(), 39);
 }

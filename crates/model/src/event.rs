@@ -135,6 +135,12 @@ pub struct Actor {
     pub aws_user_name: Option<String>,
     /// How the actor authenticated to storage: `OAuth`, `SAS`, `AccountKey`, `Anonymous`, ...
     pub auth_type: Option<String>,
+    /// CloudTrail `sessionCredentialFromConsole` (a top-level field of the record; also read
+    /// from `userIdentity.sessionContext.sessionCredentialFromConsole`): true when the call
+    /// used the credentials of an AWS console session, i.e. the console made it on the user's
+    /// behalf rather than a caller's own tool. CloudTrail writes it only on console traffic, so
+    /// `None` (absent, or not `"true"`/`"false"`) is the normal value for programmatic calls.
+    pub console_session: Option<bool>,
 }
 
 /// Where the request came from, geographically.

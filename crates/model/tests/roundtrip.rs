@@ -25,14 +25,16 @@ fn any_event() -> impl Strategy<Value = Event> {
         proptest::option::of(-90.0f64..90.0),
         prop::collection::vec("[a-zA-Z]{1,20}", 0..4),
         ".{0,200}",
+        proptest::option::of(any::<bool>()),
     )
         .prop_map(
-            |(id, source, secs, success, code, upn, ip, lat, risks, raw)| {
+            |(id, source, secs, success, code, upn, ip, lat, risks, raw, console)| {
                 let time = Utc.timestamp_opt(secs, 0).single().unwrap_or_default();
                 let mut e = Event::new(id, source, WireShape::GraphSignin, time);
                 e.outcome.success = success;
                 e.outcome.error_code = code;
                 e.actor.upn = upn;
+                e.actor.console_session = console;
                 e.src_ip = ip.map(std::net::IpAddr::from);
                 e.geo.latitude = lat;
                 e.risk.event_types = risks;

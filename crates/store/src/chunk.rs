@@ -19,8 +19,10 @@
 //! the bytes it needed. [`ReadMode::Full`] looks up the raws of each chunk it reads by key and
 //! puts each `raw` back.
 //!
-//! Format 1 of a `chunks` value (written by the first builds of schema 3) is still read: the
+//! Format 1 of a `chunks` value (written by the first builds of schema 3) is still decoded: the
 //! same header over `postcard(Vec<Event>)` with the raws inline, and no `chunk_raws` value.
+//! No schema-4 database holds one (schema 3 databases are refused), so only a damaged or
+//! hand-made value would use that path.
 //!
 //! Compression is LZ4 through `lz4_flex` (pure Rust, maintained): it compresses JSON-heavy
 //! events 2–4× at several hundred MB/s per core and decompresses at GB/s, so it costs less

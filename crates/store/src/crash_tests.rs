@@ -78,19 +78,58 @@ fn a_crash_at_any_step_loses_and_doubles_nothing() {
         if point == 1 {
             // Before the commit point: the batch is lost, and ingesting it again stores it.
             check(&store, 3, 3);
+            check_changes(&store, &[3]);
             let again = store.insert_batch(&b1).unwrap();
             assert_eq!((again.inserted, again.duplicates), (5, 0));
         } else {
             // After it: the batch is kept, its summaries are replayed exactly once.
             check(&store, 8, 7);
+            check_changes(&store, &[3, 5]);
             let again = store.insert_batch(&b1).unwrap();
             assert_eq!((again.inserted, again.duplicates), (0, 5));
         }
         check(&store, 8, 7);
+        check_changes(&store, &[3, 5]);
         drop(store);
         // And once more after a clean close.
-        check(&open(dir.path()), 8, 7);
+        let store = open(dir.path());
+        check(&store, 8, 7);
+        check_changes(&store, &[3, 5]);
     }
+}
+
+/// The change log has one entry per stored batch, with these event counts, each entry at
+/// the first seq of a stored chunk, and the change seq is the next chunk seq: an entry exists
+/// exactly when its batch's chunks do.
+fn check_changes(store: &Store, batches: &[u64]) {
+    let mut chunk_seqs: Vec<u64> = store
+        .chunk_ids
+        .iter()
+        .map(|kv| crate::keys::decode_chunk_key(&kv.unwrap().0).unwrap().2)
+        .collect();
+    chunk_seqs.sort_unstable();
+    let next = chunk_seqs.last().map_or(0, |s| s + 1);
+    assert_eq!(store.change_seq().unwrap(), next);
+    let entries: Vec<u64> = store
+        .changes
+        .iter()
+        .map(|kv| u64::from_be_bytes(kv.unwrap().0.as_ref().try_into().unwrap()))
+        .collect();
+    assert_eq!(entries.len(), batches.len(), "one entry per stored batch");
+    for (i, &first) in entries.iter().enumerate() {
+        assert!(chunk_seqs.contains(&first), "entry {first} names no chunk");
+        let end = entries.get(i + 1).copied().unwrap_or(next);
+        let summary = store.changes_since(first).unwrap();
+        let after = store.changes_since(end).unwrap();
+        assert_eq!(summary.events - after.events, batches[i]);
+        assert_eq!(summary.batches - after.batches, 1);
+    }
+    let all = store.changes_since(0).unwrap();
+    assert_eq!(all.events, batches.iter().sum::<u64>());
+    assert_eq!(
+        all.events,
+        store.stats().unwrap().events[&Source::EntraSignin]
+    );
 }
 
 #[test]

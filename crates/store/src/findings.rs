@@ -7,14 +7,15 @@
 //! | `meta` | `findings` | how many findings are stored, `u64` BE |
 //!
 //! The rule is escaped ([`keys::escape_into`]) so that the `0x00` terminator is unambiguous
-//! and one rule's name that prefixes another's never matches it. [`Store::put_findings`]
-//! changes all three trees in one sled transaction and flushes it before returning, so the
-//! index and the count always agree with the findings, and a finding reported stored survives
-//! a crash. Readers still check every finding listed by the index against its rule.
+//! and one rule's name that prefixes another's never matches it. [`Store::put_findings`] and
+//! [`Store::remove_findings`] each change all three trees in one sled transaction and flush
+//! it before returning, so the index and the count always agree with the findings, and a
+//! finding reported stored (or removed) stays so after a crash. Readers still check every
+//! finding listed by the index against its rule.
 
 use serde::{Deserialize, Serialize};
 use skein_model::Finding;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::error::{Result, StoreError};
@@ -52,6 +53,22 @@ fn rule_key(rule: &str, id: &str) -> Vec<u8> {
 fn decode(key: &[u8], value: &[u8]) -> Result<Finding> {
     serde_json::from_slice(value)
         .map_err(|e| StoreError::corrupt("findings", key, format!("undecodable finding: {e}")))
+}
+
+/// The findings count in the `meta` tree, inside a transaction.
+fn read_count(
+    meta_tree: &TransactionalTree,
+) -> std::result::Result<u64, ConflictableTransactionError<StoreError>> {
+    match meta_tree.get(meta::FINDINGS)? {
+        None => Ok(0),
+        Some(v) => decode_u64(&v).ok_or_else(|| {
+            ConflictableTransactionError::Abort(StoreError::corrupt(
+                "meta",
+                meta::FINDINGS,
+                "counter is not 8 bytes",
+            ))
+        }),
+    }
 }
 
 /// Sorts by `(first_seen, id)`, the order every listing uses.
@@ -92,16 +109,7 @@ impl Store {
         let outcome = (&self.findings, &self.findings_by_rule, &self.meta)
             .transaction(|(tree, by_rule, meta_tree)| {
                 let mut outcome = FindingsOutcome::default();
-                let mut count = match meta_tree.get(meta::FINDINGS)? {
-                    None => 0,
-                    Some(v) => decode_u64(&v).ok_or_else(|| {
-                        ConflictableTransactionError::Abort(StoreError::corrupt(
-                            "meta",
-                            meta::FINDINGS,
-                            "counter is not 8 bytes",
-                        ))
-                    })?,
-                };
+                let mut count = read_count(meta_tree)?;
                 for (f, json) in &values {
                     let key = f.id.as_bytes();
                     match tree.get(key)? {
@@ -143,6 +151,53 @@ impl Store {
                 .map_err(StoreError::sled("flushing findings"))?;
         }
         Ok(outcome)
+    }
+
+    /// Removes the findings with these ids, with their `findings_by_rule` entries, and lowers
+    /// the count accordingly; ids that are not stored (or repeat an earlier one) are ignored.
+    /// Returns how many of them were stored.
+    ///
+    /// Like [`Store::put_findings`], everything is written in one sled transaction (findings,
+    /// rule index and count) and flushed to disk before this returns.
+    pub fn remove_findings(&self, ids: &[String]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let removed = (&self.findings, &self.findings_by_rule, &self.meta)
+            .transaction(|(tree, by_rule, meta_tree)| {
+                let mut count = read_count(meta_tree)?;
+                let mut removed = 0u64;
+                for id in ids {
+                    let key = id.as_bytes();
+                    let Some(old) = tree.remove(key)? else {
+                        continue;
+                    };
+                    removed += 1;
+                    count = count.saturating_sub(1);
+                    // A corrupt old value has no rule to unindex: readers skip the stale
+                    // index entry it may leave.
+                    if let Ok(old) = decode(key, &old) {
+                        by_rule.remove(rule_key(&old.rule, id))?;
+                    }
+                }
+                if removed > 0 {
+                    meta_tree.insert(meta::FINDINGS, &count.to_be_bytes()[..])?;
+                }
+                Ok(removed)
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(source) => StoreError::Sled {
+                    action: "removing findings",
+                    source,
+                },
+            })?;
+        if removed > 0 {
+            self.db
+                .flush()
+                .map_err(StoreError::sled("flushing findings"))?;
+        }
+        Ok(removed)
     }
 
     /// One finding by id.

@@ -10,6 +10,8 @@
 //! | `entities` | `'p' \| partition (2, BE)` | packed summaries of the entities whose `entity type tag (1) \| canonical id` key hashes there (the `summary` module) |
 //! | `findings` | finding id | JSON of the finding (the `findings` module) |
 //! | `findings_by_rule` | `escaped rule \| 0x00 \| finding id` | empty (the `findings` module) |
+//! | `changes` | a batch's first chunk seq (8, BE) | what the batch stored, per source (the `changes` module) |
+//! | `checkpoints` | a name chosen by the reader (UTF-8) | the reader's bytes (the `changes` module) |
 //!
 //! `bucket` is the event time floored to [`BUCKET_MICROS`] (10 minutes), encoded like every
 //! time: microseconds since the Unix epoch as a big-endian `i64` with its sign bit flipped, so

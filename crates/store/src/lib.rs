@@ -6,9 +6,11 @@
 //! - the schema version ([`SCHEMA_VERSION`]) checked on every open;
 //! - the single-writer lock `STATE/skein.lock`, whose error names the process holding it;
 //! - the quarantine file `STATE/quarantine.ndjson` for records that could not be ingested;
-//! - collectors' durable cursors, flushed on every advance.
+//! - collectors' durable cursors, flushed on every advance;
+//! - the change log (which events each batch stored) and named checkpoints, for readers that
+//!   continue where they stopped (incremental `correlate`; see the `changes` module).
 //!
-//! ## Layout (schema 3)
+//! ## Layout (schema 4)
 //!
 //! Events are stored in **chunks**, not one key each: an insert groups its new events by
 //! `(source, bucket)`, the bucket being the event time floored to 10 minutes, sorts each group
@@ -52,7 +54,19 @@
 //! per sign-in); the writer keeps them in memory and writes them back as hash partitions of
 //! packed entries (see the `summary` module).
 //! Crash safety is described in the `write` module: the commit point is one sled transaction
-//! per batch over the chunks (both trees), their ids and the counters.
+//! per batch over the chunks (both trees), their ids, the counters and the change log.
+//!
+//! ## Change log and checkpoints
+//!
+//! For readers that continue where they stopped (incremental correlation):
+//! [`Store::change_seq`] is a position in the store's history (the chunk seq the next batch
+//! will start at), and [`Store::changes_since`] summarises what the batches stored after
+//! such a position hold ([`ChangeSummary`]: batches, events, time span per source, late
+//! events included). Each batch that stores at least one event writes one `changes` entry in
+//! its commit transaction, so the log agrees with the chunks after any crash.
+//! [`Store::checkpoint_put`], [`Store::checkpoints_with_prefix`] and
+//! [`Store::checkpoint_remove`] keep readers' own state (blobs of any size, by name) in the
+//! `checkpoints` tree, apart from collectors' cursors. See the `changes` module.
 //!
 //! ## Findings
 //!
@@ -60,7 +74,8 @@
 //! (insert, leave unchanged or replace; [`FindingsOutcome`] says which), with an index by rule
 //! and a count, in one transaction flushed before it returns; [`Store::findings`] lists them
 //! (all or one rule's) by `(first_seen, id)`, [`Store::finding`] gets one,
-//! [`Store::finding_count`] counts them. See the `findings` module.
+//! [`Store::finding_count`] counts them, [`Store::remove_findings`] removes some (again in one
+//! flushed transaction). See the `findings` module.
 //!
 //! It must not parse wire formats (that is `skein-ingest`) or run rules: it stores canonical
 //! [`Event`](skein_model::Event)s and gives them back by source and time or by entity.
@@ -93,6 +108,7 @@
 //! # Ok(()) }
 //! ```
 
+mod changes;
 mod chunk;
 #[cfg(test)]
 mod crash_tests;
@@ -110,6 +126,7 @@ mod store;
 mod summary;
 mod write;
 
+pub use changes::ChangeSummary;
 pub use chunk::ReadMode;
 pub use error::{Result, StoreError};
 pub use findings::FindingsOutcome;
@@ -125,4 +142,4 @@ pub use write::{BatchOutcome, SourceOutcome};
 /// keys or values — including any change to the fields of [`skein_model::Event`], which
 /// postcard stores by position, so that an older database is refused with a clear error
 /// instead of failing to decode; there are no migrations yet, so it must be re-ingested.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;

@@ -66,8 +66,9 @@ impl Default for OpenOptions {
 /// Trees: `chunks` (events without their original records), `chunk_raws` (the original
 /// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
 /// (summaries), `meta` (schema version and counters), `cursors`, `findings`,
-/// `findings_by_rule` and `cases`; see [`keys`](crate::keys) for their key layouts. A `Store`
-/// is `Sync`: readers may run on many threads; writes are serialised internally.
+/// `findings_by_rule`, `cases`, `changes` (the change log) and `checkpoints` (readers' saved
+/// state); see [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may
+/// run on many threads; writes are serialised internally.
 #[derive(Debug)]
 pub struct Store {
     pub(crate) dir: PathBuf,
@@ -82,6 +83,8 @@ pub struct Store {
     pub(crate) findings: sled::Tree,
     pub(crate) findings_by_rule: sled::Tree,
     pub(crate) cases: sled::Tree,
+    pub(crate) changes: sled::Tree,
+    pub(crate) checkpoints: sled::Tree,
     pub(crate) quarantine: QuarantineLog,
     /// The writer's in-memory state, loaded on first use; its lock also serialises writers
     /// inside this process (the lock file excludes other processes).
@@ -128,6 +131,8 @@ impl Store {
             cursors: tree("cursors")?,
             findings: tree("findings")?,
             findings_by_rule: tree("findings_by_rule")?,
+            changes: tree("changes")?,
+            checkpoints: tree("checkpoints")?,
             cases: tree("cases")?,
             db,
             quarantine: QuarantineLog::new(dir),

@@ -10,8 +10,9 @@
 //!    the batch's first chunk seq. A run of a batch that never commits (a crash before step
 //!    4) only names buckets without matching events — a wasted decode, since readers filter
 //!    every event they decode — and the retry, reusing the seq, overwrites it;
-//! 4. in **one sled transaction** over `chunks`, `chunk_raws`, `chunk_ids` and `meta`: every
-//!    chunk's two values, its id list, the per-source counters and the next chunk seq. This is the commit point: a
+//! 4. in **one sled transaction** over `chunks`, `chunk_raws`, `chunk_ids`, `meta` and
+//!    `changes`: every chunk's two values, its id list, the per-source counters, the next
+//!    chunk seq and the batch's change-log entry. This is the commit point: a
 //!    chunk exists if and only if its ids are known and counted, so a crash before it loses
 //!    the batch (re-ingesting stores it once) and a crash after it keeps it (re-ingesting
 //!    finds every event a duplicate). Nothing is ever counted twice;
@@ -264,8 +265,16 @@ impl Store {
                 None => *slot = Some(*span),
             }
         }
-        (&self.chunks, &self.chunk_raws, &self.chunk_ids, &self.meta)
-            .transaction(|(chunks, chunk_raws, chunk_ids, meta_tree)| {
+        let change = crate::changes::encode(&source_spans);
+        let first_seq = st.next_seq.to_be_bytes();
+        (
+            &self.chunks,
+            &self.chunk_raws,
+            &self.chunk_ids,
+            &self.meta,
+            &self.changes,
+        )
+            .transaction(|(chunks, chunk_raws, chunk_ids, meta_tree, changes)| {
                 for c in &new_chunks {
                     chunks.insert(&c.key[..], &c.value.head[..])?;
                     chunk_raws.insert(&c.key[..], &c.value.raws[..])?;
@@ -277,6 +286,7 @@ impl Store {
                     }
                 }
                 meta_tree.insert(meta::NEXT_SEQ, &seq.to_be_bytes()[..])?;
+                changes.insert(&first_seq[..], change.as_slice())?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
             })
             .map_err(|e| match e {

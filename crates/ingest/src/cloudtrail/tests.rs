@@ -497,3 +497,111 @@ fn log_analytics_aws_cloudtrail_row() {
             .starts_with("TimeGenerated is not a time")
     );
 }
+
+#[test]
+fn console_session_credentials_are_recognised() {
+    let with = |ctx: Value| {
+        record(json!({
+            "eventTime": "2024-01-01T00:00:00Z", "eventName": "DescribeInstances",
+            "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE", "sessionContext": ctx}
+        }))
+        .unwrap()
+        .actor
+        .console_session
+    };
+    assert_eq!(
+        with(json!({"sessionCredentialFromConsole": "true"})),
+        Some(true)
+    );
+    assert_eq!(
+        with(json!({"sessionCredentialFromConsole": true})),
+        Some(true)
+    );
+    assert_eq!(
+        with(json!({"sessionCredentialFromConsole": "false"})),
+        Some(false)
+    );
+    assert_eq!(with(json!({"sessionCredentialFromConsole": "maybe"})), None);
+    assert_eq!(
+        with(json!({"attributes": {"mfaAuthenticated": "true"}})),
+        None
+    );
+}
+
+#[test]
+fn console_session_credentials_are_flagged() {
+    // Where CloudTrail writes it: a top-level field, present (as "true") on console traffic.
+    let call = |flag: Option<Value>| {
+        let mut rec = json!({
+            "eventVersion": "1.08",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "arn": "arn:aws:sts::111122223333:assumed-role/Admin/alice@contoso.com",
+                "accessKeyId": "ASIAEXAMPLE",
+                "sessionContext": {
+                    "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/Admin"},
+                    "attributes": {"mfaAuthenticated": "true"}
+                }
+            },
+            "eventTime": "2024-07-30T21:31:21Z",
+            "eventSource": "iam.amazonaws.com",
+            "eventName": "ListUsers",
+            "sourceIPAddress": "203.0.113.5",
+            "eventID": "e1",
+            "eventCategory": "Management"
+        });
+        if let Some(flag) = flag {
+            rec["sessionCredentialFromConsole"] = flag;
+        }
+        record(rec).unwrap().actor.console_session
+    };
+    assert_eq!(call(Some(json!("true"))), Some(true));
+    // Without it: a programmatic call, or a record that does not say.
+    assert_eq!(call(None), None);
+    assert_eq!(call(Some(json!("false"))), Some(false));
+    // Re-typed by a pipeline, or odd case and blanks.
+    assert_eq!(call(Some(json!(true))), Some(true));
+    assert_eq!(call(Some(json!(false))), Some(false));
+    assert_eq!(call(Some(json!(" TRUE "))), Some(true));
+    for odd in [
+        json!("yes"),
+        json!(""),
+        json!(1),
+        json!(null),
+        json!(["true"]),
+    ] {
+        assert_eq!(call(Some(odd.clone())), None, "{odd}");
+    }
+    // Field names are matched without regard to case, like every other CloudTrail field.
+    let upper = record(json!({
+        "eventTime": "2024-07-30T21:31:21Z", "eventID": "e2", "SessionCredentialFromConsole": "true"
+    }))
+    .unwrap();
+    assert_eq!(upper.actor.console_session, Some(true));
+    // Also read under `userIdentity.sessionContext`; the top-level field wins.
+    let nested = |ctx: Value, top: Option<&str>| {
+        let mut rec = json!({
+            "userIdentity": {"type": "AssumedRole", "sessionContext": ctx},
+            "eventTime": "2024-07-30T21:31:21Z",
+            "eventID": "e3"
+        });
+        if let Some(top) = top {
+            rec["sessionCredentialFromConsole"] = json!(top);
+        }
+        record(rec).unwrap().actor.console_session
+    };
+    assert_eq!(
+        nested(json!({"sessionCredentialFromConsole": "true"}), None),
+        Some(true)
+    );
+    assert_eq!(
+        nested(
+            json!({"sessionCredentialFromConsole": "true"}),
+            Some("false")
+        ),
+        Some(false)
+    );
+    // No userIdentity at all (an anonymous or malformed record).
+    let anonymous = record(json!({"eventTime": "2024-07-30T21:31:21Z", "eventID": "e4"})).unwrap();
+    assert_eq!(anonymous.actor.console_session, None);
+}

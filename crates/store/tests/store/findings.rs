@@ -257,3 +257,93 @@ fn findings_are_shared_between_threads() {
     assert_eq!(store.finding_count().unwrap(), 50);
     assert_eq!(store.findings(Some("r")).unwrap().len(), 50);
 }
+
+#[test]
+fn removed_findings_leave_the_index_and_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    assert_eq!(store.remove_findings(&[]).unwrap(), 0);
+    assert_eq!(store.remove_findings(&["F-none".into()]).unwrap(), 0);
+    assert_eq!(store.finding_count().unwrap(), 0);
+
+    let all: Vec<Finding> = (0..6)
+        .map(|i| {
+            finding(
+                &format!("F-{i}"),
+                if i % 2 == 0 { "even" } else { "odd" },
+                i,
+            )
+        })
+        .collect();
+    assert_eq!(store.put_findings(&all).unwrap(), outcome(6, 0, 0));
+
+    // Stored, unknown and repeated ids: only the stored ones count, once.
+    let gone = store
+        .remove_findings(&[
+            "F-0".into(),
+            "F-3".into(),
+            "F-unknown".into(),
+            "F-0".into(),
+            "F-4".into(),
+        ])
+        .unwrap();
+    assert_eq!(gone, 3);
+    assert_eq!(store.finding_count().unwrap(), 3);
+    assert_eq!(store.stats().unwrap().findings, 3);
+    assert_eq!(store.finding("F-0").unwrap(), None);
+    assert_eq!(ids(&store.findings(None).unwrap()), ["F-1", "F-2", "F-5"]);
+    assert_eq!(ids(&store.findings(Some("even")).unwrap()), ["F-2"]);
+    assert_eq!(ids(&store.findings(Some("odd")).unwrap()), ["F-1", "F-5"]);
+    // Removing again removes nothing.
+    assert_eq!(store.remove_findings(&["F-3".into()]).unwrap(), 0);
+    assert_eq!(store.finding_count().unwrap(), 3);
+
+    // A removed id stored again is new, under its (new) rule only.
+    let again = finding("F-0", "odd", 0);
+    assert_eq!(
+        store.put_findings(std::slice::from_ref(&again)).unwrap(),
+        outcome(1, 0, 0)
+    );
+    assert_eq!(
+        ids(&store.findings(Some("odd")).unwrap()),
+        ["F-0", "F-1", "F-5"]
+    );
+    assert_eq!(ids(&store.findings(Some("even")).unwrap()), ["F-2"]);
+    assert_eq!(store.finding_count().unwrap(), 4);
+
+    // Durable, and a large removal works in one call.
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.finding_count().unwrap(), 4);
+    let many: Vec<Finding> = (0..2_500)
+        .map(|i| finding(&format!("M-{i:04}"), "many", i))
+        .collect();
+    store.put_findings(&many).unwrap();
+    assert_eq!(store.finding_count().unwrap(), 2_504);
+    let ids_many: Vec<String> = many.iter().map(|f| f.id.clone()).collect();
+    assert_eq!(store.remove_findings(&ids_many).unwrap(), 2_500);
+    assert!(store.findings(Some("many")).unwrap().is_empty());
+    assert_eq!(store.finding_count().unwrap(), 4);
+    drop(store);
+    assert_eq!(open(dir.path()).finding_count().unwrap(), 4);
+}
+
+#[test]
+fn removing_a_corrupt_finding_removes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path())
+        .put_findings(&[finding("F-1", "spray", 10), finding("F-2", "spray", 20)])
+        .unwrap();
+    with_raw_db(dir.path(), |db| {
+        db.open_tree("findings")
+            .unwrap()
+            .insert("F-2", &b"{not json"[..])
+            .unwrap();
+    });
+    let store = open(dir.path());
+    assert_eq!(store.remove_findings(&["F-2".into()]).unwrap(), 1);
+    assert_eq!(store.finding("F-2").unwrap(), None);
+    // Its stale index entry is skipped.
+    assert_eq!(ids(&store.findings(Some("spray")).unwrap()), ["F-1"]);
+    assert_eq!(store.finding_count().unwrap(), 1);
+}

@@ -56,6 +56,7 @@ prop_compose! {
     fn actor()(
         user_id in opt_text(), upn in opt_text(), app_id in opt_text(),
         spn in opt_text(), arn in opt_text(), key in opt_text(), session in opt_text(),
+        console_session in proptest::option::of(any::<bool>()),
     ) -> Actor {
         Actor {
             user_id,
@@ -65,6 +66,7 @@ prop_compose! {
             aws_arn: arn,
             access_key_id: key,
             role_session_name: session,
+            console_session,
             ..Actor::default()
         }
     }
