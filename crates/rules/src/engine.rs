@@ -7,17 +7,25 @@ use rsigma_eval::{Event as SigmaEvent, EventValue};
 use serde_json::{Map, Value};
 use skein_model::{Event, Finding, Source};
 
+use crate::correlation::{self, Compiled, Correlation, Signal, Slot};
 use crate::fast::{DetectionTable, Memo};
 use crate::finding::{entities, render_summary};
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
 
-/// Loaded rules, indexed by the source they apply to.
+/// Loaded rules, indexed by the source they apply to, and the multi-event rules over them.
 pub struct RuleSet {
     rules: Vec<Rule>,
     by_source: [Vec<usize>; 3],
     /// Every selection of every rule, identical ones once (see `fast.rs`).
     table: DetectionTable,
+    correlations: Vec<Correlation>,
+    slots: Vec<Slot>,
+    /// Per rule: the slots its matches feed.
+    rule_slots: Vec<Vec<u32>>,
+    /// Per rule: true when it only feeds correlations (Sigma `generate: false`).
+    silent: Vec<bool>,
+    correlations_need_raw: bool,
 }
 
 fn source_index(s: Source) -> usize {
@@ -122,7 +130,33 @@ impl SigmaEvent for Scoped<'_, '_> {
 }
 
 impl RuleSet {
-    pub fn new(mut rules: Vec<Rule>) -> RuleSet {
+    /// Per-event rules only.
+    pub fn new(rules: Vec<Rule>) -> RuleSet {
+        RuleSet::with_correlations(rules, Vec::new())
+    }
+
+    /// Per-event rules and the multi-event rules compiled against them (in this order: a
+    /// slot names its rule by position).
+    pub fn with_correlations(mut rules: Vec<Rule>, compiled: Vec<Compiled>) -> RuleSet {
+        let mut correlations = Vec::new();
+        let mut slots = Vec::new();
+        let mut correlations_need_raw = false;
+        for c in compiled {
+            correlations_need_raw |= c.needs_raw;
+            correlations.push(c.correlation);
+            slots.extend(c.slots);
+        }
+        let mut rule_slots = vec![Vec::new(); rules.len()];
+        for (i, slot) in slots.iter().enumerate() {
+            if let Some(v) = rule_slots.get_mut(slot.rule) {
+                v.push(u32::try_from(i).unwrap_or(u32::MAX));
+            }
+        }
+        let silent_ids = correlation::silent_rules(&correlations);
+        let silent = rules
+            .iter()
+            .map(|r| silent_ids.contains_key(&r.id))
+            .collect();
         let mut by_source: [Vec<usize>; 3] = Default::default();
         let mut table = DetectionTable::default();
         for (i, r) in rules.iter_mut().enumerate() {
@@ -138,7 +172,50 @@ impl RuleSet {
             rules,
             by_source,
             table,
+            correlations,
+            slots,
+            rule_slots,
+            silent,
+            correlations_need_raw,
         }
+    }
+
+    /// True when a per-event or multi-event rule has this id.
+    pub fn knows(&self, id: &str) -> bool {
+        self.get(id).is_some() || self.correlations.iter().any(|c| c.id == id)
+    }
+
+    /// The rules that give findings (per-event rules that are not only signals, and every
+    /// multi-event rule) as (id, path, line): the ones fixtures must cover. A signal-only rule
+    /// is tested through the correlations that read it.
+    pub fn finding_rules(&self) -> Vec<(&str, &str, usize)> {
+        let singles = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.silent[*i])
+            .map(|(_, r)| (r.id.as_str(), r.path.as_str(), r.line));
+        let multi = self
+            .correlations
+            .iter()
+            .map(|c| (c.id.as_str(), c.path.as_str(), c.line));
+        singles.chain(multi).collect()
+    }
+
+    /// The multi-event rules.
+    pub fn correlations(&self) -> &[Correlation] {
+        &self.correlations
+    }
+
+    /// How per-event matches feed the multi-event rules.
+    pub fn slots(&self) -> &[Slot] {
+        &self.slots
+    }
+
+    /// True when the per-event rule at `index` gives no findings of its own (it only feeds
+    /// correlations).
+    pub fn is_silent(&self, index: usize) -> bool {
+        self.silent.get(index).copied().unwrap_or(false)
     }
 
     /// A [`Memo`] for [`RuleSet::evaluate_with`].
@@ -158,7 +235,7 @@ impl RuleSet {
         self.rules.iter().find(|r| r.id == id)
     }
 
-    /// The same rules restricted to those `keep` accepts.
+    /// The same per-event rules restricted to those `keep` accepts (without correlations).
     pub fn retain(self, keep: impl Fn(&Rule) -> bool) -> RuleSet {
         RuleSet::new(self.rules.into_iter().filter(|r| keep(r)).collect())
     }
@@ -175,7 +252,7 @@ impl RuleSet {
     /// True when some rule reads a field only the original record holds, so events must be
     /// read with their `raw` text.
     pub fn needs_raw(&self) -> bool {
-        self.rules.iter().any(|r| r.needs_raw)
+        self.correlations_need_raw || self.rules.iter().any(|r| r.needs_raw)
     }
 
     /// An empty [`EvalStats`] shaped for these rules.
@@ -232,12 +309,26 @@ impl RuleSet {
     }
 
     /// [`RuleSet::evaluate`] reusing `memo`'s buffer (one per thread, from
-    /// [`RuleSet::memo`]).
+    /// [`RuleSet::memo`]); signals for multi-event rules are dropped.
     pub fn evaluate_with(
         &self,
         memo: &mut Memo,
         event: &Event,
         out: &mut Vec<Finding>,
+        stats: &mut EvalStats,
+    ) {
+        let mut ignored = Vec::new();
+        self.evaluate_signals(memo, event, out, &mut ignored, stats)
+    }
+
+    /// Evaluates every rule for `event`'s source: findings of per-event rules into `out`,
+    /// and the signals their matches give multi-event rules into `signals`.
+    pub fn evaluate_signals(
+        &self,
+        memo: &mut Memo,
+        event: &Event,
+        out: &mut Vec<Finding>,
+        signals: &mut Vec<Signal>,
         stats: &mut EvalStats,
     ) {
         stats.events += 1;
@@ -259,7 +350,14 @@ impl RuleSet {
                 counts.suppressed[j] += 1;
                 continue;
             }
-            out.push(self.finding(rule, &scoped, memo));
+            for &slot in &self.rule_slots[i] {
+                if let Some(sig) = correlation::signal(slot, &self.slots[slot as usize], &view) {
+                    signals.push(sig);
+                }
+            }
+            if !self.silent[i] {
+                out.push(self.finding(rule, &scoped, memo));
+            }
         }
     }
 

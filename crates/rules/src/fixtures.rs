@@ -9,30 +9,44 @@
 //!   - event: s1
 //!     fields: {threat_score: 1}   # these fields must have these values (others may exist)
 //!     score: 70                   # optional
+//!   - events: [s2, s3]            # a multi-event finding: exactly this evidence
 //! ```
 //!
-//! Running a fixture parses its records with `skein-ingest` (no IO), evaluates the one rule,
-//! and compares: every expected event must be flagged with the expected fields, and nothing
-//! else may be flagged.
-
-use std::collections::BTreeMap;
+//! Running a fixture parses its records with `skein-ingest` (no IO), evaluates every rule
+//! (multi-event rules over the events in time order) and compares the fixture rule's
+//! findings: every expected finding must be there with the expected fields, and nothing else
+//! may be flagged.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use skein_ingest::Item;
 use skein_model::{Event, Finding};
 
+use crate::correlation::Correlator;
 use crate::engine::RuleSet;
 
-/// One expected finding.
+/// One expected finding: of one event (`event`), or of exactly these evidence events
+/// (`events`, for multi-event rules; order does not matter).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expected {
-    pub event: String,
+    #[serde(default)]
+    pub event: Option<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
     #[serde(default)]
     pub fields: Map<String, Value>,
     #[serde(default)]
     pub score: Option<u32>,
+}
+
+impl Expected {
+    /// The evidence ids, sorted.
+    fn evidence(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.event.iter().chain(&self.events).cloned().collect();
+        ids.sort();
+        ids
+    }
 }
 
 /// A fixture file.
@@ -108,7 +122,7 @@ pub fn run(fixture: &Fixture, rules: &RuleSet) -> FixtureReport {
         expected: fixture.expect.len(),
         ..FixtureReport::default()
     };
-    if rules.get(&fixture.rule).is_none() {
+    if !rules.knows(&fixture.rule) {
         report
             .failures
             .push(format!("no rule with id {:?} is loaded", fixture.rule));
@@ -121,52 +135,64 @@ pub fn run(fixture: &Fixture, rules: &RuleSet) -> FixtureReport {
             return report;
         }
     };
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut stats = rules.new_stats();
-    for e in &events {
-        let mut out = Vec::new();
-        rules.evaluate(e, &mut out, &mut stats);
-        findings.extend(out.into_iter().filter(|f| f.rule == fixture.rule));
-    }
-    report.flagged = findings.len();
-    let by_event: BTreeMap<&str, &Finding> = findings
-        .iter()
-        .flat_map(|f| f.events.iter().map(move |id| (id.as_str(), f)))
-        .collect();
+    let findings = evaluate_all(&events, rules);
+    let mine: Vec<&Finding> = findings.iter().filter(|f| f.rule == fixture.rule).collect();
+    report.flagged = mine.len();
+    let mut used = vec![false; mine.len()];
     for exp in &fixture.expect {
-        let Some(f) = by_event.get(exp.event.as_str()) else {
+        let want = exp.evidence();
+        let name = want.join(", ");
+        let found = mine.iter().enumerate().find(|(i, f)| {
+            let mut got = f.events.clone();
+            got.sort();
+            !used[*i] && got == want
+        });
+        let Some((i, f)) = found else {
             report
                 .failures
-                .push(format!("{}: expected a finding, got none", exp.event));
+                .push(format!("{name}: expected a finding, got none"));
             continue;
         };
+        used[i] = true;
         for (k, want) in &exp.fields {
             let got = f.fields.get(k).unwrap_or(&Value::Null);
             if got != want {
-                report.failures.push(format!(
-                    "{}: fields.{k} is {got}, expected {want}",
-                    exp.event
-                ));
+                report
+                    .failures
+                    .push(format!("{name}: fields.{k} is {got}, expected {want}"));
             }
         }
         if let Some(want) = exp.score {
             if f.score != want {
-                report.failures.push(format!(
-                    "{}: score is {}, expected {want}",
-                    exp.event, f.score
-                ));
+                report
+                    .failures
+                    .push(format!("{name}: score is {}, expected {want}", f.score));
             }
         }
     }
-    for f in &findings {
-        for id in &f.events {
-            if !fixture.expect.iter().any(|e| &e.event == id) {
-                report.failures.push(format!(
-                    "{id}: flagged but not expected (fields {})",
-                    Value::Object(f.fields.clone())
-                ));
-            }
-        }
+    for (f, _) in mine.iter().zip(&used).filter(|(_, u)| !**u) {
+        report.failures.push(format!(
+            "{}: flagged but not expected (fields {})",
+            f.events.join(", "),
+            Value::Object(f.fields.clone())
+        ));
     }
     report
+}
+
+/// Every rule over `events`: per-event findings, then the multi-event rules over the events
+/// in time order (with the findings still open at the end).
+pub fn evaluate_all(events: &[Event], rules: &RuleSet) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut signals = Vec::new();
+    let mut stats = rules.new_stats();
+    let mut memo = rules.memo();
+    for e in events {
+        rules.evaluate_signals(&mut memo, e, &mut findings, &mut signals, &mut stats);
+    }
+    let mut correlator = Correlator::new(rules, "fixture");
+    // A fresh correlator has no watermark, so nothing is out of order.
+    let _ = correlator.process(&mut signals, &mut findings);
+    correlator.flush(&mut findings);
+    findings
 }

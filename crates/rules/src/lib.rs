@@ -8,6 +8,8 @@
 //! - [`spec`]: the `skein:` block a rule adds to Sigma (criteria, scores, lists, summary);
 //! - [`lists`]: allow-lists and match lists from `correlations/lists/`;
 //! - [`load`]: rule and list texts → [`RuleSet`] plus diagnostics with file and line;
+//! - [`correlation`]: multi-event rules (Sigma correlations and skein's absence, geo
+//!   velocity and chains) over the per-event matches, in time order;
 //! - [`engine`]: evaluation of a [`RuleSet`] over events → findings and per-rule counts;
 //! - [`fixtures`]: records in, exact findings out, for `skein rules test`.
 //!
@@ -16,6 +18,7 @@
 //! field mapping). It does no IO: callers read the files and the store. Rule files cannot run
 //! code — they are YAML data compiled into matchers.
 
+pub mod correlation;
 pub mod engine;
 mod fast;
 pub mod fields;
@@ -28,6 +31,7 @@ pub mod rule;
 pub mod spec;
 pub mod view;
 
+pub use correlation::{Correlation, Correlator, Signal};
 pub use engine::{EvalStats, RuleCounts, RuleSet};
 pub use fast::Memo;
 pub use load::{load, Diagnostic, SourceText};

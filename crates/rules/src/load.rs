@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rsigma_parser::parse_sigma_yaml;
 
+use crate::correlation::{self, spec, CorrelationDef};
 use crate::engine::RuleSet;
 use crate::lists::{ListFile, ListMatcher};
 use crate::rule::{self, Rule};
@@ -36,6 +37,11 @@ impl fmt::Display for Diagnostic {
 /// The outcome of loading one YAML document of a rule file.
 pub enum DocOutcome {
     Rule(Box<Rule>),
+    /// A multi-event rule, compiled once every per-event rule is loaded.
+    Correlation {
+        def: Box<CorrelationDef>,
+        line: usize,
+    },
     /// A Sigma correlation or filter document, which this loader does not evaluate.
     Unsupported {
         line: usize,
@@ -143,6 +149,29 @@ pub fn load_file(
             line: doc.line + offset,
             message,
         };
+        let id_line = doc.line
+            + doc
+                .text
+                .lines()
+                .position(|l| l.starts_with("id:"))
+                .unwrap_or(0);
+        let parsed = yaml_serde::from_str::<yaml_serde::Value>(&doc.text).ok();
+        let has_condition = parsed
+            .as_ref()
+            .and_then(|v| v.get("correlation"))
+            .is_some_and(|c| c.get("condition").is_some());
+        if let Some(value) = parsed {
+            if spec::is_skein_type(&value) {
+                match spec::from_skein_yaml(value) {
+                    Ok(def) => out.push(DocOutcome::Correlation {
+                        def: Box::new(def),
+                        line: id_line,
+                    }),
+                    Err(m) => out.push(DocOutcome::Error(vec![diag(locate(&doc.text, &m), m)])),
+                }
+                continue;
+            }
+        }
         let collection = match parse_sigma_yaml(&doc.text) {
             Ok(c) => c,
             Err(e) => {
@@ -161,11 +190,17 @@ pub fn load_file(
             ));
         }
         for c in &collection.correlations {
-            out.push(DocOutcome::Unsupported {
-                line: doc.line,
-                title: c.title.clone(),
-                what: "a Sigma correlation rule".into(),
-            });
+            let presentation = match c.custom_attributes.get("skein") {
+                None => Ok(Default::default()),
+                Some(v) => yaml_serde::from_value(v.clone()).map_err(|e| format!("skein: {e}")),
+            };
+            match presentation.and_then(|p| spec::from_sigma(c, has_condition, p)) {
+                Ok(def) => out.push(DocOutcome::Correlation {
+                    def: Box::new(def),
+                    line: id_line,
+                }),
+                Err(m) => out.push(DocOutcome::Error(vec![diag(locate(&doc.text, &m), m)])),
+            }
         }
         for f in &collection.filters {
             out.push(DocOutcome::Unsupported {
@@ -195,12 +230,6 @@ pub fn load_file(
                     }
                 },
             };
-            let id_line = doc.line
-                + doc
-                    .text
-                    .lines()
-                    .position(|l| l.starts_with("id:"))
-                    .unwrap_or(0);
             match rule::build(sigma, block, lists, cache, &file.path, id_line) {
                 Ok(r) => out.push(DocOutcome::Rule(Box::new(r))),
                 Err(errors) => out.push(DocOutcome::Error(
@@ -239,9 +268,11 @@ pub fn load(rule_files: &[SourceText], list_files: &[SourceText]) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut rules: Vec<Rule> = Vec::new();
     let mut seen: HashMap<String, (String, usize)> = HashMap::new();
+    let mut defs: Vec<(CorrelationDef, String, usize)> = Vec::new();
     for file in rule_files {
         for outcome in load_file(file, &lists, &mut cache) {
             match outcome {
+                DocOutcome::Correlation { def, line } => defs.push((*def, file.path.clone(), line)),
                 DocOutcome::Rule(r) => {
                     if let Some((p, l)) = seen.get(&r.id) {
                         diagnostics.push(Diagnostic {
@@ -263,8 +294,28 @@ pub fn load(rule_files: &[SourceText], list_files: &[SourceText]) -> Loaded {
             }
         }
     }
+    let mut compiled = Vec::new();
+    for (def, path, line) in defs {
+        if let Some((p, l)) = seen.get(&def.id) {
+            diagnostics.push(Diagnostic {
+                path,
+                line,
+                message: format!("rule id {:?} is already defined at {p}:{l}", def.id),
+            });
+            continue;
+        }
+        seen.insert(def.id.clone(), (path.clone(), line));
+        match correlation::compile(def, &rules, compiled.len(), &path, line) {
+            Ok(c) => compiled.push(c),
+            Err(errors) => diagnostics.extend(errors.into_iter().map(|message| Diagnostic {
+                path: path.clone(),
+                line,
+                message,
+            })),
+        }
+    }
     Loaded {
-        rules: RuleSet::new(rules),
+        rules: RuleSet::with_correlations(rules, compiled),
         diagnostics,
     }
 }

@@ -148,7 +148,7 @@ fn severity_of(rule: &SigmaRule) -> Result<Severity, String> {
 }
 
 /// Splits Sigma tags into ATT&CK techniques (`T1586.003`) and tactics.
-fn attack_tags(tags: &[String]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn attack_tags(tags: &[String]) -> (Vec<String>, Vec<String>) {
     let mut techniques = Vec::new();
     let mut tactics = Vec::new();
     for tag in tags {

@@ -182,6 +182,7 @@ impl<'a> EventView<'a> {
             F::ActorRoleSessionName => text(&a.role_session_name),
             F::ActorAwsUserName => text(&a.aws_user_name),
             F::ActorAuthType => text(&a.auth_type),
+            F::ActorConsoleSession => flag(a.console_session),
             F::GeoCountry => text(&g.country),
             F::GeoState => text(&g.state),
             F::GeoCity => text(&g.city),

@@ -23,6 +23,7 @@ mod blob;
 mod catalog;
 mod cloudtrail;
 mod coverage;
+mod dense;
 mod event;
 mod generate;
 mod json;
@@ -41,6 +42,7 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 
+pub use dense::dense_corpus;
 pub use manifest::{EventRef, FileInfo, Manifest, Scenario};
 
 /// What to generate.

@@ -38,7 +38,7 @@ pub fn texts(dir: &Path, ext: &[&str]) -> Vec<SourceText> {
 }
 
 /// The ids of the rules shipped in `correlations/rules/`.
-pub const SHIPPED_IDS: [&str; 10] = [
+pub const SHIPPED_IDS: [&str; 14] = [
     "elastic-t1586-003",
     "logscale-t1586-003",
     "sumo-t1586-003",
@@ -49,6 +49,10 @@ pub const SHIPPED_IDS: [&str; 10] = [
     "high-risk-country-signin",
     "cross-tenant-single-factor",
     "anonymizing-proxy-signin",
+    "password-spray",
+    "impossible-travel",
+    "oauth-blob-without-signin",
+    "aws-recon-burst",
 ];
 
 /// The repository root.

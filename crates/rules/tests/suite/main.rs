@@ -7,9 +7,12 @@
 //! - `fast_path`: skein's condition evaluator equals `rsigma_eval::evaluate_rule`;
 //! - `sigmahq`: SigmaHQ's cloud rules — what loads, what fires on real data, field gaps;
 //! - `panther`: Panther's Azure sign-in rule tests through the matching skein rules;
+//! - `correlation`: multi-event rules — windows at their edges, and a run split anywhere
+//!   with the state saved and restored in between equals one run;
 //! - `props`: no rule text, list or event makes the crate panic.
 
 mod common;
+mod correlation;
 mod fast_path;
 mod oracle_agreement;
 mod panther;

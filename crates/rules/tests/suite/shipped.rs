@@ -16,7 +16,12 @@ fn shipped_rules_load_cleanly() {
         eprintln!("{d}");
     }
     assert!(loaded.diagnostics.is_empty());
-    let ids: Vec<&str> = loaded.rules.rules().iter().map(|r| r.id.as_str()).collect();
+    let ids: Vec<&str> = loaded
+        .rules
+        .finding_rules()
+        .into_iter()
+        .map(|(id, ..)| id)
+        .collect();
     for id in SHIPPED_IDS {
         assert!(ids.contains(&id), "{id} not loaded: {ids:?}");
     }

@@ -1,0 +1,105 @@
+//! `chain`: events of the links' rules, each joined to the previous link's event by that
+//! link's own fields and following it within the link's `within`. A chain is extended from
+//! the most recent matching partial chain; each event completing the last link gives one
+//! finding.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use skein_model::Finding;
+
+use super::episode::Episode;
+use super::{Correlation, Kind, Role, Signal};
+
+/// A chain built up to some link: its events, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Partial {
+    events: Vec<Signal>,
+}
+
+impl Partial {
+    fn last(&self) -> &Signal {
+        &self.events[self.events.len() - 1]
+    }
+}
+
+/// Combinations of the alternatives of `keys` (every key has one here).
+fn tuple(keys: &[Vec<String>]) -> String {
+    keys.iter()
+        .map(|alts| alts.first().map_or("", String::as_str))
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChainState {
+    /// For link `k` (index into the map list = k - 1): join key → chains waiting for it.
+    waiting: Vec<HashMap<String, Partial>>,
+}
+
+impl ChainState {
+    pub fn process(&mut self, rule: &Correlation, role: Role, s: &Signal, out: &mut Vec<Finding>) {
+        let (Role::Link(k), Kind::Chain { links }) = (role, &rule.def.kind) else {
+            return;
+        };
+        let n = links.len();
+        if self.waiting.len() < n - 1 {
+            self.waiting.resize(n - 1, HashMap::new());
+        }
+        let own = links[k].join.len();
+        let chain = if k == 0 {
+            Partial {
+                events: vec![s.clone()],
+            }
+        } else {
+            let key = tuple(&s.keys[..own]);
+            let within = links[k].within.duration();
+            let Some(p) = self.waiting[k - 1].get(&key) else {
+                return;
+            };
+            let last = p.last();
+            if s.time - last.time > within || last.anchor() == s.anchor() {
+                return;
+            }
+            let mut events = p.events.clone();
+            events.push(s.clone());
+            Partial { events }
+        };
+        if k + 1 == n {
+            let mut ep = Episode::new(String::new(), &chain.events[0]);
+            ep.anchor = chain
+                .events
+                .iter()
+                .map(Signal::anchor)
+                .collect::<Vec<_>>()
+                .join(",");
+            for e in &chain.events {
+                ep.add(e);
+            }
+            ep.fields.insert(
+                "links".into(),
+                serde_json::Value::from(links.iter().map(|l| l.rule.clone()).collect::<Vec<_>>()),
+            );
+            out.push(ep.finding(rule));
+            return;
+        }
+        let next_key = tuple(&s.keys[own..]);
+        // The most recent chain wins: it leaves the most time for the next link.
+        self.waiting[k].insert(next_key, chain);
+    }
+
+    pub fn sweep(&mut self, rule: &Correlation, now: DateTime<Utc>) {
+        let Kind::Chain { links } = &rule.def.kind else {
+            return;
+        };
+        for (i, map) in self.waiting.iter_mut().enumerate() {
+            let within = links[i + 1].within.duration();
+            map.retain(|_, p| now - p.last().time <= within);
+        }
+    }
+
+    pub fn size(&self) -> usize {
+        self.waiting.iter().map(HashMap::len).sum()
+    }
+}

@@ -1,0 +1,120 @@
+//! `geo_velocity`: each located event of a group against the group's previous located event
+//! (at most one timespan before it): a finding when they are more than `min_distance_km`
+//! apart and the implied speed exceeds `max_speed_kmh`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use skein_model::Finding;
+
+use super::episode::Episode;
+use super::{Correlation, Kind, Place, Signal};
+
+/// Mean Earth radius (IUGG), km.
+const EARTH_RADIUS_KM: f64 = 6_371.008_8;
+
+/// Great-circle distance in km (haversine).
+pub fn distance_km(a: &Place, b: &Place) -> f64 {
+    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GeoState {
+    last: HashMap<String, Signal>,
+}
+
+fn place_json(s: &Signal, p: &Place) -> Value {
+    json!({
+        "ip": p.ip,
+        "city": p.city,
+        "country": p.country,
+        "latitude": p.lat,
+        "longitude": p.lon,
+        "time": s.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    })
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+impl GeoState {
+    pub fn process(&mut self, rule: &Correlation, s: &Signal, out: &mut Vec<Finding>) {
+        let Kind::GeoVelocity {
+            max_speed_kmh,
+            min_distance_km,
+        } = rule.def.kind
+        else {
+            return;
+        };
+        let Some(here) = &s.place else { return };
+        let key = s.group(rule.def.group_by.len());
+        if let Some(prev) = self.last.get(&key) {
+            let elapsed = s.time - prev.time;
+            if let (Some(there), true) = (&prev.place, elapsed <= rule.def.timespan.duration()) {
+                let km = distance_km(there, here);
+                // Events in the same instant count as one second apart.
+                let hours = (elapsed.num_milliseconds().max(1_000) as f64) / 3_600_000.0;
+                let speed = km / hours;
+                if km > min_distance_km && speed > max_speed_kmh {
+                    let mut ep = Episode::new(key.clone(), prev);
+                    ep.anchor = format!("{},{}", prev.anchor(), s.anchor());
+                    ep.add(prev);
+                    ep.add(s);
+                    ep.fields
+                        .insert("distance_km".into(), Value::from(round1(km)));
+                    ep.fields
+                        .insert("speed_kmh".into(), Value::from(round1(speed)));
+                    ep.fields.insert(
+                        "hours".into(),
+                        Value::from((hours * 1000.0).round() / 1000.0),
+                    );
+                    ep.fields.insert("from".into(), place_json(prev, there));
+                    ep.fields.insert("to".into(), place_json(s, here));
+                    out.push(ep.finding(rule));
+                }
+            }
+        }
+        self.last.insert(key, s.clone());
+    }
+
+    pub fn sweep(&mut self, rule: &Correlation, now: DateTime<Utc>) {
+        let cutoff = now - rule.def.timespan.duration();
+        self.last.retain(|_, s| s.time >= cutoff);
+    }
+
+    pub fn size(&self) -> usize {
+        self.last.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(lat: f64, lon: f64) -> Place {
+        Place {
+            lat,
+            lon,
+            ip: None,
+            city: None,
+            country: None,
+        }
+    }
+
+    #[test]
+    fn distances_match_known_city_pairs() {
+        let london = at(51.5074, -0.1278);
+        let paris = at(48.8566, 2.3522);
+        let sydney = at(-33.8688, 151.2093);
+        assert!((distance_km(&london, &paris) - 343.5).abs() < 2.0);
+        assert!((distance_km(&london, &sydney) - 16_994.0).abs() < 30.0);
+        assert_eq!(distance_km(&london, &london), 0.0);
+    }
+}

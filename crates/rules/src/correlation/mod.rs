@@ -1,0 +1,418 @@
+//! Multi-event rules (SPEC §4): Sigma's `event_count`, `value_count`, `temporal` and
+//! `temporal_ordered`, and skein's `absence`, `geo_velocity` and `chain`, evaluated over the
+//! matches of per-event rules in time order.
+//!
+//! - [`spec`]: the rule as written (`correlation:` blocks);
+//! - this module: the rule compiled against the loaded per-event rules — which rule feeds it,
+//!   and the field tokens each one's events are read with ([`Slot`]), and the compact
+//!   [`Signal`] a matching event becomes;
+//! - [`engine`]: the [`Correlator`], a deterministic state machine over signals in time order
+//!   whose whole state can be saved and restored (incremental runs resume from it).
+//!
+//! Why not `rsigma-eval`'s `CorrelationEngine`: it keeps per group only timestamps in whole
+//! seconds and fires as events stream in, so a finding could not name its evidence events,
+//! windows would not be exact below a second, and a resumed run could not be shown to give the
+//! findings of a full run; it also has no absence, geo-velocity or chain types. Parsing
+//! (`rsigma-parser`'s `CorrelationRule`) is reused; the windows are written here.
+
+mod absence;
+mod chain;
+mod engine;
+mod episode;
+mod geo;
+pub mod spec;
+mod window;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rsigma_eval::EventValue;
+use serde::{Deserialize, Serialize};
+use skein_model::{Event, FindingEntity, Severity, Source};
+
+use crate::fields::{self, Resolution};
+use crate::rule::{attack_tags, level_score, Rule};
+use crate::view::EventView;
+pub use engine::{CheckpointError, Correlator};
+pub use spec::{CorrelationDef, Kind, Span};
+
+/// How a per-event rule's match feeds a correlation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The `i`-th rule of the correlation's `rules`.
+    Input(usize),
+    /// A rule whose events an absence looks for.
+    Absent,
+    /// The `i`-th link of a chain.
+    Link(usize),
+}
+
+/// One (correlation, per-event rule, role) triple with the field tokens to read.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub correlation: usize,
+    pub rule: usize,
+    pub role: Role,
+    /// Keys to read, each a list of alternative field tokens.
+    pub keys: Vec<Vec<String>>,
+    /// The counted field's token (value_count).
+    pub value: Option<String>,
+    /// Whether the event's coordinates are needed.
+    pub geo: bool,
+}
+
+/// A compiled multi-event rule.
+#[derive(Debug, Clone)]
+pub struct Correlation {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub severity: Severity,
+    pub attack: Vec<String>,
+    pub tactics: Vec<String>,
+    pub path: String,
+    pub line: usize,
+    pub def: CorrelationDef,
+    pub score: u32,
+    /// How long after its last evidence event a finding can still change (the absence's
+    /// `after`): an incremental run recomputes findings whose `last_seen` plus this is past
+    /// the point it resumes from.
+    pub settle: chrono::TimeDelta,
+    /// How far back a finding's evidence can reach from the event that completes it.
+    pub lookback: chrono::TimeDelta,
+}
+
+/// A place an event came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Place {
+    pub lat: f64,
+    pub lon: f64,
+    pub ip: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A per-event rule's match as one correlation slot needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signal {
+    pub time: DateTime<Utc>,
+    pub source: Source,
+    pub event_id: String,
+    pub slot: u32,
+    /// Per key: the values of its alternatives present on the event, each prefixed with the
+    /// alternative's index (`0\u{1e}value`), lower-cased.
+    pub keys: Vec<Vec<String>>,
+    /// The counted value as the event has it (compared ignoring case).
+    pub value: Option<String>,
+    pub place: Option<Place>,
+    pub entities: Vec<FindingEntity>,
+}
+
+impl Signal {
+    /// The total order signals are processed in.
+    pub fn order_key(&self) -> (DateTime<Utc>, Source, &str, u32) {
+        (self.time, self.source, &self.event_id, self.slot)
+    }
+
+    /// The evidence reference used in finding ids: `source|id`.
+    pub fn anchor(&self) -> String {
+        format!("{}|{}", self.source.as_str(), self.event_id)
+    }
+
+    /// The group of the first `n` keys: each key's first alternative present.
+    pub(crate) fn group(&self, n: usize) -> String {
+        let mut out = String::new();
+        for (i, k) in self.keys.iter().take(n).enumerate() {
+            if i > 0 {
+                out.push('\u{1f}');
+            }
+            out.push_str(k.first().map_or("", String::as_str));
+        }
+        out
+    }
+}
+
+/// A key's value as text: strings as they are, numbers and booleans printed, lists joined.
+fn value_text(v: &EventValue<'_>) -> Option<String> {
+    match v {
+        EventValue::Str(s) if s.is_empty() => None,
+        EventValue::Str(s) => Some(s.to_string()),
+        EventValue::Int(n) => Some(n.to_string()),
+        EventValue::Float(f) => Some(f.to_string()),
+        EventValue::Bool(b) => Some(b.to_string()),
+        EventValue::Array(items) => {
+            let mut parts: Vec<String> = items.iter().filter_map(value_text).collect();
+            parts.sort();
+            (!parts.is_empty()).then(|| parts.join(","))
+        }
+        _ => None,
+    }
+}
+
+/// The signal `event` gives `slot`, or `None` when it lacks a key or the counted value (such
+/// an event cannot be grouped, so it is not counted).
+pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Signal> {
+    let event: &Event = view.event();
+    let mut keys = Vec::with_capacity(slot.keys.len());
+    for alternatives in &slot.keys {
+        let mut present = Vec::with_capacity(alternatives.len());
+        for (i, token) in alternatives.iter().enumerate() {
+            if let Some(text) = view.field(token).as_ref().and_then(value_text) {
+                present.push(format!("{i}\u{1e}{}", text.to_lowercase()));
+            }
+        }
+        if present.is_empty() {
+            return None;
+        }
+        keys.push(present);
+    }
+    let value = match &slot.value {
+        Some(token) => Some(view.field(token).as_ref().and_then(value_text)?),
+        None => None,
+    };
+    let place = if slot.geo {
+        let g = &event.geo;
+        match (g.latitude, g.longitude) {
+            (Some(lat), Some(lon))
+                if (-90.0..=90.0).contains(&lat)
+                    && (-180.0..=180.0).contains(&lon)
+                    && !(lat == 0.0 && lon == 0.0) =>
+            {
+                Some(Place {
+                    lat,
+                    lon,
+                    ip: event.src_ip.map(|ip| ip.to_string()),
+                    city: g.city.clone(),
+                    country: g.country.clone(),
+                })
+            }
+            _ => return None,
+        }
+    } else {
+        None
+    };
+    Some(Signal {
+        time: event.time,
+        source: event.source,
+        event_id: event.id.clone(),
+        slot: slot_index,
+        keys,
+        value,
+        place,
+        entities: crate::finding::entities(event),
+    })
+}
+
+/// A field of `rule`'s events by the name a correlation uses (an alias resolved first), as
+/// a token; `needs_raw` is set when only the original record holds it.
+fn token_for(
+    def: &CorrelationDef,
+    rule: &Rule,
+    name: &str,
+    needs_raw: &mut bool,
+) -> Result<String, String> {
+    let actual = def
+        .aliases
+        .get(name)
+        .map(|m| {
+            m.get(&rule.id)
+                .cloned()
+                .ok_or_else(|| format!("alias {name:?} has no field for rule {:?}", rule.id))
+        })
+        .transpose()?
+        .unwrap_or_else(|| name.to_string());
+    match fields::resolve(&actual, &rule.sources) {
+        Resolution::Field(f) => Ok(fields::token(f)),
+        Resolution::Raw if fields::is_canonical_name(&actual) => {
+            Err(format!("{actual}: not a field of the canonical model"))
+        }
+        Resolution::Raw => {
+            *needs_raw = true;
+            Ok(fields::raw_token(&actual))
+        }
+    }
+}
+
+fn tokens(
+    def: &CorrelationDef,
+    rule: &Rule,
+    specs: &[Vec<String>],
+    needs_raw: &mut bool,
+) -> Result<Vec<Vec<String>>, String> {
+    specs
+        .iter()
+        .map(|alts| {
+            alts.iter()
+                .map(|n| token_for(def, rule, n, needs_raw))
+                .collect()
+        })
+        .collect()
+}
+
+/// What compiling a correlation against the loaded rules gives.
+pub struct Compiled {
+    pub correlation: Correlation,
+    pub slots: Vec<Slot>,
+    pub needs_raw: bool,
+}
+
+/// Compiles `def` (defined at `path:line`) against `rules`; `index` is the position the
+/// correlation will have. Errors are messages.
+pub fn compile(
+    def: CorrelationDef,
+    rules: &[Rule],
+    index: usize,
+    path: &str,
+    line: usize,
+) -> Result<Compiled, Vec<String>> {
+    let mut errors = Vec::new();
+    if def.id.trim().is_empty() {
+        errors.push("the correlation has no `id`".to_string());
+    }
+    let find = |id: &str| rules.iter().position(|r| r.id == id || r.title == id);
+    let resolve = |names: &[String], what: &str, errors: &mut Vec<String>| -> Vec<usize> {
+        names
+            .iter()
+            .filter_map(|n| {
+                let found = find(n);
+                if found.is_none() {
+                    errors.push(format!("{what}: no per-event rule with id {n:?} is loaded"));
+                }
+                found
+            })
+            .collect()
+    };
+    let inputs = resolve(&def.rules, "correlation.rules", &mut errors);
+    let absent = match &def.kind {
+        Kind::Absence { absent, .. } => resolve(absent, "correlation.absent", &mut errors),
+        _ => Vec::new(),
+    };
+    let severity = match def.level.as_deref() {
+        Some(l) => l.parse::<Severity>().map_err(|e| errors.push(e)).ok(),
+        None => {
+            errors.push("the correlation has no `level`".into());
+            None
+        }
+    };
+    if def.presentation.score.is_some_and(|s| s > 100) {
+        errors.push("skein.score must be 0-100".into());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let severity = severity.unwrap_or(Severity::Medium);
+    let mut needs_raw = false;
+    let mut slots = Vec::new();
+    let mut push =
+        |rule: usize, role: Role, keys: Vec<Vec<String>>, value: Option<String>, geo: bool| {
+            slots.push(Slot {
+                correlation: index,
+                rule,
+                role,
+                keys,
+                value,
+                geo,
+            })
+        };
+    match &def.kind {
+        Kind::EventCount { .. } | Kind::Temporal { .. } | Kind::GeoVelocity { .. } => {
+            let geo = matches!(def.kind, Kind::GeoVelocity { .. });
+            for (i, &r) in inputs.iter().enumerate() {
+                match tokens(&def, &rules[r], &def.group_by, &mut needs_raw) {
+                    Ok(keys) => push(r, Role::Input(i), keys, None, geo),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Kind::ValueCount { field, .. } => {
+            for (i, &r) in inputs.iter().enumerate() {
+                let keys = tokens(&def, &rules[r], &def.group_by, &mut needs_raw);
+                let value = token_for(&def, &rules[r], field, &mut needs_raw);
+                match (keys, value) {
+                    (Ok(k), Ok(v)) => push(r, Role::Input(i), k, Some(v), false),
+                    (Err(e), _) | (_, Err(e)) => errors.push(e),
+                }
+            }
+        }
+        Kind::Absence { keys, .. } => {
+            for (i, &r) in inputs.iter().enumerate() {
+                match tokens(&def, &rules[r], keys, &mut needs_raw) {
+                    Ok(k) => push(r, Role::Input(i), k, None, false),
+                    Err(e) => errors.push(e),
+                }
+            }
+            for &r in &absent {
+                match tokens(&def, &rules[r], keys, &mut needs_raw) {
+                    Ok(k) => push(r, Role::Absent, k, None, false),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        Kind::Chain { links } => {
+            for (i, &r) in inputs.iter().enumerate() {
+                // This link's side of its own join, then its side of the next link's.
+                let mut specs: Vec<Vec<String>> = links[i]
+                    .join
+                    .iter()
+                    .map(|(_, to)| vec![to.clone()])
+                    .collect();
+                if let Some(next) = links.get(i + 1) {
+                    specs.extend(next.join.iter().map(|(from, _)| vec![from.clone()]));
+                }
+                match tokens(&def, &rules[r], &specs, &mut needs_raw) {
+                    Ok(k) => push(r, Role::Link(i), k, None, false),
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (attack, tactics) = attack_tags(&def.tags);
+    let (settle, lookback) = match &def.kind {
+        Kind::Absence { before, after, .. } => (
+            after.duration(),
+            before.duration() + def.timespan.duration(),
+        ),
+        _ => (chrono::TimeDelta::zero(), def.timespan.duration()),
+    };
+    Ok(Compiled {
+        correlation: Correlation {
+            id: def.id.clone(),
+            title: def.title.clone(),
+            description: def.description.clone(),
+            severity,
+            attack,
+            tactics,
+            path: path.to_string(),
+            line,
+            score: def
+                .presentation
+                .score
+                .unwrap_or_else(|| level_score(severity)),
+            settle,
+            lookback,
+            def,
+        },
+        slots,
+        needs_raw,
+    })
+}
+
+/// Names of the per-event rules that correlations read without `generate: true`: they give
+/// signals only, no findings of their own (Sigma's `generate` semantics).
+pub fn silent_rules(correlations: &[Correlation]) -> BTreeMap<String, ()> {
+    let mut out = BTreeMap::new();
+    for c in correlations.iter().filter(|c| !c.def.generate) {
+        for r in &c.def.rules {
+            out.insert(r.clone(), ());
+        }
+        if let Kind::Absence { absent, .. } = &c.def.kind {
+            for r in absent {
+                out.insert(r.clone(), ());
+            }
+        }
+    }
+    out
+}

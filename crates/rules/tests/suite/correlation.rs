@@ -1,0 +1,293 @@
+//! Multi-event rules through the library: the shipped correlations over dense random
+//! corpora, one pass against the same signals split into runs with the state saved and
+//! restored between them, and the window semantics at their edges.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use serde_json::Value;
+use skein_model::{Event, Finding};
+use skein_rules::fixtures::{events_of, Fixture};
+use skein_rules::{load, Correlator, RuleSet, Signal};
+
+use crate::common::{repo_root, texts};
+
+fn shipped() -> RuleSet {
+    let root = repo_root().join("correlations");
+    let loaded = load(
+        &texts(&root.join("rules"), &["yml", "yaml"]),
+        &texts(&root.join("lists"), &["txt"]),
+    );
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    loaded.rules
+}
+
+fn events(records: Vec<Value>) -> Vec<Event> {
+    let fx = Fixture {
+        rule: String::new(),
+        description: None,
+        events: records,
+        expect: Vec::new(),
+    };
+    let mut events = events_of(&fx).expect("records parse");
+    events.sort_by(|a, b| (a.time, a.source, &a.id).cmp(&(b.time, b.source, &b.id)));
+    events
+}
+
+fn signals(rules: &RuleSet, events: &[Event]) -> Vec<Signal> {
+    let mut findings = Vec::new();
+    let mut signals = Vec::new();
+    let mut stats = rules.new_stats();
+    let mut memo = rules.memo();
+    for e in events {
+        rules.evaluate_signals(&mut memo, e, &mut findings, &mut signals, &mut stats);
+    }
+    signals
+}
+
+/// Findings by id, the last version of each winning (as the store keeps them).
+fn by_id(findings: Vec<Finding>) -> BTreeMap<String, Finding> {
+    findings.into_iter().map(|f| (f.id.clone(), f)).collect()
+}
+
+fn one_pass(rules: &RuleSet, mut signals: Vec<Signal>) -> BTreeMap<String, Finding> {
+    let mut c = Correlator::new(rules, "t");
+    let mut out = Vec::new();
+    c.process(&mut signals, &mut out).expect("in order");
+    c.flush(&mut out);
+    by_id(out)
+}
+
+/// The signals cut at the given times into runs; each run restores the state the previous
+/// one saved.
+fn split_runs(rules: &RuleSet, signals: &[Signal], cuts: &[usize]) -> BTreeMap<String, Finding> {
+    let mut stored = BTreeMap::new();
+    let mut saved: Option<Vec<u8>> = None;
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (signals.len() + 1)).collect();
+    bounds.push(signals.len());
+    bounds.sort_unstable();
+    let mut start = 0;
+    for end in bounds {
+        // A cut must not separate signals of one instant (a run ends after an instant).
+        let mut end = end.max(start);
+        while end < signals.len() && end > 0 && signals[end].time == signals[end - 1].time {
+            end += 1;
+        }
+        let mut c = match &saved {
+            Some(bytes) => Correlator::restore(rules, "t", bytes).expect("restores"),
+            None => Correlator::new(rules, "t"),
+        };
+        let mut out = Vec::new();
+        let mut part = signals[start..end].to_vec();
+        c.process(&mut part, &mut out).expect("in order");
+        saved = Some(c.checkpoint().expect("saves"));
+        c.flush(&mut out);
+        stored.extend(by_id(out));
+        start = end;
+    }
+    stored
+}
+
+fn sorted_signals(rules: &RuleSet, seed: u64, n: usize) -> Vec<Signal> {
+    let records = skein_testkit::dense_corpus(seed, n)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    let mut s = signals(rules, &events(records));
+    s.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    s
+}
+
+#[test]
+fn dense_corpora_give_findings_of_every_multi_event_rule() {
+    let rules = shipped();
+    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
+    for seed in 0..4 {
+        for f in one_pass(&rules, sorted_signals(&rules, seed, 1_500)).values() {
+            *per_rule.entry(f.rule.clone()).or_default() += 1;
+            assert!(!f.events.is_empty() && f.first_seen <= f.last_seen, "{f:?}");
+            assert!(!f.entities.is_empty(), "{f:?}");
+        }
+    }
+    for id in [
+        "password-spray",
+        "impossible-travel",
+        "oauth-blob-without-signin",
+        "aws-recon-burst",
+    ] {
+        assert!(
+            per_rule.get(id).is_some_and(|n| *n > 0),
+            "{id}: {per_rule:?}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Saving the state anywhere and continuing in a new correlator changes nothing.
+    #[test]
+    fn runs_split_anywhere_equal_one_run(
+        seed in 0u64..10_000,
+        n in 50usize..600,
+        cuts in proptest::collection::vec(0usize..2_000, 0..5),
+    ) {
+        let rules = shipped();
+        let signals = sorted_signals(&rules, seed, n);
+        let whole = one_pass(&rules, signals.clone());
+        let split = split_runs(&rules, &signals, &cuts);
+        prop_assert_eq!(whole, split);
+    }
+}
+
+#[test]
+fn signals_older_than_the_saved_state_are_refused() {
+    let rules = shipped();
+    let signals = sorted_signals(&rules, 7, 300);
+    assert!(signals.len() > 10);
+    let mut c = Correlator::new(&rules, "t");
+    let mut out = Vec::new();
+    c.process(&mut signals[5..].to_vec(), &mut out)
+        .expect("in order");
+    let err = c.process(&mut signals[..5].to_vec(), &mut out).unwrap_err();
+    assert!(err.to_string().contains("earlier than"), "{err}");
+    let other = Correlator::restore(&rules, "other rules", &c.checkpoint().expect("saves"));
+    assert!(other.is_err());
+}
+
+/// Rules written for these tests: two per-event rules and temporal / chain correlations
+/// over them, grouped or joined by address.
+const TEST_RULES: &str = r#"
+title: failure
+id: t-fail
+logsource: {product: azure, service: signinlogs}
+detection:
+  sel: {outcome.success: false}
+  condition: sel
+level: low
+---
+title: success
+id: t-ok
+logsource: {product: azure, service: signinlogs}
+detection:
+  sel: {outcome.success: true}
+  condition: sel
+level: low
+---
+title: failure and success from one address
+id: t-temporal
+correlation:
+  type: temporal
+  rules: [t-fail, t-ok]
+  group-by: [src_ip]
+  timespan: 10m
+level: medium
+---
+title: failure then success from one address
+id: t-ordered
+correlation:
+  type: temporal_ordered
+  rules: [t-fail, t-ok]
+  group-by: [src_ip]
+  timespan: 10m
+level: medium
+---
+title: failure, then success of that user from that address, then a success elsewhere
+id: t-chain
+level: high
+correlation:
+  type: chain
+  links:
+    - rule: t-fail
+    - rule: t-ok
+      join: {src_ip: src_ip, actor.upn: actor.upn}
+      within: 10m
+    - rule: t-ok
+      join: {actor.upn: actor.upn}
+      within: 1h
+"#;
+
+fn test_rules() -> RuleSet {
+    let loaded = load(
+        &[skein_rules::SourceText {
+            path: "t.yml".into(),
+            text: TEST_RULES.into(),
+        }],
+        &[],
+    );
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    loaded.rules
+}
+
+fn signin(id: &str, minute: u32, upn: &str, ip: &str, ok: bool) -> Value {
+    serde_json::json!({
+        "id": id,
+        "createdDateTime": format!("2026-03-09T08:{minute:02}:00Z"),
+        "userPrincipalName": upn,
+        "ipAddress": ip,
+        "status": {"errorCode": if ok { 0 } else { 50126 }},
+    })
+}
+
+fn findings_of(rules: &RuleSet, records: Vec<Value>, rule: &str) -> Vec<Vec<String>> {
+    let evs = events(records);
+    let mut out: Vec<Vec<String>> = one_pass(rules, signals(rules, &evs))
+        .into_values()
+        .filter(|f| f.rule == rule)
+        .map(|f| f.events)
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn temporal_types_respect_group_by_order_and_use_events_once() {
+    let rules = test_rules();
+    let records = vec![
+        // 10.0.0.1: success then failure (unordered only), within 10 minutes
+        signin("a-ok", 0, "a@x", "10.0.0.1", true),
+        signin("a-fail", 5, "a@x", "10.0.0.1", false),
+        // a failure on one address and a success on another: neither
+        signin("b-fail", 0, "b@x", "10.0.0.2", false),
+        signin("b-ok", 1, "b@x", "10.0.0.3", true),
+        // 10.0.0.4: failure then success (both types), then another success: the failure is
+        // used once, so the second success alone gives nothing
+        signin("c-fail", 10, "c@x", "10.0.0.4", false),
+        signin("c-ok", 12, "c@x", "10.0.0.4", true),
+        signin("c-ok2", 13, "c@x", "10.0.0.4", true),
+        // 10.0.0.5: failure then success eleven minutes later: outside the window
+        signin("d-fail", 20, "d@x", "10.0.0.5", false),
+        signin("d-ok", 31, "d@x", "10.0.0.5", true),
+    ];
+    assert_eq!(
+        findings_of(&rules, records.clone(), "t-temporal"),
+        vec![
+            vec!["a-ok".to_string(), "a-fail".into()],
+            vec!["c-fail".into(), "c-ok".into()]
+        ]
+    );
+    assert_eq!(
+        findings_of(&rules, records, "t-ordered"),
+        vec![vec!["c-fail".to_string(), "c-ok".into()]]
+    );
+}
+
+#[test]
+fn chains_join_each_link_by_its_own_keys() {
+    let rules = test_rules();
+    let records = vec![
+        // full chain: fail from A, success of that user from A, success of that user from B
+        signin("x-fail", 0, "x@x", "10.0.1.1", false),
+        signin("x-ok-a", 3, "x@x", "10.0.1.1", true),
+        signin("x-ok-b", 30, "x@x", "10.0.9.9", true),
+        // the second link is another user from the same address: no chain
+        signin("y-fail", 0, "y@x", "10.0.2.1", false),
+        signin("z-ok-a", 2, "z@x", "10.0.2.1", true),
+        signin("z-ok-b", 20, "z@x", "10.0.9.8", true),
+    ];
+    let got = findings_of(&rules, records, "t-chain");
+    assert_eq!(
+        got,
+        vec![vec!["x-fail".to_string(), "x-ok-a".into(), "x-ok-b".into()]]
+    );
+}
