@@ -46,8 +46,11 @@ pub enum Command {
     Stats(StatsArgs),
     /// Run the rules over the stored events and store their findings.
     ///
-    /// Re-running adds nothing already found (finding ids are stable). Prints, per rule, the
-    /// events it matched, the findings it added and what each allow-list suppressed.
+    /// Incremental: a run reads only the events ingested since the previous run plus the
+    /// window state multi-event rules saved then (events that arrive late make it resume from
+    /// an earlier saved state), and ends with the findings a full run would give. Re-running
+    /// adds nothing already found (finding ids are stable). Prints, per rule, the events it
+    /// matched, the findings it added or updated and what each allow-list suppressed.
     Correlate(CorrelateArgs),
     /// Print stored findings.
     Findings(FindingsArgs),
@@ -85,6 +88,10 @@ pub struct CorrelateArgs {
     /// Format of the summary.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+
+    /// Recompute everything instead of continuing from the last run's saved state.
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub full: bool,
 
     /// Never show a progress bar, even on a terminal.
     #[arg(long)]

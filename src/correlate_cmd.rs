@@ -1,10 +1,14 @@
 //! `skein correlate`: every rule over the stored events, findings into the store.
 //!
-//! Events are read without their original record unless a rule needs it (`ReadMode`), chunk
-//! by chunk on every core; each thread evaluates the rules over its chunks and the findings
-//! are written in one pass at the end, per rule, so that the summary can say what each rule
-//! added. Finding ids are stable, so a second run adds nothing.
+//! Events are read in time slices, each slice chunk by chunk on every core, without their
+//! original record unless a rule needs it (`ReadMode`). Each thread evaluates the per-event
+//! rules over its chunks: their findings, and the signals their matches give multi-event
+//! rules. A slice's signals are then sorted and fed to the [`Correlator`] in time order, so
+//! memory holds one slice's signals plus the correlations' window state, whatever the size
+//! of the store. Where the run starts (from nothing, or from the state saved by the previous
+//! run) is decided by [`correlate_plan`]. Finding ids are stable, so a second run adds nothing.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,12 +16,14 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
-use skein_model::Finding;
-use skein_rules::{EvalStats, RuleSet};
+use skein_model::{Finding, Source};
+use skein_rules::{Correlator, EvalStats, RuleSet, Signal};
 use skein_store::{ReadMode, Store};
 
 use crate::cli::{CorrelateArgs, ReportFormat};
+use crate::correlate_plan::{self, Plan, Start};
 use crate::progress::{peak_rss_mib, Progress};
 use crate::rules_dir;
 
@@ -25,14 +31,43 @@ use crate::rules_dir;
 /// slower and hold more memory (5k: 7.4 s, 865 MiB peak; 20k: 8.5 s, 973 MiB; 1k: 7.1 s,
 /// 790 MiB).
 const FINDINGS_PER_BATCH: usize = 1_000;
+/// Length of a time slice: long enough that a slice is many chunks (parallel reading pays),
+/// short enough that its signals stay small. Stores spanning years get longer slices (at
+/// most [`MAX_SLICES`]).
+const SLICE_HOURS: i64 = 6;
+const MAX_SLICES: i64 = 2_000;
 
 /// One rule's line of the summary.
 struct RuleLine {
     id: String,
+    kind: &'static str,
     matched: u64,
     inserted: u64,
     updated: u64,
     suppressed: Vec<(String, u64)>,
+}
+
+/// What evaluating the events gave (the findings went to the [`Sink`] slice by slice).
+struct Evaluated {
+    stats: EvalStats,
+    scanned: u64,
+    watermark: Option<DateTime<Utc>>,
+    state: Vec<u8>,
+    window_state: usize,
+}
+
+fn start_text(plan: &Plan) -> String {
+    match &plan.start {
+        Start::Full { why } => format!("full run ({why})"),
+        Start::Resume {
+            from, new_events, ..
+        } => format!(
+            "incremental: {new_events} new events, resuming from the state at {}",
+            from.to_rfc3339()
+        ),
+        Start::NothingNew => "nothing ingested since the last run".into(),
+        Start::Bounded => "bounded run (--since/--until): nothing saved for the next run".into(),
+    }
 }
 
 pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
@@ -47,117 +82,324 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     }
     let store = Store::open(state, crate::store_options())
         .with_context(|| format!("opening state directory {}", state.display()))?;
-    let per_source = store.stats().context("reading store statistics")?.events;
-    let stored: u64 = per_source.values().sum();
-    let sources = rules.sources();
-    let total: u64 = sources
-        .iter()
-        .map(|s| per_source.get(s).copied().unwrap_or(0))
-        .sum();
-    let progress = Progress::events(total, !args.no_progress);
+    let plan = correlate_plan::plan(&store, &rd.fingerprint, &args)?;
     let started = Instant::now();
+    if matches!(plan.start, Start::NothingNew) {
+        return report(&args, &plan, &[], 0, 0, started.elapsed().as_secs_f64());
+    }
+    let per_source = store.stats().context("reading store statistics")?;
+    let stored: u64 = per_source.events.values().sum();
+    let sources = rules.sources();
     let eval_nanos = AtomicU64::new(0);
-    let (findings, stats, scanned) =
-        evaluate(&store, rules, &sources, &args, &progress, &eval_nanos)?;
-    progress.finish();
+    let mut sink = Sink::new(&store, rules);
+    let ev = evaluate(
+        &store,
+        rules,
+        &rd.fingerprint,
+        &plan,
+        &sources,
+        &args,
+        &per_source,
+        &eval_nanos,
+        &mut sink,
+    )?;
     let elapsed = started.elapsed();
 
-    let mut lines = Vec::new();
-    let found = findings.len();
     let storing = Instant::now();
-    let mut by_rule: std::collections::HashMap<String, Vec<Finding>> =
-        std::collections::HashMap::new();
-    for f in findings {
-        by_rule.entry(f.rule.clone()).or_default().push(f);
+    let total = sink.total;
+    let store_nanos = sink.nanos;
+    let lines = sink.finish(&plan, &ev.stats)?;
+    if !matches!(plan.start, Start::Bounded) {
+        correlate_plan::save(&store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
     }
-    for (i, rule) in rules.rules().iter().enumerate() {
-        let mine = by_rule.remove(&rule.id).unwrap_or_default();
-        // In batches: one sled transaction per batch keeps memory bounded.
-        let mut outcome = skein_store::FindingsOutcome::default();
-        for batch in mine.chunks(FINDINGS_PER_BATCH) {
-            let o = store
-                .put_findings(batch)
-                .with_context(|| format!("storing the findings of {}", rule.id))?;
-            outcome.inserted += o.inserted;
-            outcome.updated += o.updated;
-            outcome.unchanged += o.unchanged;
-        }
-        drop(mine);
-        let counts = &stats.per_rule[i];
-        lines.push(RuleLine {
-            id: rule.id.clone(),
-            matched: counts.matched,
-            inserted: outcome.inserted,
-            updated: outcome.updated,
-            suppressed: rule
-                .allow
-                .iter()
-                .zip(&counts.suppressed)
-                .filter(|(_, n)| **n > 0)
-                .map(|(b, n)| (format!("{} ({})", b.list, b.field), *n))
-                .collect(),
-        });
-    }
-    let store_secs = storing.elapsed().as_secs_f64();
+    let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let eval_secs = (eval_nanos.load(Ordering::Relaxed) as f64 / 1e9).max(1e-9);
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let scanned = ev.scanned;
         eprintln!(
             "correlate: {stored} stored events in {secs:.2}s = {:.0} events/s end to end \
              (read {scanned} of them, of the sources the rules need, = {:.0} events/s); rule \
-             evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; storing \
-             {found} findings {store_secs:.2}s more; peak memory {} MiB",
+             evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; window state \
+             at the end {} entries; storing findings {store_secs:.2}s of it; peak memory {} MiB",
             stored as f64 / secs,
             scanned as f64 / secs,
             scanned as f64 / eval_secs,
             scanned as f64 / eval_secs * threads as f64,
+            ev.window_state,
             peak_rss_mib().map_or("?".into(), |m| m.to_string())
         );
     }
-    report(&args, &lines, scanned, found, elapsed.as_secs_f64())
+    report(
+        &args,
+        &plan,
+        &lines,
+        ev.scanned,
+        total,
+        elapsed.as_secs_f64(),
+    )
+}
+/// A time bound of a slice (`None`: open).
+type Bound = Option<DateTime<Utc>>;
+
+/// The time slices to read: from the resume point (or the first stored event) to the last
+/// stored event, each `[a, b)`; the last one open-ended.
+fn slices(
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    sources: &[Source],
+    stats: &skein_store::StoreStats,
+) -> Vec<(Bound, Bound)> {
+    let spans = sources.iter().filter_map(|s| stats.sources.get(s));
+    let (first, last) = spans.fold(
+        (None, None),
+        |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), s| {
+            (
+                match (lo, s.first) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+                match (hi, s.last) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                },
+            )
+        },
+    );
+    let (Some(first), Some(last)) = (first, last) else {
+        return vec![(from, until)];
+    };
+    let begin = from.map_or(first, |f| f.max(first));
+    let end = until.map_or(last, |u| u.min(last));
+    let total = (end - begin).num_seconds().max(0);
+    let step = TimeDelta::hours(SLICE_HOURS).max(TimeDelta::seconds(total / MAX_SLICES + 1));
+    let mut out = Vec::new();
+    let mut a = from;
+    let mut b = begin + step;
+    while b <= end {
+        out.push((a, Some(b)));
+        a = Some(b);
+        b += step;
+    }
+    out.push((a, until));
+    out
 }
 
-/// Scans the store and evaluates every rule; returns the findings sorted by time and id.
+/// Reads the events (after the resume point, in time slices) and evaluates every rule.
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
     store: &Store,
     rules: &RuleSet,
-    sources: &[skein_model::Source],
+    fingerprint: &str,
+    plan: &Plan,
+    sources: &[Source],
     args: &CorrelateArgs,
-    progress: &Progress,
+    stats: &skein_store::StoreStats,
     eval_nanos: &AtomicU64,
-) -> Result<(Vec<Finding>, EvalStats, u64)> {
+    sink: &mut Sink<'_>,
+) -> Result<Evaluated> {
+    let mut correlator = match &plan.start {
+        Start::Resume { state, .. } => Correlator::restore(rules, fingerprint, state)
+            .context("restoring the saved correlation state (run with --full to start afresh)")?,
+        _ => Correlator::new(rules, fingerprint),
+    };
+    // Exclusive: the saved state has seen every event up to its watermark.
+    let after = match &plan.start {
+        Start::Resume { .. } => correlator.watermark(),
+        _ => None,
+    };
+    let from = match plan.start {
+        Start::Bounded => args.since,
+        _ => after,
+    };
+    let total: u64 = sources
+        .iter()
+        .filter_map(|s| stats.sources.get(s))
+        .map(|s| s.count)
+        .sum();
+    let progress = Progress::events(total, !args.no_progress);
     let mode = if rules.needs_raw() {
         ReadMode::Full
     } else {
         ReadMode::WithoutRaw
     };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let shared: Mutex<(Vec<Finding>, EvalStats)> = Mutex::new((Vec::new(), rules.new_stats()));
-    let scan = store
-        .scan_chunks_of(sources, args.since, args.until, mode, threads, |events| {
-            let mut found = Vec::new();
-            let mut stats = rules.new_stats();
-            let started = Instant::now();
-            let mut memo = rules.memo();
-            for e in &events {
-                rules.evaluate_with(&mut memo, e, &mut found, &mut stats);
+    let mut all_stats = rules.new_stats();
+    let mut scanned = 0;
+    let mut latest: Option<DateTime<Utc>> = None;
+    for (a, b) in slices(from, args.until, sources, stats) {
+        type Shared = (Vec<Finding>, Vec<Signal>, EvalStats, Option<DateTime<Utc>>);
+        let shared: Mutex<Shared> = Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None));
+        let scan = store
+            .scan_chunks_of(sources, a, b, mode, threads, |events| {
+                let mut found = Vec::new();
+                let mut signals = Vec::new();
+                let mut st = rules.new_stats();
+                let mut newest: Option<DateTime<Utc>> = None;
+                let started = Instant::now();
+                let mut memo = rules.memo();
+                for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
+                    rules.evaluate_signals(&mut memo, e, &mut found, &mut signals, &mut st);
+                    newest = newest.max(Some(e.time));
+                }
+                let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                eval_nanos.fetch_add(nanos, Ordering::Relaxed);
+                progress.advance(events.len() as u64);
+                let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                guard.0.append(&mut found);
+                guard.1.append(&mut signals);
+                guard.2.merge(&st);
+                guard.3 = guard.3.max(newest);
+            })
+            .context("reading events from the store")?;
+        scanned += scan.events;
+        let (mut found, mut signals, st, newest) =
+            shared.into_inner().unwrap_or_else(|p| p.into_inner());
+        all_stats.merge(&st);
+        latest = latest.max(newest);
+        correlator
+            .process(&mut signals, &mut found)
+            .context("correlating events in time order")?;
+        drop(signals);
+        sink.put(found)?;
+    }
+    progress.finish();
+    if let Some(t) = latest {
+        correlator.advance(t);
+    }
+    let state = correlator
+        .checkpoint()
+        .context("saving the correlation state")?;
+    let mut open = Vec::new();
+    correlator.flush(&mut open);
+    sink.put(open)?;
+    Ok(Evaluated {
+        stats: all_stats,
+        scanned,
+        watermark: correlator.watermark(),
+        state,
+        window_state: correlator.state_size(),
+    })
+}
+
+/// Where findings go as slices are evaluated: stored per rule in batches (so memory holds a
+/// slice's findings, not the run's), counted per rule for the summary, and the ids of
+/// multi-event findings remembered so that [`Sink::finish`] can remove those this run should
+/// have produced again and did not.
+struct Sink<'a> {
+    store: &'a Store,
+    rules: &'a RuleSet,
+    /// rule id → (inserted, updated).
+    outcomes: HashMap<String, (u64, u64)>,
+    /// rule id → findings produced (multi-event rules: each id once).
+    produced: HashMap<String, HashSet<String>>,
+    total: usize,
+    nanos: u64,
+}
+
+impl<'a> Sink<'a> {
+    fn new(store: &'a Store, rules: &'a RuleSet) -> Sink<'a> {
+        Sink {
+            store,
+            rules,
+            outcomes: HashMap::new(),
+            produced: HashMap::new(),
+            total: 0,
+            nanos: 0,
+        }
+    }
+
+    /// Stores `findings` (the last version of an id wins).
+    fn put(&mut self, findings: Vec<Finding>) -> Result<()> {
+        let started = Instant::now();
+        let mut by_rule: HashMap<String, Vec<Finding>> = HashMap::new();
+        for f in findings {
+            by_rule.entry(f.rule.clone()).or_default().push(f);
+        }
+        for (rule, list) in by_rule {
+            if self.rules.correlations().iter().any(|c| c.id == rule) {
+                let seen = self.produced.entry(rule.clone()).or_default();
+                self.total += list.iter().filter(|f| seen.insert(f.id.clone())).count();
+            } else {
+                self.total += list.len();
             }
-            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            eval_nanos.fetch_add(nanos, Ordering::Relaxed);
-            progress.advance(events.len() as u64);
-            let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-            guard.0.append(&mut found);
-            guard.1.merge(&stats);
-        })
-        .context("reading events from the store")?;
-    let (mut findings, stats) = shared.into_inner().unwrap_or_else(|p| p.into_inner());
-    findings.sort_by(|a, b| (a.first_seen, &a.id).cmp(&(b.first_seen, &b.id)));
-    Ok((findings, stats, scan.events))
+            let outcome = self.outcomes.entry(rule.clone()).or_default();
+            for batch in list.chunks(FINDINGS_PER_BATCH) {
+                let o = self
+                    .store
+                    .put_findings(batch)
+                    .with_context(|| format!("storing the findings of {rule}"))?;
+                outcome.0 += o.inserted;
+                outcome.1 += o.updated;
+            }
+        }
+        self.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        Ok(())
+    }
+
+    /// Removes the stale findings of multi-event rules and returns the summary lines.
+    fn finish(self, plan: &Plan, stats: &EvalStats) -> Result<Vec<RuleLine>> {
+        if !matches!(plan.start, Start::Bounded) {
+            let from = match &plan.start {
+                Start::Resume { from, .. } => Some(*from),
+                _ => None,
+            };
+            let produced: HashSet<&str> = self
+                .produced
+                .values()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            let stale = correlate_plan::stale(self.store, self.rules, &produced, from)?;
+            if !stale.is_empty() {
+                self.store
+                    .remove_findings(&stale)
+                    .context("removing findings that no longer hold")?;
+            }
+        }
+        let counts = |id: &str| self.outcomes.get(id).copied().unwrap_or_default();
+        let mut lines = Vec::new();
+        for (i, rule) in self.rules.rules().iter().enumerate() {
+            let c = &stats.per_rule[i];
+            let (inserted, updated) = counts(&rule.id);
+            lines.push(RuleLine {
+                id: rule.id.clone(),
+                kind: if self.rules.is_silent(i) {
+                    "signal"
+                } else {
+                    "event"
+                },
+                matched: c.matched,
+                inserted,
+                updated,
+                suppressed: rule
+                    .allow
+                    .iter()
+                    .zip(&c.suppressed)
+                    .filter(|(_, n)| **n > 0)
+                    .map(|(b, n)| (format!("{} ({})", b.list, b.field), *n))
+                    .collect(),
+            });
+        }
+        for c in self.rules.correlations() {
+            let (inserted, updated) = counts(&c.id);
+            lines.push(RuleLine {
+                id: c.id.clone(),
+                kind: c.def.kind.name(),
+                matched: self.produced.get(&c.id).map_or(0, |s| s.len() as u64),
+                inserted,
+                updated,
+                suppressed: Vec::new(),
+            });
+        }
+        Ok(lines)
+    }
 }
 
 fn report(
     args: &CorrelateArgs,
+    plan: &Plan,
     lines: &[RuleLine],
     scanned: u64,
     found: usize,
@@ -166,15 +408,19 @@ fn report(
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let inserted: u64 = lines.iter().map(|l| l.inserted).sum();
+    let updated: u64 = lines.iter().map(|l| l.updated).sum();
     match args.format {
         ReportFormat::Json => {
             let v = json!({
+                "run": start_text(plan),
                 "events": scanned,
                 "findings": found,
                 "new_findings": inserted,
+                "updated_findings": updated,
                 "seconds": secs,
                 "rules": lines.iter().map(|l| json!({
-                    "rule": l.id, "matched": l.matched, "new": l.inserted, "updated": l.updated,
+                    "rule": l.id, "kind": l.kind, "matched": l.matched, "new": l.inserted,
+                    "updated": l.updated,
                     "suppressed": l.suppressed.iter().map(|(k, n)| (k.clone(), json!(n)))
                         .collect::<serde_json::Map<_, _>>(),
                 })).collect::<Vec<_>>(),
@@ -183,12 +429,15 @@ fn report(
             writeln!(out)?;
         }
         ReportFormat::Text => {
-            let w = lines.iter().map(|l| l.id.len()).max().unwrap_or(4).max(4);
-            writeln!(
-                out,
-                "{:<w$}  {:>8}  {:>6}  SUPPRESSED BY ALLOW-LISTS",
-                "RULE", "MATCHED", "NEW"
-            )?;
+            writeln!(out, "{}", start_text(plan))?;
+            if !lines.is_empty() {
+                let w = lines.iter().map(|l| l.id.len()).max().unwrap_or(4).max(4);
+                writeln!(
+                    out,
+                    "{:<w$}  {:<12}  {:>8}  {:>6}  {:>7}  SUPPRESSED BY ALLOW-LISTS",
+                    "RULE", "KIND", "MATCHED", "NEW", "UPDATED"
+                )?;
+            }
             for l in lines {
                 let suppressed = if l.suppressed.is_empty() {
                     "-".to_string()
@@ -201,13 +450,18 @@ fn report(
                 };
                 writeln!(
                     out,
-                    "{:<w$}  {:>8}  {:>6}  {suppressed}",
-                    l.id, l.matched, l.inserted
+                    "{:<w$}  {:<12}  {:>8}  {:>6}  {:>7}  {suppressed}",
+                    l.id,
+                    l.kind,
+                    l.matched,
+                    l.inserted,
+                    l.updated,
+                    w = lines.iter().map(|l| l.id.len()).max().unwrap_or(4).max(4)
                 )?;
             }
             writeln!(
                 out,
-                "correlated {scanned} events (of the sources the rules read) in {secs:.1}s: {found} findings, {inserted} new"
+                "correlated {scanned} events (of the sources the rules read) in {secs:.1}s: {found} findings, {inserted} new, {updated} updated"
             )?;
         }
     }

@@ -6,6 +6,7 @@
 
 mod cli;
 mod correlate_cmd;
+mod correlate_plan;
 mod findings_cmd;
 mod ingest_cmd;
 mod progress;

@@ -19,28 +19,62 @@ pub fn run(cmd: RulesCommand) -> Result<()> {
     }
 }
 
-fn sources_text(r: &skein_rules::Rule) -> String {
-    r.sources
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+/// One line of `rules list`: a per-event rule (`event`, or `signal` when it only feeds
+/// multi-event rules) or a multi-event rule (its type), and what it reads (sources or rules).
+struct Row<'a> {
+    id: &'a str,
+    level: &'a str,
+    kind: &'a str,
+    reads: Vec<String>,
+    title: &'a str,
+    attack: &'a [String],
+    path: &'a str,
+    line: usize,
 }
 
 fn list(args: &RulesArgs) -> Result<()> {
     let rd = rules_dir::read(&args.dir)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let rules = rd.loaded.rules.rules();
+    let set = &rd.loaded.rules;
+    let mut rows: Vec<Row> = set
+        .rules()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Row {
+            id: &r.id,
+            level: r.severity.as_str(),
+            kind: if set.is_silent(i) { "signal" } else { "event" },
+            reads: r.sources.iter().map(|s| s.as_str().to_string()).collect(),
+            title: &r.title,
+            attack: &r.attack,
+            path: &r.path,
+            line: r.line,
+        })
+        .collect();
+    rows.extend(set.correlations().iter().map(|c| Row {
+        id: &c.id,
+        level: c.severity.as_str(),
+        kind: c.def.kind.name(),
+        reads: c.def.rules.clone(),
+        title: &c.title,
+        attack: &c.attack,
+        path: &c.path,
+        line: c.line,
+    }));
     match args.format {
         ReportFormat::Json => {
-            let v: Vec<_> = rules
+            let v: Vec<_> = rows
                 .iter()
                 .map(|r| {
+                    let key = if r.kind == "event" || r.kind == "signal" {
+                        "sources"
+                    } else {
+                        "rules"
+                    };
                     json!({
-                        "id": r.id, "title": r.title, "level": r.severity,
-                        "sources": r.sources.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-                        "attack": r.attack, "path": r.path, "line": r.line,
+                        "id": r.id, "title": r.title, "level": r.level, "kind": r.kind,
+                        key: r.reads, "attack": r.attack, "path": r.path, "line": r.line,
                     })
                 })
                 .collect();
@@ -48,23 +82,22 @@ fn list(args: &RulesArgs) -> Result<()> {
             writeln!(out)?;
         }
         ReportFormat::Text => {
-            let w = rules.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
+            let w = rows.iter().map(|r| r.id.len()).max().unwrap_or(2).max(2);
+            let reads: Vec<String> = rows.iter().map(|r| r.reads.join(",")).collect();
+            let sw = reads.iter().map(String::len).max().unwrap_or(6).max(6);
             writeln!(
                 out,
-                "{:<w$}  {:<13}  {:<12}  TITLE",
-                "ID", "LEVEL", "SOURCE"
+                "{:<w$}  {:<13}  {:<12}  {:<sw$}  TITLE",
+                "ID", "LEVEL", "KIND", "READS"
             )?;
-            for r in rules {
+            for (r, reads) in rows.iter().zip(&reads) {
                 writeln!(
                     out,
-                    "{:<w$}  {:<13}  {:<12}  {}",
-                    r.id,
-                    r.severity.as_str(),
-                    sources_text(r),
-                    r.title
+                    "{:<w$}  {:<13}  {:<12}  {reads:<sw$}  {}",
+                    r.id, r.level, r.kind, r.title
                 )?;
             }
-            writeln!(out, "{} rules", rules.len())?;
+            writeln!(out, "{} rules", rows.len())?;
         }
     }
     if !rd.loaded.diagnostics.is_empty() {
@@ -108,7 +141,7 @@ fn fixture_diagnostics(rd: &RulesDir) -> Vec<Diagnostic> {
     for f in &rd.fixtures {
         match fixtures::parse(&f.text) {
             Ok(fx) => {
-                if rd.loaded.rules.get(&fx.rule).is_none() {
+                if !rd.loaded.rules.knows(&fx.rule) {
                     out.push(Diagnostic {
                         path: f.path.clone(),
                         line: 1,
@@ -129,16 +162,14 @@ fn fixture_diagnostics(rd: &RulesDir) -> Vec<Diagnostic> {
             }),
         }
     }
-    for r in rd.loaded.rules.rules() {
-        if !covered.contains(&r.id) {
+    for (id, path, line) in rd.loaded.rules.finding_rules() {
+        if !covered.iter().any(|c| c == id) {
             out.push(Diagnostic {
-                path: r.path.clone(),
-                line: r.line,
+                path: path.to_string(),
+                line,
                 message: format!(
-                    "rule {:?} has no fixtures ({}/fixtures/{}.yml)",
-                    r.id,
+                    "rule {id:?} has no fixtures ({}/fixtures/{id}.yml)",
                     rd.root.display(),
-                    r.id
                 ),
             });
         }
@@ -152,7 +183,7 @@ fn validate(args: &RulesArgs) -> Result<()> {
     if rd.is_correlations {
         problems.extend(fixture_diagnostics(&rd));
     }
-    let loaded = rd.loaded.rules.rules().len();
+    let loaded = rd.loaded.rules.rules().len() + rd.loaded.rules.correlations().len();
     let mut by_reason: BTreeMap<String, Vec<&Diagnostic>> = BTreeMap::new();
     for d in &problems {
         by_reason
@@ -228,12 +259,12 @@ fn test(args: &RulesArgs) -> Result<()> {
         };
         reports.push((f.path.clone(), report));
     }
-    for r in rd.loaded.rules.rules() {
-        if !reports.iter().any(|(_, rep)| rep.rule == r.id) {
+    for (id, path, _) in rd.loaded.rules.finding_rules() {
+        if !reports.iter().any(|(_, rep)| rep.rule == id) {
             reports.push((
-                r.path.clone(),
+                path.to_string(),
                 FixtureReport {
-                    rule: r.id.clone(),
+                    rule: id.to_string(),
                     failures: vec!["no fixtures".into()],
                     ..FixtureReport::default()
                 },

@@ -18,6 +18,24 @@ pub struct RulesDir {
     pub is_correlations: bool,
     pub loaded: Loaded,
     pub fixtures: Vec<SourceText>,
+    /// Identifies the rules and lists (their names relative to the directory and their
+    /// texts): correlation state saved under another fingerprint is not reused.
+    pub fingerprint: String,
+}
+
+/// FNV-1a/64 over every rule and list file's relative name and text. Written out because
+/// it is a dozen lines and only has to notice a change, not resist one.
+fn fingerprint(root: &Path, files: &[&SourceText]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let root = root.display().to_string();
+    for f in files {
+        let name = f.path.strip_prefix(&root).unwrap_or(&f.path);
+        for b in name.bytes().chain([0]).chain(f.text.bytes()).chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
 }
 
 fn collect(dir: &Path, exts: &[&str], out: &mut Vec<PathBuf>) -> Result<()> {
@@ -81,11 +99,13 @@ pub fn read(dir: &Path) -> Result<RulesDir> {
     } else {
         (texts(dir, &["yml", "yaml"])?, Vec::new(), Vec::new())
     };
+    let fingerprint = fingerprint(dir, &rules.iter().chain(&lists).collect::<Vec<_>>());
     Ok(RulesDir {
         root: dir.to_path_buf(),
         is_correlations,
         loaded: load(&rules, &lists),
         fixtures,
+        fingerprint,
     })
 }
 

@@ -183,7 +183,12 @@ fn a_second_writer_is_told_who_holds_the_state() {
         .expect("spawn holder");
     let lock = skein.state().join("skein.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&holder.id().to_string())) {
+    // The lock names the holder before its database exists; `stats` first checks that there
+    // is a database at all, so wait for both.
+    let db = skein.state().join("db");
+    while !std::fs::read_to_string(&lock).is_ok_and(|s| s.contains(&holder.id().to_string()))
+        || !db.exists()
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "holder never took the lock"

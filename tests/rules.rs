@@ -11,7 +11,7 @@ fn rules_test_passes_on_the_shipped_correlations() {
     let s = Skein::new();
     let dir = repo_root().join("correlations");
     let out = s.ok(&["rules", "test", dir.to_str().unwrap()]);
-    assert!(out.contains("rules test: 10 passed, 0 failed"), "{out}");
+    assert!(out.contains("rules test: 14 passed, 0 failed"), "{out}");
     let v: serde_json::Value = serde_json::from_str(&s.ok(&[
         "rules",
         "validate",
@@ -20,7 +20,7 @@ fn rules_test_passes_on_the_shipped_correlations() {
         dir.to_str().unwrap(),
     ]))
     .unwrap();
-    assert_eq!(v["rules_loaded"], 10);
+    assert_eq!(v["rules_loaded"], 19);
     assert_eq!(v["problems"].as_array().unwrap().len(), 0);
 }
 
@@ -126,9 +126,29 @@ fn correlate_is_idempotent_and_findings_print_in_every_format() {
     let found = first["findings"].as_u64().unwrap();
     assert!(found > 50, "{first}");
     assert_eq!(first["new_findings"].as_u64().unwrap(), found);
+    // Nothing was ingested since: the second run reads nothing.
     let second = correlate(&s);
     assert_eq!(second["new_findings"], 0, "{second}");
-    assert_eq!(second["findings"].as_u64().unwrap(), found);
+    assert_eq!(second["events"], 0, "{second}");
+    assert!(
+        second["run"].as_str().unwrap().contains("nothing ingested"),
+        "{second}"
+    );
+    // A full recomputation finds the same findings and adds none.
+    let rules = repo_root().join("correlations");
+    let full: serde_json::Value = serde_json::from_str(&s.ok(&[
+        "correlate",
+        "--no-progress",
+        "--format",
+        "json",
+        "--full",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert_eq!(full["new_findings"], 0, "{full}");
+    assert_eq!(full["updated_findings"], 0, "{full}");
+    assert_eq!(full["findings"].as_u64().unwrap(), found);
     assert_eq!(s.stats()["findings"].as_u64().unwrap(), found);
 
     let all: Vec<serde_json::Value> =

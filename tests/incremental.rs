@@ -1,0 +1,259 @@
+//! Incremental `skein correlate`: a store filled batch by batch, correlated after each batch
+//! (late events included), ends with exactly the findings of one full run over everything.
+
+use std::io::Write;
+use std::path::Path;
+
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+use crate::util::{repo_root, Skein};
+
+fn write_ndjson(path: &Path, records: &[Value]) {
+    let mut f = std::fs::File::create(path).expect("create");
+    for r in records {
+        writeln!(f, "{r}").expect("write");
+    }
+}
+
+fn correlate(s: &Skein, extra: &[&str]) -> Value {
+    let rules = repo_root().join("correlations");
+    let mut args = vec!["correlate", "--no-progress", "--format", "json", "--rules"];
+    let rules = rules.to_str().unwrap().to_string();
+    args.push(&rules);
+    args.extend_from_slice(extra);
+    serde_json::from_str(&s.ok(&args)).expect("correlate JSON")
+}
+
+/// Ingests `records` as one batch (one file).
+fn ingest(s: &Skein, name: &str, records: &[Value]) {
+    let path = s.dir.path().join(format!("{name}.ndjson"));
+    write_ndjson(&path, records);
+    s.ok(&["ingest", "--no-progress", path.to_str().unwrap()]);
+}
+
+fn findings(s: &Skein) -> Vec<Value> {
+    serde_json::from_str(&s.ok(&["findings", "--format", "json"])).expect("findings JSON")
+}
+
+/// The findings of one full run over all the batches at once.
+fn full_run(batches: &[Vec<Value>]) -> Vec<Value> {
+    let s = Skein::new();
+    let all: Vec<Value> = batches.iter().flatten().cloned().collect();
+    ingest(&s, "all", &all);
+    correlate(&s, &[]);
+    findings(&s)
+}
+
+/// The findings after ingesting and correlating batch by batch; also the run kinds.
+fn batch_runs(batches: &[Vec<Value>]) -> (Vec<Value>, Vec<String>) {
+    let s = Skein::new();
+    let mut runs = Vec::new();
+    for (i, b) in batches.iter().enumerate() {
+        ingest(&s, &format!("b{i}"), b);
+        runs.push(correlate(&s, &[])["run"].as_str().unwrap_or("").to_string());
+    }
+    (findings(&s), runs)
+}
+
+fn signin(id: &str, t: &str, upn: &str, ip: &str, code: u32) -> Value {
+    json!({"id": id, "createdDateTime": t, "userPrincipalName": upn, "ipAddress": ip,
+           "userId": format!("00000000-0000-4000-8000-{:012}", upn.len()),
+           "status": {"errorCode": code}})
+}
+
+#[test]
+fn a_spray_split_across_runs_is_one_finding() {
+    let fail = |i: usize, min: u32| {
+        signin(
+            &format!("f{i}"),
+            &format!("2026-03-09T08:{min:02}:00Z"),
+            &format!("u{i}@x.com"),
+            "203.0.113.7",
+            50126,
+        )
+    };
+    let batches = vec![
+        vec![fail(1, 0), fail(2, 1), fail(3, 2)],
+        vec![fail(4, 3), fail(5, 4)],
+        vec![fail(6, 5)],
+    ];
+    let (inc, runs) = batch_runs(&batches);
+    assert!(runs[1].starts_with("incremental"), "{runs:?}");
+    assert!(runs[2].starts_with("incremental"), "{runs:?}");
+    let sprays: Vec<&Value> = inc
+        .iter()
+        .filter(|f| f["rule"] == "password-spray")
+        .collect();
+    assert_eq!(sprays.len(), 1, "{inc:#?}");
+    assert_eq!(sprays[0]["fields"]["distinct_users"], 6);
+    assert_eq!(inc, full_run(&batches));
+}
+
+#[test]
+fn a_late_sign_in_withdraws_the_blob_finding_it_explains() {
+    let blob = json!({"time": "2026-03-09T16:00:00Z", "category": "StorageRead",
+        "operationName": "GetBlob", "statusCode": 200, "callerIpAddress": "81.2.69.201:61000",
+        "correlationId": "c-ben", "identity": {"type": "OAuth",
+        "requester": {"objectId": "7f1d6a2e-0000-4c1e-9b1a-000000000002", "upn": "ben@contoso.com"}}});
+    let late = json!({"id": "si-ben", "createdDateTime": "2026-03-09T15:40:11Z",
+        "userId": "7f1d6a2e-0000-4c1e-9b1a-000000000002", "userPrincipalName": "ben@contoso.com",
+        "ipAddress": "81.2.69.201", "status": {"errorCode": 0}});
+    let later = signin("x", "2026-03-09T17:00:00Z", "zed@x.com", "192.0.2.1", 0);
+    let batches = vec![vec![blob, later], vec![late]];
+    let s = Skein::new();
+    ingest(&s, "b0", &batches[0]);
+    correlate(&s, &[]);
+    assert!(findings(&s)
+        .iter()
+        .any(|f| f["rule"] == "oauth-blob-without-signin"));
+    ingest(&s, "b1", &batches[1]);
+    let run = correlate(&s, &[]);
+    assert!(
+        !findings(&s)
+            .iter()
+            .any(|f| f["rule"] == "oauth-blob-without-signin"),
+        "{run}"
+    );
+    assert_eq!(findings(&s), full_run(&batches));
+}
+
+#[test]
+fn changed_rules_mean_a_full_run() {
+    let s = Skein::new();
+    ingest(
+        &s,
+        "b0",
+        &[signin(
+            "a",
+            "2026-03-09T08:00:00Z",
+            "a@x.com",
+            "192.0.2.1",
+            0,
+        )],
+    );
+    assert!(correlate(&s, &[])["run"]
+        .as_str()
+        .unwrap()
+        .starts_with("full run (first run)"));
+    let rules = s.dir.path().join("rules");
+    let copy = |from: &Path, to: &Path| {
+        std::process::Command::new("cp")
+            .arg("-r")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap()
+    };
+    assert!(copy(&repo_root().join("correlations"), &rules).success());
+    let list = rules.join("lists/corporate-egress.txt");
+    let mut text = std::fs::read_to_string(&list).unwrap();
+    text.push_str("192.0.2.99\n");
+    std::fs::write(&list, text).unwrap();
+    ingest(
+        &s,
+        "b1",
+        &[signin(
+            "b",
+            "2026-03-09T09:00:00Z",
+            "b@x.com",
+            "192.0.2.1",
+            0,
+        )],
+    );
+    let out: Value = serde_json::from_str(&s.ok(&[
+        "correlate",
+        "--no-progress",
+        "--format",
+        "json",
+        "--rules",
+        rules.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert!(
+        out["run"]
+            .as_str()
+            .unwrap()
+            .contains("rules or lists changed"),
+        "{out}"
+    );
+}
+
+/// Splits `records` (sorted by time) into batches at `cuts` (fractions), then moves every
+/// record picked by `late` into a later batch than its own: late-arriving data.
+fn batches_of(records: Vec<Value>, cuts: &[f64], late: &[(usize, usize)]) -> Vec<Vec<Value>> {
+    let n = records.len();
+    let mut bounds: Vec<usize> = cuts.iter().map(|c| (c * n as f64) as usize).collect();
+    bounds.push(n);
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut which: Vec<usize> = (0..n)
+        .map(|i| {
+            bounds
+                .iter()
+                .position(|&b| i < b)
+                .unwrap_or(bounds.len() - 1)
+        })
+        .collect();
+    let k = bounds.len();
+    for &(pick, shift) in late {
+        if n > 0 {
+            let i = pick % n;
+            which[i] = (which[i] + 1 + shift % k).min(k - 1);
+        }
+    }
+    let mut out = vec![Vec::new(); k];
+    for (r, b) in records.into_iter().zip(which) {
+        out[b].push(r);
+    }
+    out.retain(|b| !b.is_empty());
+    out
+}
+
+/// The findings that differ between two listings, one line each.
+fn differences(got: &[Value], want: &[Value]) -> Vec<String> {
+    let index = |fs: &[Value]| -> std::collections::BTreeMap<String, Value> {
+        fs.iter()
+            .map(|f| (f["id"].as_str().unwrap_or("").to_string(), f.clone()))
+            .collect()
+    };
+    let (g, w) = (index(got), index(want));
+    let brief = |f: &Value| format!("{} {} {}", f["rule"], f["events"], f["fields"]);
+    let mut out = Vec::new();
+    for (id, f) in &g {
+        match w.get(id) {
+            None => out.push(format!("extra   {id} {}", brief(f))),
+            Some(x) if x != f => out.push(format!("differs {id} {} vs {}", brief(f), brief(x))),
+            _ => {}
+        }
+    }
+    for (id, f) in &w {
+        if !g.contains_key(id) {
+            out.push(format!("missing {id} {}", brief(f)));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, ..ProptestConfig::default() })]
+
+    #[test]
+    fn batch_by_batch_equals_one_full_run(
+        seed in 0u64..100_000,
+        n in 100usize..500,
+        cuts in proptest::collection::vec(0.05f64..0.95, 1..4),
+        late in proptest::collection::vec((0usize..10_000, 0usize..3), 0..12),
+    ) {
+        let records: Vec<Value> = skein_testkit::dense_corpus(seed, n)
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect();
+        let batches = batches_of(records, &cuts, &late);
+        let (inc, runs) = batch_runs(&batches);
+        let full = full_run(&batches);
+        prop_assert!(!full.is_empty());
+        let diff = differences(&inc, &full);
+        prop_assert!(diff.is_empty(), "runs {:?}\n{}", runs, diff.join("\n"));
+    }
+}
