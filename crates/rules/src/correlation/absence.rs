@@ -15,7 +15,8 @@ use skein_model::Finding;
 use super::episode::Episode;
 use super::{Correlation, Kind, Role, Signal};
 
-/// Every combination of the key alternatives present (the keys an event can be found by).
+/// Every combination of the key alternatives present (the keys an event can be found by),
+/// lower-cased.
 fn tuples(s: &Signal) -> Vec<String> {
     let mut out = vec![String::new()];
     for (i, alts) in s.keys.iter().enumerate() {
@@ -26,7 +27,7 @@ fn tuples(s: &Signal) -> Vec<String> {
                 if i > 0 {
                     t.push('\u{1f}');
                 }
-                t.push_str(a);
+                t.push_str(&a.to_lowercase());
                 next.push(t);
             }
         }

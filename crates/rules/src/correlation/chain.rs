@@ -24,12 +24,13 @@ impl Partial {
     }
 }
 
-/// Combinations of the alternatives of `keys` (every key has one here).
+/// The join key of `keys` (each key's value, lower-cased).
 fn tuple(keys: &[Vec<String>]) -> String {
     keys.iter()
         .map(|alts| alts.first().map_or("", String::as_str))
         .collect::<Vec<_>>()
         .join("\u{1f}")
+        .to_lowercase()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

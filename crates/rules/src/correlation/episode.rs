@@ -31,8 +31,10 @@ fn rank(role: EntityRole) -> u8 {
 /// The evidence of one finding, growing as events join it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Episode {
-    /// The group it belongs to (joined key values).
+    /// The group it belongs to (joined key values, lower-cased).
     pub group: String,
+    /// The group as the first evidence event wrote it (for the summary).
+    pub shown: String,
     /// The first evidence event (`source|id`): with the group, the finding's identity.
     pub anchor: String,
     pub first: DateTime<Utc>,
@@ -51,8 +53,14 @@ pub struct Episode {
 
 impl Episode {
     pub fn new(group: String, first: &Signal) -> Episode {
+        let shown = if group.is_empty() {
+            String::new()
+        } else {
+            first.group_shown(first.keys.len())
+        };
         Episode {
             group,
+            shown,
             anchor: first.anchor(),
             first: first.time,
             last: first.time,
@@ -186,6 +194,7 @@ fn json_text(v: &Value) -> String {
         Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
         Value::Null => "-".into(),
         Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.abs() < 100.0 && f.fract() != 0.0 => format!("{f:.1}"),
             Some(f) if n.is_f64() => format!("{f:.0}"),
             _ => n.to_string(),
         },
@@ -193,8 +202,9 @@ fn json_text(v: &Value) -> String {
     }
 }
 
-/// The summary: the rule's template with `{fields.NAME}`, `{group.FIELD}` and `{window}`
-/// filled in, or a default sentence.
+/// The summary: the rule's template with `{fields.NAME}`, `{group.FIELD}`, `{window}` and
+/// `{entity.TYPE}` (the first entity of that type: its readable name, else its id) filled in,
+/// or a default sentence.
 fn render(rule: &Correlation, ep: &Episode, fields: &Map<String, Value>) -> String {
     let Some(template) = &rule.def.presentation.summary else {
         return format!(
@@ -221,7 +231,15 @@ fn render(rule: &Correlation, ep: &Episode, fields: &Map<String, Value>) -> Stri
         } else if let Some(f) = name.strip_prefix("fields.") {
             fields.get(f).map_or_else(|| "-".into(), json_text)
         } else if let Some(g) = name.strip_prefix("group.") {
-            group_value(rule, &ep.group, g).unwrap_or_else(|| "-".into())
+            group_value(rule, &ep.shown, g).unwrap_or_else(|| "-".into())
+        } else if let Some(ty) = name.strip_prefix("entity.") {
+            ep.entities
+                .values()
+                .find(|e| e.entity_type.as_str() == ty)
+                .map_or_else(
+                    || "-".into(),
+                    |e| e.name.clone().unwrap_or_else(|| e.id.clone()),
+                )
         } else {
             format!("{{{name}}}")
         };

@@ -100,7 +100,7 @@ pub struct Signal {
     pub event_id: String,
     pub slot: u32,
     /// Per key: the values of its alternatives present on the event, each prefixed with the
-    /// alternative's index (`0\u{1e}value`), lower-cased.
+    /// alternative's index (`0\u{1e}value`), as the event has them (compared ignoring case).
     pub keys: Vec<Vec<String>>,
     /// The counted value as the event has it (compared ignoring case).
     pub value: Option<String>,
@@ -119,8 +119,14 @@ impl Signal {
         format!("{}|{}", self.source.as_str(), self.event_id)
     }
 
-    /// The group of the first `n` keys: each key's first alternative present.
+    /// The group of the first `n` keys: each key's first alternative present, lower-cased
+    /// (identities compare ignoring case).
     pub(crate) fn group(&self, n: usize) -> String {
+        self.group_shown(n).to_lowercase()
+    }
+
+    /// [`Signal::group`] as the event wrote it, for summaries.
+    pub(crate) fn group_shown(&self, n: usize) -> String {
         let mut out = String::new();
         for (i, k) in self.keys.iter().take(n).enumerate() {
             if i > 0 {
@@ -158,7 +164,7 @@ pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Sign
         let mut present = Vec::with_capacity(alternatives.len());
         for (i, token) in alternatives.iter().enumerate() {
             if let Some(text) = view.field(token).as_ref().and_then(value_text) {
-                present.push(format!("{i}\u{1e}{}", text.to_lowercase()));
+                present.push(format!("{i}\u{1e}{text}"));
             }
         }
         if present.is_empty() {

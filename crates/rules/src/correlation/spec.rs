@@ -177,7 +177,8 @@ impl Kind {
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Presentation {
-    /// Template: `{fields.NAME}`, `{group.FIELD}` (a group-by or key value), `{window}`.
+    /// Template: `{fields.NAME}`, `{group.FIELD}` (a group-by or key value), `{window}`,
+    /// `{entity.TYPE}` (say `{entity.user}`: the first such entity's name, else its id).
     #[serde(default)]
     pub summary: Option<String>,
     #[serde(default)]
