@@ -54,6 +54,9 @@ struct Evaluated {
     watermark: Option<DateTime<Utc>>,
     state: Vec<u8>,
     window_state: usize,
+    /// Signals fed to the multi-event rules, and the time spent on them (one thread).
+    signals: u64,
+    correlate_secs: f64,
 }
 
 fn start_text(plan: &Plan) -> String {
@@ -121,12 +124,15 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         eprintln!(
             "correlate: {stored} stored events in {secs:.2}s = {:.0} events/s end to end \
              (read {scanned} of them, of the sources the rules need, = {:.0} events/s); rule \
-             evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; window state \
-             at the end {} entries; storing findings {store_secs:.2}s of it; peak memory {} MiB",
+             evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; multi-event \
+             rules over {} signals in time order {:.2}s of it (window state at the end {} \
+             entries); storing findings {store_secs:.2}s of it; peak memory {} MiB",
             stored as f64 / secs,
             scanned as f64 / secs,
             scanned as f64 / eval_secs,
             scanned as f64 / eval_secs * threads as f64,
+            ev.signals,
+            ev.correlate_secs,
             ev.window_state,
             peak_rss_mib().map_or("?".into(), |m| m.to_string())
         );
@@ -228,6 +234,7 @@ fn evaluate(
     let mut all_stats = rules.new_stats();
     let mut scanned = 0;
     let mut latest: Option<DateTime<Utc>> = None;
+    let (mut signal_count, mut correlate_secs) = (0u64, 0f64);
     for (a, b) in slices(from, args.until, sources, stats) {
         type Shared = (Vec<Finding>, Vec<Signal>, EvalStats, Option<DateTime<Utc>>);
         let shared: Mutex<Shared> = Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None));
@@ -254,14 +261,16 @@ fn evaluate(
             })
             .context("reading events from the store")?;
         scanned += scan.events;
-        let (mut found, mut signals, st, newest) =
+        let (mut found, signals, st, newest) =
             shared.into_inner().unwrap_or_else(|p| p.into_inner());
         all_stats.merge(&st);
         latest = latest.max(newest);
+        let started = Instant::now();
+        signal_count += signals.len() as u64;
         correlator
-            .process(&mut signals, &mut found)
+            .process(signals, &mut found)
             .context("correlating events in time order")?;
-        drop(signals);
+        correlate_secs += started.elapsed().as_secs_f64();
         sink.put(found)?;
     }
     progress.finish();
@@ -280,6 +289,8 @@ fn evaluate(
         watermark: correlator.watermark(),
         state,
         window_state: correlator.state_size(),
+        signals: signal_count,
+        correlate_secs,
     })
 }
 
@@ -328,7 +339,7 @@ impl<'a> Sink<'a> {
             for batch in list.chunks(FINDINGS_PER_BATCH) {
                 let o = self
                     .store
-                    .put_findings(batch)
+                    .put_findings_unflushed(batch)
                     .with_context(|| format!("storing the findings of {rule}"))?;
                 outcome.0 += o.inserted;
                 outcome.1 += o.updated;
@@ -338,8 +349,10 @@ impl<'a> Sink<'a> {
         Ok(())
     }
 
-    /// Removes the stale findings of multi-event rules and returns the summary lines.
+    /// Removes the stale findings of multi-event rules, flushes everything stored, and
+    /// returns the summary lines.
     fn finish(self, plan: &Plan, stats: &EvalStats) -> Result<Vec<RuleLine>> {
+        self.store.flush().context("flushing the findings")?;
         if !matches!(plan.start, Start::Bounded) {
             let from = match &plan.start {
                 Start::Resume { from, .. } => Some(*from),

@@ -192,7 +192,7 @@ pub fn evaluate_all(events: &[Event], rules: &RuleSet) -> Vec<Finding> {
     }
     let mut correlator = Correlator::new(rules, "fixture");
     // A fresh correlator has no watermark, so nothing is out of order.
-    let _ = correlator.process(&mut signals, &mut findings);
+    let _ = correlator.process(signals, &mut findings);
     correlator.flush(&mut findings);
     findings
 }

@@ -89,6 +89,20 @@ impl Store {
     /// Everything is written in one sled transaction (findings, rule index and count) and
     /// flushed to disk before this returns.
     pub fn put_findings(&self, findings: &[Finding]) -> Result<FindingsOutcome> {
+        let outcome = self.put_findings_unflushed(findings)?;
+        if outcome.inserted + outcome.updated > 0 {
+            self.db
+                .flush()
+                .map_err(StoreError::sled("flushing findings"))?;
+        }
+        Ok(outcome)
+    }
+
+    /// [`Store::put_findings`] without the flush: the transaction is atomic, but may be lost
+    /// by a crash until [`Store::flush`] (or sled's background flush). For writers that store
+    /// many batches and flush once at the end, such as `correlate`, which recomputes what a
+    /// crash lost (a flush per batch cost about a second per hundred batches).
+    pub fn put_findings_unflushed(&self, findings: &[Finding]) -> Result<FindingsOutcome> {
         let mut values = Vec::with_capacity(findings.len());
         for f in findings {
             if f.id.is_empty() {
@@ -103,10 +117,37 @@ impl Store {
             })?;
             values.push((f, json));
         }
+        // Findings stored exactly as given need no transaction: a re-run mostly gives those.
+        // (A writer running concurrently could change one between this read and the
+        // transaction only to another full finding; the transaction below re-checks the rest.)
+        // Ids given more than once go through the transaction, where the last one wins.
+        let mut seen = std::collections::HashSet::new();
+        let repeated: std::collections::HashSet<&str> = values
+            .iter()
+            .filter(|(f, _)| !seen.insert(f.id.as_str()))
+            .map(|(f, _)| f.id.as_str())
+            .collect();
+        let mut unchanged = 0;
+        values.retain(|(f, json)| {
+            if repeated.contains(f.id.as_str()) {
+                return true;
+            }
+            let same = self
+                .findings
+                .get(f.id.as_bytes())
+                .ok()
+                .flatten()
+                .is_some_and(|old| old.as_ref() == json.as_slice());
+            unchanged += u64::from(same);
+            !same
+        });
         if values.is_empty() {
-            return Ok(FindingsOutcome::default());
+            return Ok(FindingsOutcome {
+                unchanged,
+                ..FindingsOutcome::default()
+            });
         }
-        let outcome = (&self.findings, &self.findings_by_rule, &self.meta)
+        let mut outcome = (&self.findings, &self.findings_by_rule, &self.meta)
             .transaction(|(tree, by_rule, meta_tree)| {
                 let mut outcome = FindingsOutcome::default();
                 let mut count = read_count(meta_tree)?;
@@ -145,11 +186,7 @@ impl Store {
                     source,
                 },
             })?;
-        if outcome.inserted + outcome.updated > 0 {
-            self.db
-                .flush()
-                .map_err(StoreError::sled("flushing findings"))?;
-        }
+        outcome.unchanged += unchanged;
         Ok(outcome)
     }
 

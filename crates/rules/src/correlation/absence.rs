@@ -15,27 +15,6 @@ use skein_model::Finding;
 use super::episode::Episode;
 use super::{Correlation, Kind, Role, Signal};
 
-/// Every combination of the key alternatives present (the keys an event can be found by),
-/// lower-cased.
-fn tuples(s: &Signal) -> Vec<String> {
-    let mut out = vec![String::new()];
-    for (i, alts) in s.keys.iter().enumerate() {
-        let mut next = Vec::with_capacity(out.len() * alts.len());
-        for prefix in &out {
-            for a in alts {
-                let mut t = prefix.clone();
-                if i > 0 {
-                    t.push('\u{1f}');
-                }
-                t.push_str(&a.to_lowercase());
-                next.push(t);
-            }
-        }
-        out = next;
-    }
-    out
-}
-
 fn windows(rule: &Correlation) -> (TimeDelta, TimeDelta, TimeDelta) {
     match &rule.def.kind {
         Kind::Absence { before, after, .. } => (
@@ -67,7 +46,7 @@ fn decide(
 ) {
     let (before, after, gap) = windows(rule);
     let (from, to) = (x.time - before, x.time + after);
-    let matched = tuples(x).iter().any(|t| {
+    let matched = x.tuples.iter().any(|t| {
         present
             .get(t)
             .is_some_and(|times| times.iter().any(|p| *p >= from && *p <= to))
@@ -75,7 +54,7 @@ fn decide(
     if matched {
         return;
     }
-    let key = x.group(x.keys.len());
+    let key = x.group.clone();
     if let Some(ep) = episodes.get_mut(&key) {
         if x.time - ep.last <= gap {
             ep.add(x);
@@ -89,15 +68,15 @@ fn decide(
 }
 
 impl AbsenceState {
-    pub fn process(&mut self, rule: &Correlation, role: Role, s: &Signal, out: &mut Vec<Finding>) {
+    pub fn process(&mut self, rule: &Correlation, role: Role, s: Signal, out: &mut Vec<Finding>) {
         self.decide_before(rule, s.time, out);
         match role {
             Role::Absent => {
-                for t in tuples(s) {
+                for t in s.tuples {
                     self.present.entry(t).or_default().push_back(s.time);
                 }
             }
-            _ => self.pending.push_back(s.clone()),
+            _ => self.pending.push_back(s),
         }
     }
 

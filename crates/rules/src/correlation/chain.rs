@@ -40,7 +40,7 @@ pub struct ChainState {
 }
 
 impl ChainState {
-    pub fn process(&mut self, rule: &Correlation, role: Role, s: &Signal, out: &mut Vec<Finding>) {
+    pub fn process(&mut self, rule: &Correlation, role: Role, s: Signal, out: &mut Vec<Finding>) {
         let (Role::Link(k), Kind::Chain { links }) = (role, &rule.def.kind) else {
             return;
         };
@@ -50,9 +50,7 @@ impl ChainState {
         }
         let own = links[k].join.len();
         let chain = if k == 0 {
-            Partial {
-                events: vec![s.clone()],
-            }
+            Partial { events: vec![s] }
         } else {
             let key = tuple(&s.keys[..own]);
             let within = links[k].within.duration();
@@ -64,7 +62,7 @@ impl ChainState {
                 return;
             }
             let mut events = p.events.clone();
-            events.push(s.clone());
+            events.push(s);
             Partial { events }
         };
         if k + 1 == n {
@@ -85,7 +83,7 @@ impl ChainState {
             out.push(ep.finding(rule));
             return;
         }
-        let next_key = tuple(&s.keys[own..]);
+        let next_key = tuple(&chain.last().keys[own..]);
         // The most recent chain wins: it leaves the most time for the next link.
         self.waiting[k].insert(next_key, chain);
     }

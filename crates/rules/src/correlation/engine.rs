@@ -16,10 +16,60 @@ use super::window::{CountState, TemporalState};
 use super::{Correlation, Kind, Signal, Slot};
 use crate::engine::RuleSet;
 
-/// Signals between two sweeps of idle state.
+/// One correlation's share of a [`Correlator::process`] call.
+struct Job<'a, 'r> {
+    rule: &'r Correlation,
+    state: &'a mut State,
+    /// Signals until its next sweep.
+    since: &'a mut u64,
+    signals: Vec<Signal>,
+}
+
+impl Job<'_, '_> {
+    fn run(self, slots: &[Slot]) -> Vec<Finding> {
+        let mut found = Vec::new();
+        for s in self.signals {
+            let Some(slot) = slots.get(s.slot as usize) else {
+                continue;
+            };
+            let now = s.time;
+            match &mut *self.state {
+                State::Count(st) => st.process(self.rule, s, &mut found),
+                State::Temporal(st) => st.process(self.rule, slot.role, &s, &mut found),
+                State::Absence(st) => st.process(self.rule, slot.role, s, &mut found),
+                State::Geo(st) => st.process(self.rule, s, &mut found),
+                State::Chain(st) => st.process(self.rule, slot.role, s, &mut found),
+            }
+            *self.since = self.since.saturating_sub(1);
+            if *self.since == 0 {
+                sweep(self.rule, self.state, now, &mut found);
+                // Next sweep after as many signals as the state now holds (at least
+                // SWEEP_EVERY): a sweep walks the whole state, so its cost per signal stays
+                // constant and the state at most triples between sweeps.
+                *self.since = SWEEP_EVERY.max(self.state.size() as u64);
+            }
+        }
+        found
+    }
+}
+
+/// Drops what no later signal of `rule` can use, closing the findings whose activity stopped.
+fn sweep(rule: &Correlation, st: &mut State, now: DateTime<Utc>, out: &mut Vec<Finding>) {
+    match st {
+        State::Count(st) => st.sweep(rule, now, out),
+        State::Temporal(st) => st.sweep(rule, now),
+        State::Absence(st) => st.sweep(rule, now, out),
+        State::Geo(st) => st.sweep(rule, now),
+        State::Chain(st) => st.sweep(rule, now),
+    }
+}
+
+/// Signals in one call from which correlations are processed on threads of their own.
+const PARALLEL_FROM: usize = 20_000;
+/// Signals between two sweeps of a correlation's idle state.
 const SWEEP_EVERY: u64 = 4_096;
 /// Version of the saved state's layout.
-const CHECKPOINT_VERSION: u32 = 1;
+const CHECKPOINT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum State {
@@ -57,9 +107,8 @@ struct Saved {
     version: u32,
     fingerprint: String,
     watermark: Option<DateTime<Utc>>,
-    since_sweep: u64,
-    /// (correlation id, state), in the rule set's order.
-    states: Vec<(String, State)>,
+    /// (correlation id, state, signals until its next sweep), in the rule set's order.
+    states: Vec<(String, State, u64)>,
 }
 
 /// Why a saved state cannot be used.
@@ -83,9 +132,12 @@ pub struct Correlator<'r> {
     correlations: &'r [Correlation],
     slots: &'r [Slot],
     states: Vec<State>,
+    /// Per correlation: signals until its next sweep.
+    since_sweep: Vec<u64>,
     watermark: Option<DateTime<Utc>>,
-    since_sweep: u64,
     fingerprint: String,
+    /// Signals in one call from which correlations run on threads of their own.
+    parallel_from: usize,
 }
 
 impl<'r> Correlator<'r> {
@@ -100,9 +152,10 @@ impl<'r> Correlator<'r> {
                 .iter()
                 .map(|c| State::new(&c.def.kind))
                 .collect(),
+            since_sweep: vec![SWEEP_EVERY; rules.correlations().len()],
             watermark: None,
-            since_sweep: 0,
             fingerprint: fingerprint.to_string(),
+            parallel_from: PARALLEL_FROM,
         }
     }
 
@@ -121,17 +174,18 @@ impl<'r> Correlator<'r> {
             )));
         }
         let ids: Vec<&str> = rules.correlations().iter().map(|c| c.id.as_str()).collect();
-        let saved_ids: Vec<&str> = s.states.iter().map(|(id, _)| id.as_str()).collect();
+        let saved_ids: Vec<&str> = s.states.iter().map(|(id, ..)| id.as_str()).collect();
         if s.fingerprint != fingerprint || ids != saved_ids {
             return Err(CheckpointError::OtherRules);
         }
         Ok(Correlator {
             correlations: rules.correlations(),
             slots: rules.slots(),
-            states: s.states.into_iter().map(|(_, st)| st).collect(),
+            since_sweep: s.states.iter().map(|(.., n)| *n).collect(),
+            states: s.states.into_iter().map(|(_, st, _)| st).collect(),
             watermark: s.watermark,
-            since_sweep: s.since_sweep,
             fingerprint: fingerprint.to_string(),
+            parallel_from: PARALLEL_FROM,
         })
     }
 
@@ -141,15 +195,22 @@ impl<'r> Correlator<'r> {
             version: CHECKPOINT_VERSION,
             fingerprint: self.fingerprint.clone(),
             watermark: self.watermark,
-            since_sweep: self.since_sweep,
             states: self
                 .correlations
                 .iter()
-                .map(|c| c.id.clone())
-                .zip(self.states.iter().cloned())
+                .zip(&self.states)
+                .zip(&self.since_sweep)
+                .map(|((c, st), n)| (c.id.clone(), st.clone(), *n))
                 .collect(),
         };
         serde_json::to_vec(&saved).map_err(|e| CheckpointError::Unsavable(e.to_string()))
+    }
+
+    /// Runs correlations on threads of their own from `n` signals in one call (default
+    /// 20,000); the findings are the same either way (tests use 0 to show it).
+    pub fn parallel_from(mut self, n: usize) -> Self {
+        self.parallel_from = n;
+        self
     }
 
     /// The time of the last signal processed.
@@ -171,14 +232,20 @@ impl<'r> Correlator<'r> {
     }
 
     /// Sorts `signals` and processes them. They must all be later than the watermark (the
-    /// caller feeds time slices in order); otherwise nothing is processed.
+    /// caller feeds time slices in order); otherwise nothing is processed. Each
+    /// correlation's state depends only on its own signals, so correlations are processed on
+    /// separate threads when there is enough work; each sees its signals in the same order
+    /// whatever the threads do.
     pub fn process(
         &mut self,
-        signals: &mut [Signal],
+        mut signals: Vec<Signal>,
         out: &mut Vec<Finding>,
     ) -> Result<(), CheckpointError> {
         signals.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-        if let (Some(first), Some(w)) = (signals.first(), self.watermark) {
+        let (Some(first), Some(last)) = (signals.first(), signals.last()) else {
+            return Ok(());
+        };
+        if let Some(w) = self.watermark {
             if first.time <= w {
                 return Err(CheckpointError::OutOfOrder {
                     got: first.time,
@@ -186,42 +253,48 @@ impl<'r> Correlator<'r> {
                 });
             }
         }
-        for s in signals.iter() {
-            self.one(s, out);
-        }
-        Ok(())
-    }
-
-    fn one(&mut self, s: &Signal, out: &mut Vec<Finding>) {
-        let Some(slot) = self.slots.get(s.slot as usize) else {
-            return;
-        };
-        let rule = &self.correlations[slot.correlation];
-        match &mut self.states[slot.correlation] {
-            State::Count(st) => st.process(rule, s, out),
-            State::Temporal(st) => st.process(rule, slot.role, s, out),
-            State::Absence(st) => st.process(rule, slot.role, s, out),
-            State::Geo(st) => st.process(rule, s, out),
-            State::Chain(st) => st.process(rule, slot.role, s, out),
-        }
-        self.watermark = Some(s.time);
-        self.since_sweep += 1;
-        if self.since_sweep >= SWEEP_EVERY {
-            self.since_sweep = 0;
-            self.sweep(s.time, out);
-        }
-    }
-
-    fn sweep(&mut self, now: DateTime<Utc>, out: &mut Vec<Finding>) {
-        for (rule, st) in self.correlations.iter().zip(&mut self.states) {
-            match st {
-                State::Count(st) => st.sweep(rule, now, out),
-                State::Temporal(st) => st.sweep(rule, now),
-                State::Absence(st) => st.sweep(rule, now, out),
-                State::Geo(st) => st.sweep(rule, now),
-                State::Chain(st) => st.sweep(rule, now),
+        let last_time = last.time;
+        let mut per: Vec<Vec<Signal>> = vec![Vec::new(); self.states.len()];
+        for s in signals {
+            if let Some(slot) = self.slots.get(s.slot as usize) {
+                per[slot.correlation].push(s);
             }
         }
+        let busy = per.iter().filter(|p| !p.is_empty()).count();
+        let total: usize = per.iter().map(Vec::len).sum();
+        let slots = self.slots;
+        let jobs: Vec<Job<'_, 'r>> = self
+            .correlations
+            .iter()
+            .zip(self.states.iter_mut())
+            .zip(self.since_sweep.iter_mut())
+            .zip(per)
+            .map(|(((rule, state), since), signals)| Job {
+                rule,
+                state,
+                since,
+                signals,
+            })
+            .collect();
+        if busy > 1 && total >= self.parallel_from {
+            let results: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = jobs
+                    .into_iter()
+                    .map(|job| scope.spawn(move || job.run(slots)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            });
+            results.into_iter().for_each(|mut f| out.append(&mut f));
+        } else {
+            for job in jobs {
+                out.append(&mut job.run(slots));
+            }
+        }
+        self.watermark = Some(last_time);
+        Ok(())
     }
 
     /// The findings still open (counts still growing, absences not yet decided), as they

@@ -45,7 +45,7 @@ fn round1(x: f64) -> f64 {
 }
 
 impl GeoState {
-    pub fn process(&mut self, rule: &Correlation, s: &Signal, out: &mut Vec<Finding>) {
+    pub fn process(&mut self, rule: &Correlation, s: Signal, out: &mut Vec<Finding>) {
         let Kind::GeoVelocity {
             max_speed_kmh,
             min_distance_km,
@@ -54,7 +54,7 @@ impl GeoState {
             return;
         };
         let Some(here) = &s.place else { return };
-        let key = s.group(rule.def.group_by.len());
+        let key = s.group.clone();
         if let Some(prev) = self.last.get(&key) {
             let elapsed = s.time - prev.time;
             if let (Some(there), true) = (&prev.place, elapsed <= rule.def.timespan.duration()) {
@@ -66,7 +66,7 @@ impl GeoState {
                     let mut ep = Episode::new(key.clone(), prev);
                     ep.anchor = format!("{},{}", prev.anchor(), s.anchor());
                     ep.add(prev);
-                    ep.add(s);
+                    ep.add(&s);
                     ep.fields
                         .insert("distance_km".into(), Value::from(round1(km)));
                     ep.fields
@@ -76,12 +76,12 @@ impl GeoState {
                         Value::from((hours * 1000.0).round() / 1000.0),
                     );
                     ep.fields.insert("from".into(), place_json(prev, there));
-                    ep.fields.insert("to".into(), place_json(s, here));
+                    ep.fields.insert("to".into(), place_json(&s, here));
                     out.push(ep.finding(rule));
                 }
             }
         }
-        self.last.insert(key, s.clone());
+        self.last.insert(key, s);
     }
 
     pub fn sweep(&mut self, rule: &Correlation, now: DateTime<Utc>) {

@@ -59,6 +59,8 @@ pub struct Slot {
     pub value: Option<String>,
     /// Whether the event's coordinates are needed.
     pub geo: bool,
+    /// Whether the signal needs every combination of its keys' alternatives (absence).
+    pub tuples: bool,
 }
 
 /// A compiled multi-event rule.
@@ -102,6 +104,11 @@ pub struct Signal {
     /// Per key: the values of its alternatives present on the event, each prefixed with the
     /// alternative's index (`0\u{1e}value`), as the event has them (compared ignoring case).
     pub keys: Vec<Vec<String>>,
+    /// The group: each key's first alternative, joined, lower-cased (computed where the
+    /// signal is made, on the scanning threads).
+    pub group: String,
+    /// For an absence: every combination of the keys' alternatives, lower-cased.
+    pub tuples: Vec<String>,
     /// The counted value as the event has it (compared ignoring case).
     pub value: Option<String>,
     pub place: Option<Place>,
@@ -117,12 +124,6 @@ impl Signal {
     /// The evidence reference used in finding ids: `source|id`.
     pub fn anchor(&self) -> String {
         format!("{}|{}", self.source.as_str(), self.event_id)
-    }
-
-    /// The group of the first `n` keys: each key's first alternative present, lower-cased
-    /// (identities compare ignoring case).
-    pub(crate) fn group(&self, n: usize) -> String {
-        self.group_shown(n).to_lowercase()
     }
 
     /// [`Signal::group`] as the event wrote it, for summaries.
@@ -197,16 +198,55 @@ pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Sign
     } else {
         None
     };
-    Some(Signal {
+    let mut sig = Signal {
         time: event.time,
         source: event.source,
         event_id: event.id.clone(),
         slot: slot_index,
+        group: String::new(),
+        tuples: Vec::new(),
         keys,
         value,
         place,
-        entities: crate::finding::entities(event),
-    })
+        // A partner an absence looks for is never evidence: its entities are not needed.
+        entities: if slot.role == Role::Absent {
+            Vec::new()
+        } else {
+            crate::finding::entities(event)
+        },
+    };
+    if slot.tuples {
+        sig.tuples = tuples(&sig.keys);
+    }
+    if slot.role == Role::Absent {
+        // A partner of an absence is only looked up by its key combinations and time.
+        sig.keys = Vec::new();
+        sig.event_id = String::new();
+    } else {
+        sig.group = sig.group_shown(sig.keys.len()).to_lowercase();
+    }
+    Some(sig)
+}
+
+/// Every combination of the keys' alternatives (the keys an event can be found by),
+/// lower-cased.
+fn tuples(keys: &[Vec<String>]) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for (i, alts) in keys.iter().enumerate() {
+        let mut next = Vec::with_capacity(out.len() * alts.len());
+        for prefix in &out {
+            for a in alts {
+                let mut t = prefix.clone();
+                if i > 0 {
+                    t.push('\u{1f}');
+                }
+                t.push_str(&a.to_lowercase());
+                next.push(t);
+            }
+        }
+        out = next;
+    }
+    out
 }
 
 /// A field of `rule`'s events by the name a correlation uses (an alias resolved first), as
@@ -229,7 +269,7 @@ fn token_for(
         .unwrap_or_else(|| name.to_string());
     match fields::resolve(&actual, &rule.sources) {
         Resolution::Field(f) => Ok(fields::token(f)),
-        Resolution::Raw if fields::is_canonical_name(&actual) => {
+        Resolution::Raw if !fields::is_valid_canonical(&actual) => {
             Err(format!("{actual}: not a field of the canonical model"))
         }
         Resolution::Raw => {
@@ -309,6 +349,7 @@ pub fn compile(
     let severity = severity.unwrap_or(Severity::Medium);
     let mut needs_raw = false;
     let mut slots = Vec::new();
+    let tuples = matches!(def.kind, Kind::Absence { .. });
     let mut push =
         |rule: usize, role: Role, keys: Vec<Vec<String>>, value: Option<String>, geo: bool| {
             slots.push(Slot {
@@ -318,6 +359,7 @@ pub fn compile(
                 keys,
                 value,
                 geo,
+                tuples,
             })
         };
     match &def.kind {

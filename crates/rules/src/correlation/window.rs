@@ -66,13 +66,13 @@ fn holds(rule: &Correlation, group: &CountGroup) -> bool {
 }
 
 impl CountState {
-    pub fn process(&mut self, rule: &Correlation, s: &Signal, out: &mut Vec<Finding>) {
+    pub fn process(&mut self, rule: &Correlation, s: Signal, out: &mut Vec<Finding>) {
         let span = rule.def.timespan.duration();
-        let key = s.group(rule.def.group_by.len());
+        let key = s.group.clone();
         let group = self.groups.entry(key.clone()).or_default();
         if let Some(ep) = &mut group.episode {
             if s.time - ep.last <= span {
-                ep.add(s);
+                ep.add(&s);
                 return;
             }
             out.push(ep.finding(rule));
@@ -81,8 +81,9 @@ impl CountState {
         if let Some(v) = &s.value {
             *group.values.entry(v.to_lowercase()).or_default() += 1;
         }
-        group.window.push_back(s.clone());
-        group.evict(s.time - span);
+        let cutoff = s.time - span;
+        group.window.push_back(s);
+        group.evict(cutoff);
         if holds(rule, group) {
             let mut ep = Episode::new(key, &group.window[0]);
             for old in group.window.drain(..) {
@@ -145,7 +146,7 @@ impl TemporalState {
         };
         let n = rule.def.rules.len();
         let span = rule.def.timespan.duration();
-        let key = s.group(rule.def.group_by.len());
+        let key = s.group.clone();
         let group = self.groups.entry(key.clone()).or_default();
         if group.hits.len() < n {
             group.hits.resize(n, VecDeque::new());

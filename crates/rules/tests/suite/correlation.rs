@@ -50,10 +50,10 @@ fn by_id(findings: Vec<Finding>) -> BTreeMap<String, Finding> {
     findings.into_iter().map(|f| (f.id.clone(), f)).collect()
 }
 
-fn one_pass(rules: &RuleSet, mut signals: Vec<Signal>) -> BTreeMap<String, Finding> {
-    let mut c = Correlator::new(rules, "t");
+fn one_pass(rules: &RuleSet, signals: Vec<Signal>) -> BTreeMap<String, Finding> {
+    let mut c = Correlator::new(rules, "t").parallel_from(usize::MAX);
     let mut out = Vec::new();
-    c.process(&mut signals, &mut out).expect("in order");
+    c.process(signals, &mut out).expect("in order");
     c.flush(&mut out);
     by_id(out)
 }
@@ -73,13 +73,15 @@ fn split_runs(rules: &RuleSet, signals: &[Signal], cuts: &[usize]) -> BTreeMap<S
         while end < signals.len() && end > 0 && signals[end].time == signals[end - 1].time {
             end += 1;
         }
+        // The split runs use threads for every call, the one pass never: same findings.
         let mut c = match &saved {
             Some(bytes) => Correlator::restore(rules, "t", bytes).expect("restores"),
             None => Correlator::new(rules, "t"),
-        };
+        }
+        .parallel_from(0);
         let mut out = Vec::new();
-        let mut part = signals[start..end].to_vec();
-        c.process(&mut part, &mut out).expect("in order");
+        let part = signals[start..end].to_vec();
+        c.process(part, &mut out).expect("in order");
         saved = Some(c.checkpoint().expect("saves"));
         c.flush(&mut out);
         stored.extend(by_id(out));
@@ -147,9 +149,9 @@ fn signals_older_than_the_saved_state_are_refused() {
     assert!(signals.len() > 10);
     let mut c = Correlator::new(&rules, "t");
     let mut out = Vec::new();
-    c.process(&mut signals[5..].to_vec(), &mut out)
+    c.process(signals[5..].to_vec(), &mut out)
         .expect("in order");
-    let err = c.process(&mut signals[..5].to_vec(), &mut out).unwrap_err();
+    let err = c.process(signals[..5].to_vec(), &mut out).unwrap_err();
     assert!(err.to_string().contains("earlier than"), "{err}");
     let other = Correlator::restore(&rules, "other rules", &c.checkpoint().expect("saves"));
     assert!(other.is_err());
@@ -290,4 +292,94 @@ fn chains_join_each_link_by_its_own_keys() {
         got,
         vec![vec!["x-fail".to_string(), "x-ok-a".into(), "x-ok-b".into()]]
     );
+}
+
+/// Sigma aliases: one group-by name, a different field per rule (here a sign-in's UPN and an
+/// AWS role session named after it), so a sign-in and the AWS calls of that person correlate.
+#[test]
+fn aliases_group_different_fields_of_different_rules() {
+    let text = r#"
+title: sign-in
+id: a-signin
+logsource: {product: azure, service: signinlogs}
+detection:
+  sel: {outcome.success: true}
+  condition: sel
+level: low
+---
+title: aws call
+id: a-call
+logsource: {product: aws, service: cloudtrail}
+detection:
+  sel: {target.action: ListBuckets}
+  condition: sel
+level: low
+---
+title: sign-in then AWS by the same person
+id: a-person
+correlation:
+  type: temporal_ordered
+  rules: [a-signin, a-call]
+  group-by: [person]
+  timespan: 1h
+  aliases:
+    person:
+      a-signin: actor.upn
+      a-call: actor.role_session_name
+level: medium
+"#;
+    let loaded = load(
+        &[skein_rules::SourceText {
+            path: "a.yml".into(),
+            text: text.into(),
+        }],
+        &[],
+    );
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let call = |id: &str, t: &str, session: &str| {
+        serde_json::json!({"eventVersion": "1.08", "eventID": id, "eventTime": t,
+            "eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "awsRegion": "us-east-1",
+            "sourceIPAddress": "192.0.2.9", "userAgent": "aws-cli/2",
+            "userIdentity": {"type": "AssumedRole", "accessKeyId": "ASIAEXAMPLE",
+                "arn": format!("arn:aws:sts::111122223333:assumed-role/Admin/{session}")}})
+    };
+    let records = vec![
+        signin("s-ana", 0, "Ana@Contoso.com", "10.0.0.1", true),
+        call("c-ana", "2026-03-09T08:20:00Z", "ana@contoso.com"),
+        call("c-bob", "2026-03-09T08:21:00Z", "bob@contoso.com"),
+    ];
+    assert_eq!(
+        findings_of(&loaded.rules, records, "a-person"),
+        vec![vec!["s-ana".to_string(), "c-ana".into()]]
+    );
+}
+
+/// A multi-event rule's problems name its file and line.
+#[test]
+fn correlation_problems_name_file_and_line() {
+    let text = "title: base\nid: b\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel: {outcome.success: true}\n  condition: sel\nlevel: low\n---\ntitle: broken\nid: broken-spray\ncorrelation:\n  type: value_count\n  rules: [b, nowhere]\n  group-by: [src_ip]\n  timespan: 10m\n  condition: {gte: 5, field: actor.upn}\nlevel: high\n---\ntitle: bad field\nid: bad-field\ncorrelation:\n  type: event_count\n  rules: [b]\n  group-by: [actor.upnn]\n  timespan: 10m\n  condition: {gte: 5}\nlevel: high\n---\ntitle: bad absence\nid: bad-absence\nlevel: high\ncorrelation:\n  type: absence\n  rules: [b]\n  keys: [src_ip]\n  before: 1h\n";
+    let loaded = load(
+        &[skein_rules::SourceText {
+            path: "c.yml".into(),
+            text: text.into(),
+        }],
+        &[],
+    );
+    let msgs: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("c.yml:10:") && m.contains("\"nowhere\"")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("c.yml:20:") && m.contains("actor.upnn")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("c.yml:") && m.contains("absent")),
+        "{msgs:?}"
+    );
+    assert!(loaded.rules.correlations().is_empty());
 }
