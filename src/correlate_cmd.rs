@@ -125,8 +125,9 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
             "correlate: {stored} stored events in {secs:.2}s = {:.0} events/s end to end \
              (read {scanned} of them, of the sources the rules need, = {:.0} events/s); rule \
              evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; multi-event \
-             rules over {} signals in time order {:.2}s of it (window state at the end {} \
-             entries); storing findings {store_secs:.2}s of it; peak memory {} MiB",
+             rules over {} signals in time order {:.2}s and storing findings {store_secs:.2}s, \
+             on a thread overlapping the reading (window state at the end {} entries); peak \
+             memory {} MiB",
             stored as f64 / secs,
             scanned as f64 / secs,
             scanned as f64 / eval_secs,
@@ -234,45 +235,72 @@ fn evaluate(
     let mut all_stats = rules.new_stats();
     let mut scanned = 0;
     let mut latest: Option<DateTime<Utc>> = None;
-    let (mut signal_count, mut correlate_secs) = (0u64, 0f64);
-    for (a, b) in slices(from, args.until, sources, stats) {
-        type Shared = (Vec<Finding>, Vec<Signal>, EvalStats, Option<DateTime<Utc>>);
-        let shared: Mutex<Shared> = Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None));
-        let scan = store
-            .scan_chunks_of(sources, a, b, mode, threads, |events| {
-                let mut found = Vec::new();
-                let mut signals = Vec::new();
-                let mut st = rules.new_stats();
-                let mut newest: Option<DateTime<Utc>> = None;
+    // One slice is correlated and stored on a thread of its own while the next is read; the
+    // channel holds one slice, so memory stays at about two slices' signals and findings.
+    let (correlator, signal_count, correlate_secs) = std::thread::scope(|scope| -> Result<_> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Signal>, Vec<Finding>)>(1);
+        let sink = &mut *sink;
+        let consumer = scope.spawn(move || -> Result<(Correlator<'_>, u64, f64)> {
+            let (mut count, mut secs) = (0u64, 0f64);
+            for (signals, mut found) in rx {
                 let started = Instant::now();
-                let mut memo = rules.memo();
-                for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
-                    rules.evaluate_signals(&mut memo, e, &mut found, &mut signals, &mut st);
-                    newest = newest.max(Some(e.time));
+                count += signals.len() as u64;
+                correlator
+                    .process(signals, &mut found)
+                    .context("correlating events in time order")?;
+                secs += started.elapsed().as_secs_f64();
+                sink.put(found)?;
+            }
+            Ok((correlator, count, secs))
+        });
+        let mut read = || -> Result<()> {
+            for (a, b) in slices(from, args.until, sources, stats) {
+                type Shared = (Vec<Finding>, Vec<Signal>, EvalStats, Option<DateTime<Utc>>);
+                let shared: Mutex<Shared> =
+                    Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None));
+                let scan = store
+                    .scan_chunks_of(sources, a, b, mode, threads, |events| {
+                        let mut found = Vec::new();
+                        let mut signals = Vec::new();
+                        let mut st = rules.new_stats();
+                        let mut newest: Option<DateTime<Utc>> = None;
+                        let started = Instant::now();
+                        let mut memo = rules.memo();
+                        for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
+                            rules.evaluate_signals(&mut memo, e, &mut found, &mut signals, &mut st);
+                            newest = newest.max(Some(e.time));
+                        }
+                        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                        eval_nanos.fetch_add(nanos, Ordering::Relaxed);
+                        progress.advance(events.len() as u64);
+                        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
+                        guard.0.append(&mut found);
+                        guard.1.append(&mut signals);
+                        guard.2.merge(&st);
+                        guard.3 = guard.3.max(newest);
+                    })
+                    .context("reading events from the store")?;
+                scanned += scan.events;
+                let (found, signals, st, newest) =
+                    shared.into_inner().unwrap_or_else(|p| p.into_inner());
+                all_stats.merge(&st);
+                latest = latest.max(newest);
+                if tx.send((signals, found)).is_err() {
+                    // The consumer stopped on an error: it is reported below.
+                    break;
                 }
-                let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                eval_nanos.fetch_add(nanos, Ordering::Relaxed);
-                progress.advance(events.len() as u64);
-                let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-                guard.0.append(&mut found);
-                guard.1.append(&mut signals);
-                guard.2.merge(&st);
-                guard.3 = guard.3.max(newest);
-            })
-            .context("reading events from the store")?;
-        scanned += scan.events;
-        let (mut found, signals, st, newest) =
-            shared.into_inner().unwrap_or_else(|p| p.into_inner());
-        all_stats.merge(&st);
-        latest = latest.max(newest);
-        let started = Instant::now();
-        signal_count += signals.len() as u64;
-        correlator
-            .process(signals, &mut found)
-            .context("correlating events in time order")?;
-        correlate_secs += started.elapsed().as_secs_f64();
-        sink.put(found)?;
-    }
+            }
+            Ok(())
+        };
+        let reading = read();
+        drop(tx);
+        let consumed = consumer
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        reading?;
+        consumed
+    })?;
+    let mut correlator = correlator;
     progress.finish();
     if let Some(t) = latest {
         correlator.advance(t);
