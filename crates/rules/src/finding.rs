@@ -34,6 +34,13 @@ fn push(
 /// who controls the account), the address (`source`), and the application, tenant, storage
 /// account or AWS account involved (`resource`).
 pub fn entities(e: &Event) -> Vec<FindingEntity> {
+    entities_with(e, true)
+}
+
+/// [`entities`], without the `resource` ones when `resources` is false (multi-event findings
+/// name who acted, from where and whom it targeted; their evidence is many events, whose
+/// applications and tenants would only crowd the list).
+pub fn entities_with(e: &Event, resources: bool) -> Vec<FindingEntity> {
     let mut out = Vec::new();
     let account_role = if e.outcome.success {
         EntityRole::Actor
@@ -97,7 +104,9 @@ pub fn entities(e: &Event) -> Vec<FindingEntity> {
         }
     };
     for (ty, id, role, name) in candidates {
-        push(&mut out, ty, id, role, name);
+        if resources || role != EntityRole::Resource {
+            push(&mut out, ty, id, role, name);
+        }
     }
     out
 }

@@ -212,7 +212,7 @@ pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Sign
         entities: if slot.role == Role::Absent {
             Vec::new()
         } else {
-            crate::finding::entities(event)
+            crate::finding::entities_with(event, false)
         },
     };
     if slot.tuples {
