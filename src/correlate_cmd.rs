@@ -305,10 +305,11 @@ fn evaluate(
     if let Some(t) = latest {
         correlator.advance(t);
     }
+    let mut open = Vec::new();
+    correlator.compact(&mut open);
     let state = correlator
         .checkpoint()
         .context("saving the correlation state")?;
-    let mut open = Vec::new();
     correlator.flush(&mut open);
     sink.put(open)?;
     Ok(Evaluated {

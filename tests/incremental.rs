@@ -17,12 +17,7 @@ fn write_ndjson(path: &Path, records: &[Value]) {
 }
 
 fn correlate(s: &Skein, extra: &[&str]) -> Value {
-    let rules = repo_root().join("correlations");
-    let mut args = vec!["correlate", "--no-progress", "--format", "json", "--rules"];
-    let rules = rules.to_str().unwrap().to_string();
-    args.push(&rules);
-    args.extend_from_slice(extra);
-    serde_json::from_str(&s.ok(&args)).expect("correlate JSON")
+    s.correlate_json(&repo_root().join("correlations"), extra)
 }
 
 /// Ingests `records` as one batch (one file).
@@ -161,15 +156,7 @@ fn changed_rules_mean_a_full_run() {
             0,
         )],
     );
-    let out: Value = serde_json::from_str(&s.ok(&[
-        "correlate",
-        "--no-progress",
-        "--format",
-        "json",
-        "--rules",
-        rules.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let out = s.correlate_json(&rules, &[]);
     assert!(
         out["run"]
             .as_str()

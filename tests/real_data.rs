@@ -190,15 +190,7 @@ fn shipped_rules_over_the_real_sign_in_samples() {
     let skein = Skein::new();
     skein.ingest_json(&[&panther, &aad, &sentinel]);
     let rules = crate::util::repo_root().join("correlations");
-    let summary: serde_json::Value = serde_json::from_str(&skein.ok(&[
-        "correlate",
-        "--no-progress",
-        "--format",
-        "json",
-        "--rules",
-        rules.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let summary = skein.correlate_json(&rules, &[]);
     let per_rule: std::collections::BTreeMap<String, u64> = summary["rules"]
         .as_array()
         .unwrap()

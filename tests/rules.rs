@@ -106,16 +106,7 @@ fn demo_state() -> Skein {
 }
 
 fn correlate(s: &Skein) -> serde_json::Value {
-    let rules = repo_root().join("correlations");
-    serde_json::from_str(&s.ok(&[
-        "correlate",
-        "--no-progress",
-        "--format",
-        "json",
-        "--rules",
-        rules.to_str().unwrap(),
-    ]))
-    .unwrap()
+    s.correlate_json(&repo_root().join("correlations"), &[])
 }
 
 /// Findings are stored once: a second run adds none; every output format shows them all.
@@ -136,16 +127,7 @@ fn correlate_is_idempotent_and_findings_print_in_every_format() {
     );
     // A full recomputation finds the same findings and adds none.
     let rules = repo_root().join("correlations");
-    let full: serde_json::Value = serde_json::from_str(&s.ok(&[
-        "correlate",
-        "--no-progress",
-        "--format",
-        "json",
-        "--full",
-        "--rules",
-        rules.to_str().unwrap(),
-    ]))
-    .unwrap();
+    let full = s.correlate_json(&rules, &["--full"]);
     assert_eq!(full["new_findings"], 0, "{full}");
     assert_eq!(full["updated_findings"], 0, "{full}");
     assert_eq!(full["findings"].as_u64().unwrap(), found);
@@ -296,19 +278,7 @@ fn correlate_reads_raw_records_when_a_rule_needs_them_and_respects_time_bounds()
         "rules/browser.yml",
         "title: Edge sign-ins\nid: edge-signin\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel:\n    deviceDetail.browser|startswith: Edge\n  condition: sel\nlevel: informational\n",
     );
-    let dir = root.to_str().unwrap();
-    let run = |extra: &[&str]| -> serde_json::Value {
-        let mut args = vec![
-            "correlate",
-            "--no-progress",
-            "--format",
-            "json",
-            "--rules",
-            dir,
-        ];
-        args.extend_from_slice(extra);
-        serde_json::from_str(&s.ok(&args)).unwrap()
-    };
+    let run = |extra: &[&str]| -> serde_json::Value { s.correlate_json(&root, extra) };
     let none = run(&["--until", "2000-01-01"]);
     assert_eq!(none["events"], 0, "{none}");
     assert_eq!(none["findings"], 0);

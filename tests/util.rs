@@ -71,6 +71,15 @@ impl Skein {
         serde_json::from_str(&self.ok(&args)).expect("ingest --format json prints JSON")
     }
 
+    /// `skein correlate --no-progress --format json --rules RULES EXTRA...` parsed.
+    pub fn correlate_json(&self, rules: &Path, extra: &[&str]) -> serde_json::Value {
+        let rules = rules.display().to_string();
+        let mut args = vec!["correlate", "--no-progress", "--format", "json", "--rules"];
+        args.push(&rules);
+        args.extend_from_slice(extra);
+        serde_json::from_str(&self.ok(&args)).expect("correlate --format json prints JSON")
+    }
+
     /// `skein stats --format json` parsed.
     pub fn stats(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok(&["stats", "--format", "json"])).expect("stats JSON")

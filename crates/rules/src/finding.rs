@@ -133,14 +133,38 @@ fn actor_text(e: &Event) -> String {
 }
 
 /// A finding field as text: lists joined with `, `, `-` when empty.
-fn json_text(v: &Value) -> String {
+pub(crate) fn json_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "-".into(),
         Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
         Value::Null => "-".into(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.abs() < 100.0 && f.fract() != 0.0 => format!("{f:.1}"),
+            Some(f) if n.is_f64() => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
         other => other.to_string(),
     }
+}
+
+/// `template` with every `{name}` replaced by `fill(name)`; an unclosed `{` is kept as is.
+pub(crate) fn fill_template(template: &str, mut fill: impl FnMut(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        out.push_str(&fill(&after[..close]));
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The finding's summary: the rule's `skein.summary` template with `{field}` replaced by the
@@ -161,18 +185,8 @@ pub fn render_summary(
             e.time.to_rfc3339()
         );
     };
-    let mut out = String::with_capacity(template.len() + 32);
-    let mut rest = template.as_str();
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let name = &after[..close];
-        let text = if name == "actor" {
+    fill_template(template, |name| {
+        if name == "actor" {
             actor_text(e)
         } else if let Some(f) = name.strip_prefix("fields.") {
             fields.get(f).map_or_else(|| "-".into(), json_text)
@@ -181,10 +195,6 @@ pub fn render_summary(
                 .map(|v| value_text(&v))
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| "-".into())
-        };
-        out.push_str(&text);
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
+        }
+    })
 }

@@ -297,6 +297,16 @@ impl<'r> Correlator<'r> {
         Ok(())
     }
 
+    /// Sweeps every correlation's state at the watermark: drops what no later signal can
+    /// use and closes (into `out`) the findings whose activity has stopped, so that a saved
+    /// state is as small as it can be. The findings are the same with or without it.
+    pub fn compact(&mut self, out: &mut Vec<Finding>) {
+        let Some(now) = self.watermark else { return };
+        for (rule, st) in self.correlations.iter().zip(&mut self.states) {
+            sweep(rule, st, now, out);
+        }
+    }
+
     /// The findings still open (counts still growing, absences not yet decided), as they
     /// stand; the state is unchanged.
     pub fn flush(&self, out: &mut Vec<Finding>) {

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use skein_model::{EntityRole, Finding, FindingEntity};
 
 use super::{Correlation, Signal};
+use crate::finding::{fill_template, json_text};
 
 /// Evidence ids a finding lists at most (the count of all is in `fields.event_count`).
 pub const MAX_EVIDENCE: usize = 1_000;
@@ -187,21 +188,6 @@ fn group_value(rule: &Correlation, group: &str, name: &str) -> Option<String> {
     )
 }
 
-fn json_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(items) if items.is_empty() => "-".into(),
-        Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
-        Value::Null => "-".into(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.abs() < 100.0 && f.fract() != 0.0 => format!("{f:.1}"),
-            Some(f) if n.is_f64() => format!("{f:.0}"),
-            _ => n.to_string(),
-        },
-        other => other.to_string(),
-    }
-}
-
 /// The summary: the rule's template with `{fields.NAME}`, `{group.FIELD}`, `{window}` and
 /// `{entity.TYPE}` (the first entity of that type: its readable name, else its id) filled in,
 /// or a default sentence.
@@ -215,18 +201,8 @@ fn render(rule: &Correlation, ep: &Episode, fields: &Map<String, Value>) -> Stri
             ep.last.to_rfc3339()
         );
     };
-    let mut out = String::with_capacity(template.len() + 32);
-    let mut rest = template.as_str();
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        let Some(close) = after.find('}') else {
-            out.push_str(&rest[open..]);
-            rest = "";
-            break;
-        };
-        let name = &after[..close];
-        let text = if name == "window" {
+    fill_template(template, |name| {
+        if name == "window" {
             rule.def.timespan.text.clone()
         } else if let Some(f) = name.strip_prefix("fields.") {
             fields.get(f).map_or_else(|| "-".into(), json_text)
@@ -242,10 +218,6 @@ fn render(rule: &Correlation, ep: &Episode, fields: &Map<String, Value>) -> Stri
                 )
         } else {
             format!("{{{name}}}")
-        };
-        out.push_str(&text);
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    out
+        }
+    })
 }

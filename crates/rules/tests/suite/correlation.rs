@@ -82,6 +82,7 @@ fn split_runs(rules: &RuleSet, signals: &[Signal], cuts: &[usize]) -> BTreeMap<S
         let mut out = Vec::new();
         let part = signals[start..end].to_vec();
         c.process(part, &mut out).expect("in order");
+        c.compact(&mut out);
         saved = Some(c.checkpoint().expect("saves"));
         c.flush(&mut out);
         stored.extend(by_id(out));
@@ -209,14 +210,19 @@ correlation:
       within: 1h
 "#;
 
-fn test_rules() -> RuleSet {
-    let loaded = load(
+/// Loads one rule file's text (no lists).
+fn load_text(path: &str, text: &str) -> skein_rules::load::Loaded {
+    load(
         &[skein_rules::SourceText {
-            path: "t.yml".into(),
-            text: TEST_RULES.into(),
+            path: path.into(),
+            text: text.into(),
         }],
         &[],
-    );
+    )
+}
+
+fn test_rules() -> RuleSet {
+    let loaded = load_text("t.yml", TEST_RULES);
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     loaded.rules
 }
@@ -328,13 +334,7 @@ correlation:
       a-call: actor.role_session_name
 level: medium
 "#;
-    let loaded = load(
-        &[skein_rules::SourceText {
-            path: "a.yml".into(),
-            text: text.into(),
-        }],
-        &[],
-    );
+    let loaded = load_text("a.yml", text);
     assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
     let call = |id: &str, t: &str, session: &str| {
         serde_json::json!({"eventVersion": "1.08", "eventID": id, "eventTime": t,
@@ -358,13 +358,7 @@ level: medium
 #[test]
 fn correlation_problems_name_file_and_line() {
     let text = "title: base\nid: b\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel: {outcome.success: true}\n  condition: sel\nlevel: low\n---\ntitle: broken\nid: broken-spray\ncorrelation:\n  type: value_count\n  rules: [b, nowhere]\n  group-by: [src_ip]\n  timespan: 10m\n  condition: {gte: 5, field: actor.upn}\nlevel: high\n---\ntitle: bad field\nid: bad-field\ncorrelation:\n  type: event_count\n  rules: [b]\n  group-by: [actor.upnn]\n  timespan: 10m\n  condition: {gte: 5}\nlevel: high\n---\ntitle: bad absence\nid: bad-absence\nlevel: high\ncorrelation:\n  type: absence\n  rules: [b]\n  keys: [src_ip]\n  before: 1h\n";
-    let loaded = load(
-        &[skein_rules::SourceText {
-            path: "c.yml".into(),
-            text: text.into(),
-        }],
-        &[],
-    );
+    let loaded = load_text("c.yml", text);
     let msgs: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(
         msgs.iter()
