@@ -35,6 +35,9 @@ echo "skein: qradar-t1586-003 flagged $(target/release/skein --state "$state" fi
 for r in password-spray impossible-travel oauth-blob-without-signin aws-recon-burst; do
   echo "skein: $r: $(target/release/skein --state "$state" findings --rule "$r" --format ndjson | wc -l) findings"
 done
+spray_ips=$(target/release/skein --state "$state" findings --rule password-spray --format ndjson |
+  python3 -c 'import json,sys; print(len({e["id"] for l in sys.stdin for e in json.loads(l)["entities"] if e["type"] == "ip"}))')
+echo "skein: password-spray from $spray_ips addresses (DuckDB's sliding-window count is printed below)"
 echo "== correlate again (nothing ingested since: nothing is read)"
 target/release/skein --state "$state" correlate --no-progress --rules correlations | head -n 1
 

@@ -83,6 +83,9 @@ def f(camel, pascal):
     return f"coalesce({P}->>'{camel}', {P}->>'{pascal}')"
 SIGNIN_FIELDS = (
     f"{SIGNIN_ID} AS id, "
+    f"{SIGNIN_TIME} AS t, "
+    f"lower({f('userPrincipalName', 'UserPrincipalName')}) AS upn, "
+    f"{f('ipAddress', 'IPAddress')} AS ip, "
     f"coalesce({P}->'status'->>'errorCode', j->>'resultType', j->>'ResultType') AS result, "
     f"{f('riskLevelDuringSignIn', 'RiskLevelDuringSignIn')} AS level, "
     f"{f('riskState', 'RiskState')} AS state, "
@@ -100,6 +103,21 @@ QRADAR_WHERE = (
     "OR (lower(auth) = 'singlefactorauthentication' AND home IS NOT NULL AND home <> '' "
     "AND home <> coalesce(resource, '')))"
 )
+
+
+# Sign-in addresses carry no port in Graph, Log Analytics or diagnostic records.
+SPRAY_SQL = """
+WITH f AS (
+  SELECT DISTINCT id, ip, upn, CAST(t AS TIMESTAMP) AS t FROM signins
+  WHERE result = '50126' AND ip IS NOT NULL AND upn IS NOT NULL
+),
+w AS (
+  SELECT ip, count(DISTINCT upn) OVER (
+    PARTITION BY ip ORDER BY t RANGE BETWEEN INTERVAL 10 MINUTES PRECEDING AND CURRENT ROW
+  ) AS users FROM f
+)
+SELECT count(DISTINCT ip) FROM w WHERE users >= 5
+"""
 
 
 def detections(con, manifest, corpus, by_shape):
@@ -122,6 +140,13 @@ def detections(con, manifest, corpus, by_shape):
     print(f"duckdb: qradar-t1586-003 over {n} sign-in records from the files: "
           f"{flagged} distinct sign-ins flagged in {elapsed:.3f}s "
           f"({n / elapsed:.0f} records/s, file reading included)")
+    # password-spray: per address, a sliding 10-minute window over failures with 50126, the
+    # distinct users in it; an address is flagged when some window holds five or more.
+    started = time.time()
+    (addresses,) = con.execute(SPRAY_SQL).fetchone()
+    print(f"duckdb: password-spray over the same sign-ins (table already loaded): "
+          f"{addresses} addresses with >= 5 distinct users failing 50126 within 10 minutes, "
+          f"in {time.time() - started:.3f}s")
 
 
 def main():
