@@ -146,10 +146,10 @@ pub fn save(
     watermark: Option<DateTime<Utc>>,
     state: &[u8],
 ) -> Result<()> {
-    if let Some(w) = watermark {
-        let name = format!("{}{}", prefix(fingerprint), watermark_key(w));
+    let name = watermark.map(|w| format!("{}{}", prefix(fingerprint), watermark_key(w)));
+    if let Some(name) = &name {
         store
-            .checkpoint_put(&name, state)
+            .checkpoint_put(name, state)
             .context("saving the correlation state")?;
     }
     let all = store
@@ -157,8 +157,19 @@ pub fn save(
         .context("listing saved correlation state")?;
     let mine = prefix(fingerprint);
     let (own, other): (Vec<_>, Vec<_>) = all.into_iter().partition(|(n, _)| n.starts_with(&mine));
-    let drop_own = own.len().saturating_sub(KEEP_CHECKPOINTS);
-    for (name, _) in other.iter().chain(own.iter().take(drop_own)) {
+    // After a full run only its own state is known to describe the store (an older one may
+    // predate events ingested while no cursor recorded them, say after a crash).
+    let full = matches!(plan.start, Start::Full { .. });
+    let drop_own = if full {
+        own.len()
+    } else {
+        own.len().saturating_sub(KEEP_CHECKPOINTS)
+    };
+    let doomed = own
+        .iter()
+        .take(drop_own)
+        .filter(|(n, _)| Some(n) != name.as_ref());
+    for (name, _) in other.iter().chain(doomed) {
         store
             .checkpoint_remove(name)
             .context("removing old correlation state")?;
