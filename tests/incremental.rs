@@ -244,3 +244,48 @@ proptest! {
         prop_assert!(diff.is_empty(), "runs {:?}\n{}", runs, diff.join("\n"));
     }
 }
+
+/// An absence that also looks after its event (`after`): a finding reported while the window
+/// was still open is withdrawn when its partner arrives in the next batch, on time.
+#[test]
+fn an_absence_still_open_at_the_end_of_a_run_is_decided_by_the_next() {
+    let s = Skein::new();
+    let rules = s.dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("rules")).unwrap();
+    std::fs::create_dir_all(rules.join("fixtures")).unwrap();
+    std::fs::write(
+        rules.join("rules/after.yml"),
+        "title: failure\nid: t-fail\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel: {outcome.success: false}\n  condition: sel\nlevel: low\n---\ntitle: success\nid: t-ok\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel: {outcome.success: true}\n  condition: sel\nlevel: low\n---\ntitle: a failure with no success from that address within ten minutes either side\nid: t-unanswered\nlevel: medium\ncorrelation:\n  type: absence\n  rules: [t-fail]\n  absent: [t-ok]\n  keys: [src_ip]\n  before: 10m\n  after: 10m\n",
+    )
+    .unwrap();
+    let fail = signin("f", "2026-03-09T10:00:00Z", "a@x.com", "192.0.2.7", 50126);
+    let ok = signin("o", "2026-03-09T10:05:00Z", "a@x.com", "192.0.2.7", 0);
+    let unanswered = |s: &Skein| {
+        findings(s)
+            .iter()
+            .filter(|f| f["rule"] == "t-unanswered")
+            .count()
+    };
+    ingest(&s, "b0", std::slice::from_ref(&fail));
+    s.correlate_json(&rules, &[]);
+    assert_eq!(
+        unanswered(&s),
+        1,
+        "undecided at the end of the run: reported as it stands"
+    );
+    ingest(&s, "b1", std::slice::from_ref(&ok));
+    let run = s.correlate_json(&rules, &[]);
+    assert!(
+        run["run"].as_str().unwrap().starts_with("incremental"),
+        "{run}"
+    );
+    assert_eq!(
+        unanswered(&s),
+        0,
+        "the success five minutes later answers it: {run}"
+    );
+    let full = Skein::new();
+    ingest(&full, "all", &[fail, ok]);
+    full.correlate_json(&rules, &[]);
+    assert_eq!(findings(&s), findings(&full));
+}
