@@ -77,7 +77,9 @@ pub struct CorrelateArgs {
     #[command(flatten)]
     pub rules: RulesDirArg,
 
-    /// Only events at or after this time (RFC 3339, or a date like 2026-03-01).
+    /// Only events at or after this time (RFC 3339, or a date like 2026-03-01). With
+    /// --since or --until the run is a one-off over that range: nothing is saved for the next
+    /// incremental run, and multi-event findings cut by the range's edges are partial.
     #[arg(long, value_name = "T", value_parser = parse_time_arg)]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
 
