@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use skein_ingest::Item;
 use skein_model::{Event, Finding};
 
-use crate::correlation::Correlator;
+use crate::correlation::{Correlator, Signal};
 use crate::engine::RuleSet;
 
 /// One expected finding: of one event (`event`), or of exactly these evidence events
@@ -183,6 +183,16 @@ pub fn run(fixture: &Fixture, rules: &RuleSet) -> FixtureReport {
 /// Every rule over `events`: per-event findings, then the multi-event rules over the events
 /// in time order (with the findings still open at the end).
 pub fn evaluate_all(events: &[Event], rules: &RuleSet) -> Vec<Finding> {
+    let (mut findings, signals) = evaluate_events(events, rules);
+    let mut correlator = Correlator::new(rules, "fixture");
+    // A fresh correlator has no watermark, so nothing is out of order.
+    let _ = correlator.process(signals, &mut findings);
+    correlator.flush(&mut findings);
+    findings
+}
+
+/// The per-event rules over `events`: their findings, and the signals for multi-event rules.
+pub fn evaluate_events(events: &[Event], rules: &RuleSet) -> (Vec<Finding>, Vec<Signal>) {
     let mut findings = Vec::new();
     let mut signals = Vec::new();
     let mut stats = rules.new_stats();
@@ -190,9 +200,5 @@ pub fn evaluate_all(events: &[Event], rules: &RuleSet) -> Vec<Finding> {
     for e in events {
         rules.evaluate_signals(&mut memo, e, &mut findings, &mut signals, &mut stats);
     }
-    let mut correlator = Correlator::new(rules, "fixture");
-    // A fresh correlator has no watermark, so nothing is out of order.
-    let _ = correlator.process(signals, &mut findings);
-    correlator.flush(&mut findings);
-    findings
+    (findings, signals)
 }

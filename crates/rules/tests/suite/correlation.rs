@@ -35,14 +35,7 @@ fn events(records: Vec<Value>) -> Vec<Event> {
 }
 
 fn signals(rules: &RuleSet, events: &[Event]) -> Vec<Signal> {
-    let mut findings = Vec::new();
-    let mut signals = Vec::new();
-    let mut stats = rules.new_stats();
-    let mut memo = rules.memo();
-    for e in events {
-        rules.evaluate_signals(&mut memo, e, &mut findings, &mut signals, &mut stats);
-    }
-    signals
+    skein_rules::fixtures::evaluate_events(events, rules).1
 }
 
 /// Findings by id, the last version of each winning (as the store keeps them).
