@@ -52,6 +52,9 @@ struct Evaluated {
     stats: EvalStats,
     scanned: u64,
     watermark: Option<DateTime<Utc>>,
+    /// The exact watermark of the restored state (`None`: not resumed). Not the checkpoint's
+    /// name, which is floored to the microsecond while event times keep nanoseconds.
+    resumed_after: Option<DateTime<Utc>>,
     state: Vec<u8>,
     window_state: usize,
     /// Signals fed to the multi-event rules, and the time spent on them (one thread).
@@ -85,7 +88,22 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     }
     let store = Store::open(state, crate::store_options())
         .with_context(|| format!("opening state directory {}", state.display()))?;
-    let plan = correlate_plan::plan(&store, &rd.fingerprint, &args)?;
+    let mut plan = correlate_plan::plan(&store, &rd.fingerprint, &args)?;
+    let correlator = match &plan.start {
+        Start::Resume { state, .. } => match Correlator::restore(rules, &rd.fingerprint, state) {
+            Ok(c) => c,
+            Err(e) => {
+                // A state this build cannot read (written by another version, or damaged)
+                // costs a full run, never a failed one.
+                tracing::warn!("the saved correlation state is unusable ({e}); running in full");
+                plan.start = Start::Full {
+                    why: format!("the saved correlation state could not be read: {e}"),
+                };
+                Correlator::new(rules, &rd.fingerprint)
+            }
+        },
+        _ => Correlator::new(rules, &rd.fingerprint),
+    };
     let started = Instant::now();
     if matches!(plan.start, Start::NothingNew) {
         return report(&args, &plan, &[], 0, 0, started.elapsed().as_secs_f64());
@@ -98,7 +116,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let ev = evaluate(
         &store,
         rules,
-        &rd.fingerprint,
+        correlator,
         &plan,
         &sources,
         &args,
@@ -111,7 +129,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let storing = Instant::now();
     let total = sink.total;
     let store_nanos = sink.nanos;
-    let lines = sink.finish(&plan, &ev.stats)?;
+    let lines = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
     if !matches!(plan.start, Start::Bounded) {
         correlate_plan::save(&store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
     }
@@ -198,7 +216,7 @@ fn slices(
 fn evaluate(
     store: &Store,
     rules: &RuleSet,
-    fingerprint: &str,
+    correlator: Correlator<'_>,
     plan: &Plan,
     sources: &[Source],
     args: &CorrelateArgs,
@@ -206,11 +224,7 @@ fn evaluate(
     eval_nanos: &AtomicU64,
     sink: &mut Sink<'_>,
 ) -> Result<Evaluated> {
-    let mut correlator = match &plan.start {
-        Start::Resume { state, .. } => Correlator::restore(rules, fingerprint, state)
-            .context("restoring the saved correlation state (run with --full to start afresh)")?,
-        _ => Correlator::new(rules, fingerprint),
-    };
+    let mut correlator = correlator;
     // Exclusive: the saved state has seen every event up to its watermark.
     let after = match &plan.start {
         Start::Resume { .. } => correlator.watermark(),
@@ -316,6 +330,7 @@ fn evaluate(
         stats: all_stats,
         scanned,
         watermark: correlator.watermark(),
+        resumed_after: after,
         state,
         window_state: correlator.state_size(),
         signals: signal_count,
@@ -380,11 +395,18 @@ impl<'a> Sink<'a> {
 
     /// Removes the stale findings of multi-event rules, flushes everything stored, and
     /// returns the summary lines.
-    fn finish(self, plan: &Plan, stats: &EvalStats) -> Result<Vec<RuleLine>> {
+    /// `resumed_after`: the watermark of the restored state; findings that end at or before
+    /// it were settled by earlier runs.
+    fn finish(
+        self,
+        plan: &Plan,
+        resumed_after: Option<DateTime<Utc>>,
+        stats: &EvalStats,
+    ) -> Result<Vec<RuleLine>> {
         self.store.flush().context("flushing the findings")?;
         if !matches!(plan.start, Start::Bounded) {
             let from = match &plan.start {
-                Start::Resume { from, .. } => Some(*from),
+                Start::Resume { .. } => resumed_after,
                 _ => None,
             };
             let produced: HashSet<&str> = self

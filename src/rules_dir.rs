@@ -23,12 +23,17 @@ pub struct RulesDir {
     pub fingerprint: String,
 }
 
-/// FNV-1a/64 over every rule and list file's relative name and text. Written out because
-/// it is a dozen lines and only has to notice a change, not resist one.
+/// FNV-1a/64 over skein's version and every rule and list file's relative name and text
+/// (another build may evaluate the same rules differently). Written out because it is a
+/// dozen lines and only has to notice a change, not resist one.
 fn fingerprint(root: &Path, files: &[&SourceText]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let root = root.display().to_string();
-    for f in files {
+    let build = SourceText {
+        path: root.clone() + "skein-version",
+        text: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    for f in std::iter::once(&build).chain(files.iter().copied()) {
         let name = f.path.strip_prefix(&root).unwrap_or(&f.path);
         for b in name.bytes().chain([0]).chain(f.text.bytes()).chain([0]) {
             h ^= u64::from(b);

@@ -289,3 +289,93 @@ fn an_absence_still_open_at_the_end_of_a_run_is_decided_by_the_next() {
     full.correlate_json(&rules, &[]);
     assert_eq!(findings(&s), findings(&full));
 }
+
+/// Entra writes seven decimals; checkpoint names keep microseconds. Findings completed by
+/// the last event of a run (here at `…:14.1234567Z`) must survive the next, incremental run.
+#[test]
+fn a_finding_at_the_last_sub_microsecond_instant_of_a_run_survives_the_next() {
+    let located = |id: &str, t: &str, ip: &str, lat: f64, lon: f64| {
+        json!({"id": id, "createdDateTime": t, "userPrincipalName": "ana@contoso.com",
+            "userId": "0a1b2c3d-0000-4000-8000-000000000001", "ipAddress": ip,
+            "status": {"errorCode": 0},
+            "location": {"geoCoordinates": {"latitude": lat, "longitude": lon}}})
+    };
+    let london = located(
+        "lon",
+        "2026-03-09T07:00:14.7654321Z",
+        "81.2.69.160",
+        51.5074,
+        -0.1278,
+    );
+    let sydney = located(
+        "syd",
+        "2026-03-09T08:05:14.1234567Z",
+        "1.128.0.10",
+        -33.8688,
+        151.2093,
+    );
+    let blob = json!({"time": "2026-03-09T08:05:14.1234567Z", "category": "StorageRead",
+        "operationName": "GetBlob", "statusCode": 200, "callerIpAddress": "81.2.69.201:61000",
+        "correlationId": "c-ben", "identity": {"type": "OAuth",
+        "requester": {"objectId": "7f1d6a2e-0000-4c1e-9b1a-000000000002", "upn": "ben@contoso.com"}}});
+    let later = signin(
+        "x",
+        "2026-03-09T17:00:00.7654321Z",
+        "zed@x.com",
+        "192.0.2.1",
+        0,
+    );
+    let batches = vec![vec![london, sydney, blob], vec![later]];
+    let (inc, runs) = batch_runs(&batches);
+    assert!(runs[1].starts_with("incremental"), "{runs:?}");
+    for rule in ["impossible-travel", "oauth-blob-without-signin"] {
+        assert!(inc.iter().any(|f| f["rule"] == rule), "{rule}: {inc:?}");
+    }
+    assert_eq!(inc, full_run(&batches));
+}
+
+/// A saved state this build cannot read (another version's, or damaged) costs a full run,
+/// never a failed one, and the findings are those of a full run.
+#[test]
+fn an_unreadable_saved_state_means_a_full_run() {
+    let fail = |i: usize, min: u32| {
+        signin(
+            &format!("f{i}"),
+            &format!("2026-03-09T08:{min:02}:00Z"),
+            &format!("u{i}@x.com"),
+            "203.0.113.7",
+            50126,
+        )
+    };
+    let batches = vec![
+        (1..4).map(|i| fail(i, i as u32)).collect::<Vec<_>>(),
+        (4..8).map(|i| fail(i, i as u32)).collect(),
+    ];
+    let s = Skein::new();
+    ingest(&s, "b0", &batches[0]);
+    correlate(&s, &[]);
+    {
+        let store = skein_store::Store::open(&s.state(), skein_store::OpenOptions::default())
+            .expect("open the state");
+        let saved = store.checkpoints_with_prefix("correlate/").expect("list");
+        assert!(!saved.is_empty(), "the first run saved its state");
+        for (name, _) in saved {
+            store
+                .checkpoint_put(&name, b"{not a state")
+                .expect("damage");
+        }
+        store.flush().expect("flush");
+    }
+    ingest(&s, "b1", &batches[1]);
+    let run = correlate(&s, &[]);
+    assert!(
+        run["run"]
+            .as_str()
+            .unwrap()
+            .starts_with("full run (the saved correlation state could not be read"),
+        "{run}"
+    );
+    assert_eq!(findings(&s), full_run(&batches));
+    let next = correlate(&s, &[]);
+    assert_eq!(next["run"], "nothing ingested since the last run", "{next}");
+}
