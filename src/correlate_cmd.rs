@@ -130,7 +130,9 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let total = sink.total;
     let store_nanos = sink.nanos;
     let lines = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
-    if !matches!(plan.start, Start::Bounded) {
+    if matches!(plan.start, Start::Bounded) {
+        correlate_plan::mark_partial(&store)?;
+    } else {
         correlate_plan::save(&store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
     }
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;

@@ -31,6 +31,10 @@ const KEEP_CHECKPOINTS: usize = 8;
 struct Cursor {
     fingerprint: String,
     change_seq: u64,
+    /// A `--since`/`--until` run stored multi-event findings cut by its range since: only a
+    /// full run can tell which of them hold.
+    #[serde(default)]
+    partial: bool,
 }
 
 /// How a run starts.
@@ -98,6 +102,11 @@ pub fn plan(store: &Store, fingerprint: &str, args: &CorrelateArgs) -> Result<Pl
     };
     if cursor.fingerprint != fingerprint {
         return Ok(full("the rules or lists changed since the last run"));
+    }
+    if cursor.partial {
+        return Ok(full(
+            "a --since/--until run stored findings that only a full run can complete",
+        ));
     }
     let changes = store
         .changes_since(cursor.change_seq)
@@ -177,10 +186,27 @@ pub fn save(
     let cursor = Cursor {
         fingerprint: fingerprint.to_string(),
         change_seq: plan.change_seq,
+        partial: false,
     };
     store
         .cursor_set(CURSOR, &serde_json::to_vec(&cursor)?)
         .context("recording the correlate cursor")
+}
+
+/// After a `--since`/`--until` run: the next run is a full one (it replaces the multi-event
+/// findings the range cut short). Nothing to do when no run recorded a cursor yet.
+pub fn mark_partial(store: &Store) -> Result<()> {
+    let cursor: Option<Cursor> = store
+        .cursor_get(CURSOR)
+        .context("reading the correlate cursor")?
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(mut cursor) = cursor {
+        cursor.partial = true;
+        store
+            .cursor_set(CURSOR, &serde_json::to_vec(&cursor)?)
+            .context("recording the correlate cursor")?;
+    }
+    Ok(())
 }
 
 /// Stored findings of multi-event rules that this run should have produced again and did

@@ -379,3 +379,40 @@ fn an_unreadable_saved_state_means_a_full_run() {
     let next = correlate(&s, &[]);
     assert_eq!(next["run"], "nothing ingested since the last run", "{next}");
 }
+
+/// A `--since` run stores the part of a spray its range shows (a finding with other
+/// evidence, so another id); the next run is a full one and leaves exactly the full findings.
+#[test]
+fn a_bounded_run_is_followed_by_a_full_run() {
+    let batch: Vec<Value> = (1..=8)
+        .map(|i| {
+            signin(
+                &format!("f{i}"),
+                &format!("2026-03-09T08:{i:02}:00Z"),
+                &format!("u{i}@x.com"),
+                "203.0.113.7",
+                50126,
+            )
+        })
+        .collect();
+    let s = Skein::new();
+    ingest(&s, "b0", &batch);
+    correlate(&s, &[]);
+    let whole = findings(&s);
+    correlate(&s, &["--since", "2026-03-09T08:02:30Z"]);
+    let sprays = |f: &[Value]| f.iter().filter(|f| f["rule"] == "password-spray").count();
+    assert_eq!(
+        sprays(&findings(&s)),
+        2,
+        "the cut spray is stored beside the whole"
+    );
+    let run = correlate(&s, &[]);
+    assert!(
+        run["run"]
+            .as_str()
+            .unwrap()
+            .starts_with("full run (a --since/--until run"),
+        "{run}"
+    );
+    assert_eq!(findings(&s), whole);
+}

@@ -69,7 +69,7 @@ const PARALLEL_FROM: usize = 20_000;
 /// Signals between two sweeps of a correlation's idle state.
 const SWEEP_EVERY: u64 = 4_096;
 /// Version of the saved state's layout.
-const CHECKPOINT_VERSION: u32 = 3;
+const CHECKPOINT_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum State {

@@ -52,20 +52,27 @@ pub struct Span {
     pub text: String,
 }
 
+/// The longest window a rule may ask for (100 years): longer ones are mistakes, and time
+/// arithmetic with them would overflow.
+pub const MAX_SPAN_SECONDS: u64 = 100 * 366 * 24 * 3600;
+
 impl Span {
     pub fn parse(text: &str) -> Result<Span, String> {
         let t = Timespan::parse(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
-        Ok(Span {
-            seconds: t.seconds,
-            text: t.original,
-        })
+        Span::from_sigma(&t)
     }
 
-    fn from_sigma(t: &Timespan) -> Span {
-        Span {
+    fn from_sigma(t: &Timespan) -> Result<Span, String> {
+        if t.seconds > MAX_SPAN_SECONDS {
+            return Err(format!(
+                "{:?} is longer than 100 years, the longest window skein accepts",
+                t.original
+            ));
+        }
+        Ok(Span {
             seconds: t.seconds,
             text: t.original.clone(),
-        }
+        })
     }
 
     pub fn zero() -> Span {
@@ -328,7 +335,7 @@ pub fn from_sigma(
                 )
             })
             .collect(),
-        timespan: Span::from_sigma(&c.timespan),
+        timespan: Span::from_sigma(&c.timespan).map_err(|e| format!("timespan: {e}"))?,
         kind,
         presentation,
     })

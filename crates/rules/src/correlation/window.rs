@@ -8,7 +8,10 @@
 //! Counts (no event counted twice): when the condition first holds, the window's events
 //! open a finding; the group's later events join that finding while each comes within one
 //! timespan of the previous one, and none of them is counted again. After a longer pause the
-//! finding is closed and counting starts afresh.
+//! finding is closed and counting starts afresh. A finding is also closed once it spans
+//! [`episode_limit`] (a spray that never pauses gives one finding per day, not one that
+//! holds every distinct value of the corpus in memory). An event that matched several
+//! rules of the correlation counts once.
 //!
 //! Temporal: when the rules are all present (in order, for `temporal_ordered`) a finding is
 //! made of the events used, which are then removed from the window.
@@ -30,6 +33,16 @@ pub struct CountGroup {
     /// value (lower-cased) → how many events of the window carry it (value_count).
     values: HashMap<String, u32>,
     episode: Option<Episode>,
+    /// The last event counted (time, `source|id`): one event matching two of the
+    /// correlation's rules arrives as two adjacent signals and counts once.
+    #[serde(default)]
+    last: Option<(DateTime<Utc>, String)>,
+}
+
+/// How long one count finding may run before it is closed and counting starts afresh:
+/// a day, or two timespans for rules with longer windows.
+pub fn episode_limit(rule: &Correlation) -> chrono::TimeDelta {
+    (rule.def.timespan.duration() * 2).max(chrono::TimeDelta::days(1))
 }
 
 impl CountGroup {
@@ -70,8 +83,13 @@ impl CountState {
         let span = rule.def.timespan.duration();
         let key = s.group.clone();
         let group = self.groups.entry(key.clone()).or_default();
+        let anchor = (s.time, s.anchor());
+        if group.last.as_ref() == Some(&anchor) {
+            return;
+        }
+        group.last = Some(anchor);
         if let Some(ep) = &mut group.episode {
-            if s.time - ep.last <= span {
+            if s.time - ep.last <= span && s.time - ep.first <= episode_limit(rule) {
                 ep.add(&s);
                 return;
             }

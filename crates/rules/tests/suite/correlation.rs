@@ -350,7 +350,7 @@ level: medium
 /// A multi-event rule's problems name its file and line.
 #[test]
 fn correlation_problems_name_file_and_line() {
-    let text = "title: base\nid: b\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel: {outcome.success: true}\n  condition: sel\nlevel: low\n---\ntitle: broken\nid: broken-spray\ncorrelation:\n  type: value_count\n  rules: [b, nowhere]\n  group-by: [src_ip]\n  timespan: 10m\n  condition: {gte: 5, field: actor.upn}\nlevel: high\n---\ntitle: bad field\nid: bad-field\ncorrelation:\n  type: event_count\n  rules: [b]\n  group-by: [actor.upnn]\n  timespan: 10m\n  condition: {gte: 5}\nlevel: high\n---\ntitle: bad absence\nid: bad-absence\nlevel: high\ncorrelation:\n  type: absence\n  rules: [b]\n  keys: [src_ip]\n  before: 1h\n";
+    let text = "title: base\nid: b\nlogsource: {product: azure, service: signinlogs}\ndetection:\n  sel: {outcome.success: true}\n  condition: sel\nlevel: low\n---\ntitle: broken\nid: broken-spray\ncorrelation:\n  type: value_count\n  rules: [b, nowhere]\n  group-by: [src_ip]\n  timespan: 10m\n  condition: {gte: 5, field: actor.upn}\nlevel: high\n---\ntitle: bad field\nid: bad-field\ncorrelation:\n  type: event_count\n  rules: [b]\n  group-by: [actor.upnn]\n  timespan: 10m\n  condition: {gte: 5}\nlevel: high\n---\ntitle: bad absence\nid: bad-absence\nlevel: high\ncorrelation:\n  type: absence\n  rules: [b]\n  keys: [src_ip]\n  before: 1h\n---\ntitle: forever\nid: forever\ncorrelation:\n  type: event_count\n  rules: [b]\n  group-by: [src_ip]\n  timespan: 300000y\n  condition: {gte: 5}\nlevel: high\n---\ntitle: forever before\nid: forever-before\nlevel: high\ncorrelation:\n  type: absence\n  rules: [b]\n  absent: [b]\n  keys: [src_ip]\n  before: 300000y\n";
     let loaded = load_text("c.yml", text);
     let msgs: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(
@@ -368,5 +368,86 @@ fn correlation_problems_name_file_and_line() {
             .any(|m| m.starts_with("c.yml:") && m.contains("absent")),
         "{msgs:?}"
     );
+    for field in ["timespan", "correlation.before"] {
+        assert!(
+            msgs.iter()
+                .any(|m| m.contains(field) && m.contains("longer than 100 years")),
+            "{field}: {msgs:?}"
+        );
+    }
     assert!(loaded.rules.correlations().is_empty());
+}
+
+/// One event that matches two rules of an `event_count` correlation counts once.
+#[test]
+fn an_event_matching_two_rules_of_a_count_counts_once() {
+    let text = r#"
+title: any sign-in
+id: t-any
+logsource: {product: azure, service: signinlogs}
+detection:
+  sel: {outcome.success: [true, false]}
+  condition: sel
+level: low
+---
+title: failure
+id: t-fail
+logsource: {product: azure, service: signinlogs}
+detection:
+  sel: {outcome.success: false}
+  condition: sel
+level: low
+---
+title: three sign-in events from one address
+id: t-three
+correlation:
+  type: event_count
+  rules: [t-any, t-fail]
+  group-by: [src_ip]
+  timespan: 10m
+  condition: {gte: 3}
+level: medium
+"#;
+    let loaded = load_text("t.yml", text);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let rules = loaded.rules;
+    let two = vec![
+        signin("f1", 0, "a@x", "10.0.0.1", false),
+        signin("f2", 1, "b@x", "10.0.0.1", false),
+    ];
+    assert!(findings_of(&rules, two.clone(), "t-three").is_empty());
+    let mut three = two;
+    three.push(signin("o3", 2, "c@x", "10.0.0.1", true));
+    assert_eq!(
+        findings_of(&rules, three, "t-three"),
+        vec![vec!["f1".to_string(), "f2".into(), "o3".into()]]
+    );
+}
+
+/// A spray that never pauses is reported a day at a time: a count finding does not grow
+/// (with every distinct value in memory) for as long as the corpus lasts.
+#[test]
+fn a_count_that_never_pauses_is_reported_a_day_at_a_time() {
+    let rules = shipped();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-09T00:00:00Z").expect("time");
+    let records: Vec<Value> = (0..(3 * 24 * 60))
+        .map(|i| {
+            let t = start + chrono::TimeDelta::minutes(i);
+            serde_json::json!({
+                "id": format!("f{i}"),
+                "createdDateTime": t.to_rfc3339(),
+                "userPrincipalName": format!("u{i}@x.com"),
+                "ipAddress": "203.0.113.9",
+                "status": {"errorCode": 50126},
+            })
+        })
+        .collect();
+    let sprays = findings_of(&rules, records, "password-spray");
+    assert_eq!(
+        sprays.len(),
+        3,
+        "one per day: {:?}",
+        sprays.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert!(sprays.iter().all(|f| f.len() <= 24 * 60 + 1));
 }
