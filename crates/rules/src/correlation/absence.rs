@@ -28,8 +28,9 @@ fn windows(rule: &Correlation) -> (TimeDelta, TimeDelta, TimeDelta) {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AbsenceState {
-    /// key tuple → times of the absent rules' events, oldest first.
-    present: HashMap<String, VecDeque<DateTime<Utc>>>,
+    /// key tuple (hashed, see [`Signal::tuples`]) → times of the absent rules' events,
+    /// oldest first.
+    present: HashMap<u128, VecDeque<DateTime<Utc>>>,
     /// Events waiting for their `after` window to pass, in time order.
     pending: VecDeque<Signal>,
     /// group → the open finding of unmatched events.
@@ -39,7 +40,7 @@ pub struct AbsenceState {
 /// Decides `x` against `present`, adding it to (or closing and opening) its group's finding.
 fn decide(
     rule: &Correlation,
-    present: &HashMap<String, VecDeque<DateTime<Utc>>>,
+    present: &HashMap<u128, VecDeque<DateTime<Utc>>>,
     episodes: &mut HashMap<String, Episode>,
     x: &Signal,
     out: &mut Vec<Finding>,

@@ -26,7 +26,12 @@ struct Job<'a, 'r> {
 }
 
 impl Job<'_, '_> {
-    fn run(self, slots: &[Slot]) -> Vec<Finding> {
+    fn run(mut self, slots: &[Slot]) -> Vec<Finding> {
+        // Signals are sorted here, per correlation (on the job's thread): the order of a
+        // correlation's own signals is all its state depends on. Order keys are unique (one
+        // signal per event and slot), so an unstable sort gives the same order every time.
+        self.signals
+            .sort_unstable_by(|a, b| a.order_key().cmp(&b.order_key()));
         let mut found = Vec::new();
         for s in self.signals {
             let Some(slot) = slots.get(s.slot as usize) else {
@@ -238,22 +243,23 @@ impl<'r> Correlator<'r> {
     /// whatever the threads do.
     pub fn process(
         &mut self,
-        mut signals: Vec<Signal>,
+        signals: Vec<Signal>,
         out: &mut Vec<Finding>,
     ) -> Result<(), CheckpointError> {
-        signals.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-        let (Some(first), Some(last)) = (signals.first(), signals.last()) else {
+        let (Some(first), Some(last_time)) = (
+            signals.iter().map(|s| s.time).min(),
+            signals.iter().map(|s| s.time).max(),
+        ) else {
             return Ok(());
         };
         if let Some(w) = self.watermark {
-            if first.time <= w {
+            if first <= w {
                 return Err(CheckpointError::OutOfOrder {
-                    got: first.time,
+                    got: first,
                     watermark: w,
                 });
             }
         }
-        let last_time = last.time;
         let mut per: Vec<Vec<Signal>> = vec![Vec::new(); self.states.len()];
         for s in signals {
             if let Some(slot) = self.slots.get(s.slot as usize) {

@@ -107,11 +107,13 @@ pub struct Signal {
     /// The group: each key's first alternative, joined, lower-cased (computed where the
     /// signal is made, on the scanning threads).
     pub group: String,
-    /// For an absence: every combination of the keys' alternatives, lower-cased.
-    pub tuples: Vec<String>,
+    /// For an absence: every combination of the keys' alternatives, lower-cased, as a
+    /// stable 128-bit hash ([`tuple_hashes`]).
+    pub tuples: Vec<u128>,
     /// The counted value as the event has it (compared ignoring case).
     pub value: Option<String>,
-    pub place: Option<Place>,
+    /// Boxed: most signals have none, and signals are moved about in bulk.
+    pub place: Option<Box<Place>>,
     pub entities: Vec<FindingEntity>,
 }
 
@@ -165,7 +167,11 @@ pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Sign
         let mut present = Vec::with_capacity(alternatives.len());
         for (i, token) in alternatives.iter().enumerate() {
             if let Some(text) = view.field(token).as_ref().and_then(value_text) {
-                present.push(format!("{i}\u{1e}{text}"));
+                let mut k = String::with_capacity(text.len() + 4);
+                k.push_str(&i.to_string());
+                k.push('\u{1e}');
+                k.push_str(&text);
+                present.push(k);
             }
         }
         if present.is_empty() {
@@ -185,67 +191,80 @@ pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Sign
                     && (-180.0..=180.0).contains(&lon)
                     && !(lat == 0.0 && lon == 0.0) =>
             {
-                Some(Place {
+                Some(Box::new(Place {
                     lat,
                     lon,
                     ip: event.src_ip.map(|ip| ip.to_string()),
                     city: g.city.clone(),
                     country: g.country.clone(),
-                })
+                }))
             }
             _ => return None,
         }
     } else {
         None
     };
+    if slot.role == Role::Absent {
+        // A partner of an absence is only looked up by its key combinations and time.
+        return Some(Signal {
+            time: event.time,
+            source: event.source,
+            event_id: String::new(),
+            slot: slot_index,
+            keys: Vec::new(),
+            group: String::new(),
+            tuples: tuple_hashes(&keys),
+            value,
+            place,
+            entities: Vec::new(),
+        });
+    }
     let mut sig = Signal {
         time: event.time,
         source: event.source,
         event_id: event.id.clone(),
         slot: slot_index,
         group: String::new(),
-        tuples: Vec::new(),
+        tuples: if slot.tuples {
+            tuple_hashes(&keys)
+        } else {
+            Vec::new()
+        },
         keys,
         value,
         place,
-        // A partner an absence looks for is never evidence: its entities are not needed.
-        entities: if slot.role == Role::Absent {
-            Vec::new()
-        } else {
-            crate::finding::entities_with(event, false)
-        },
+        entities: crate::finding::entities_with(event, false),
     };
-    if slot.tuples {
-        sig.tuples = tuples(&sig.keys);
-    }
-    if slot.role == Role::Absent {
-        // A partner of an absence is only looked up by its key combinations and time.
-        sig.keys = Vec::new();
-        sig.event_id = String::new();
-    } else {
-        sig.group = sig.group_shown(sig.keys.len()).to_lowercase();
-    }
+    sig.group = sig.group_shown(sig.keys.len()).to_lowercase();
     Some(sig)
 }
 
 /// Every combination of the keys' alternatives (the keys an event can be found by),
-/// lower-cased.
-fn tuples(keys: &[Vec<String>]) -> Vec<String> {
-    let mut out = vec![String::new()];
-    for (i, alts) in keys.iter().enumerate() {
-        let mut next = Vec::with_capacity(out.len() * alts.len());
-        for prefix in &out {
-            for a in alts {
-                let mut t = prefix.clone();
-                if i > 0 {
-                    t.push('\u{1f}');
-                }
-                t.push_str(&a.to_lowercase());
-                next.push(t);
+/// lower-cased and joined, each as its xxh3-128 hash: absence state keys by these, so it
+/// holds no strings (a collision needs about 2^64 distinct tuples).
+fn tuple_hashes(keys: &[Vec<String>]) -> Vec<u128> {
+    let lowered: Vec<Vec<String>> = keys
+        .iter()
+        .map(|alts| alts.iter().map(|a| a.to_lowercase()).collect())
+        .collect();
+    let mut out = Vec::new();
+    let mut buf = String::new();
+    fn walk(keys: &[Vec<String>], i: usize, buf: &mut String, out: &mut Vec<u128>) {
+        let Some(alts) = keys.get(i) else {
+            out.push(xxhash_rust::xxh3::xxh3_128(buf.as_bytes()));
+            return;
+        };
+        let len = buf.len();
+        for a in alts {
+            if i > 0 {
+                buf.push('\u{1f}');
             }
+            buf.push_str(a);
+            walk(keys, i + 1, buf, out);
+            buf.truncate(len);
         }
-        out = next;
     }
+    walk(&lowered, 0, &mut buf, &mut out);
     out
 }
 
