@@ -254,15 +254,15 @@ fn evaluate(
     // One slice is correlated and stored on a thread of its own while the next is read; the
     // channel holds one slice, so memory stays at about two slices' signals and findings.
     let (correlator, signal_count, correlate_secs) = std::thread::scope(|scope| -> Result<_> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Signal>, Vec<Finding>)>(1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Vec<Signal>>, Vec<Finding>)>(1);
         let sink = &mut *sink;
         let consumer = scope.spawn(move || -> Result<(Correlator<'_>, u64, f64)> {
             let (mut count, mut secs) = (0u64, 0f64);
             for (signals, mut found) in rx {
                 let started = Instant::now();
-                count += signals.len() as u64;
+                count += signals.iter().map(Vec::len).sum::<usize>() as u64;
                 correlator
-                    .process(signals, &mut found)
+                    .process_batches(signals, &mut found)
                     .context("correlating events in time order")?;
                 secs += started.elapsed().as_secs_f64();
                 sink.put(found)?;
@@ -271,7 +271,12 @@ fn evaluate(
         });
         let mut read = || -> Result<()> {
             for (a, b) in slices(from, args.until, sources, stats) {
-                type Shared = (Vec<Finding>, Vec<Signal>, EvalStats, Option<DateTime<Utc>>);
+                type Shared = (
+                    Vec<Finding>,
+                    Vec<Vec<Signal>>,
+                    EvalStats,
+                    Option<DateTime<Utc>>,
+                );
                 let shared: Mutex<Shared> =
                     Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None));
                 let scan = store
@@ -291,7 +296,7 @@ fn evaluate(
                         progress.advance(events.len() as u64);
                         let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
                         guard.0.append(&mut found);
-                        guard.1.append(&mut signals);
+                        guard.1.push(signals);
                         guard.2.merge(&st);
                         guard.3 = guard.3.max(newest);
                     })
@@ -340,6 +345,22 @@ fn evaluate(
     })
 }
 
+/// The findings of `list` not stored exactly so according to `digests`, which is updated
+/// to what storing them gives (repeated ids: the last one wins, as in the store).
+fn changed_only(digests: &mut HashMap<String, u128>, list: Vec<Finding>) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    for f in list {
+        let json =
+            serde_json::to_vec(&f).with_context(|| format!("serialising finding {}", f.id))?;
+        let digest = skein_store::finding_digest(&json);
+        if digests.get(&f.id) != Some(&digest) {
+            digests.insert(f.id.clone(), digest);
+            out.push(f);
+        }
+    }
+    Ok(out)
+}
+
 /// Where findings go as slices are evaluated: stored per rule in batches (so memory holds a
 /// slice's findings, not the run's), counted per rule for the summary, and the ids of
 /// multi-event findings remembered so that [`Sink::finish`] can remove those this run should
@@ -353,7 +374,14 @@ struct Sink<'a> {
     produced: HashMap<String, HashSet<String>>,
     total: usize,
     nanos: u64,
+    /// Stored findings' digests, loaded once this run has many findings to store (a re-run
+    /// mostly stores findings exactly as they are: comparing digests in memory spares a
+    /// random read per finding). `None` until then.
+    digests: Option<HashMap<String, u128>>,
 }
+
+/// Findings stored by one run before the stored findings' digests are loaded.
+const DIGESTS_FROM: usize = 5_000;
 
 impl<'a> Sink<'a> {
     fn new(store: &'a Store, rules: &'a RuleSet) -> Sink<'a> {
@@ -364,6 +392,7 @@ impl<'a> Sink<'a> {
             produced: HashMap::new(),
             total: 0,
             nanos: 0,
+            digests: None,
         }
     }
 
@@ -381,6 +410,17 @@ impl<'a> Sink<'a> {
             } else {
                 self.total += list.len();
             }
+            if self.digests.is_none() && self.total >= DIGESTS_FROM {
+                self.digests = Some(
+                    self.store
+                        .finding_digests()
+                        .context("reading the stored findings' digests")?,
+                );
+            }
+            let list = match &mut self.digests {
+                Some(digests) => changed_only(digests, list)?,
+                None => list,
+            };
             let outcome = self.outcomes.entry(rule.clone()).or_default();
             for batch in list.chunks(FINDINGS_PER_BATCH) {
                 let o = self

@@ -416,3 +416,47 @@ fn a_bounded_run_is_followed_by_a_full_run() {
     );
     assert_eq!(findings(&s), whole);
 }
+
+/// Many findings (enough that stored findings are compared by digest): a re-run stores
+/// nothing, a rule change updates every one of them, and a re-run after that nothing again.
+#[test]
+fn many_findings_are_compared_with_what_is_stored() {
+    let s = Skein::new();
+    let rules = s.dir.path().join("rules");
+    std::fs::create_dir_all(rules.join("rules")).unwrap();
+    let rule = |level: &str| {
+        format!("title: failure\nid: t-fail\nlogsource: {{product: azure, service: signinlogs}}\ndetection:\n  sel: {{outcome.success: false}}\n  condition: sel\nlevel: {level}\n")
+    };
+    std::fs::write(rules.join("rules/fail.yml"), rule("low")).unwrap();
+    let n = 6_000;
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            signin(
+                &format!("f{i}"),
+                &format!(
+                    "2026-03-09T{:02}:{:02}:{:02}Z",
+                    i / 3600,
+                    (i / 60) % 60,
+                    i % 60
+                ),
+                &format!("u{i}@x.com"),
+                "203.0.113.7",
+                50126,
+            )
+        })
+        .collect();
+    ingest(&s, "all", &records);
+    let first = s.correlate_json(&rules, &[]);
+    assert_eq!(first["new_findings"], n, "{first}");
+    let again = s.correlate_json(&rules, &["--full"]);
+    assert_eq!(again["new_findings"], 0, "{again}");
+    assert_eq!(again["updated_findings"], 0, "{again}");
+    std::fs::write(rules.join("rules/fail.yml"), rule("high")).unwrap();
+    let changed = s.correlate_json(&rules, &[]);
+    assert_eq!(changed["updated_findings"], n, "{changed}");
+    let stored = findings(&s);
+    assert_eq!(stored.len(), n);
+    assert!(stored.iter().all(|f| f["severity"] == "high"));
+    let last = s.correlate_json(&rules, &["--full"]);
+    assert_eq!(last["updated_findings"], 0, "{last}");
+}

@@ -129,7 +129,7 @@ mod write;
 pub use changes::ChangeSummary;
 pub use chunk::ReadMode;
 pub use error::{Result, StoreError};
-pub use findings::FindingsOutcome;
+pub use findings::{finding_digest, FindingsOutcome};
 pub use lock::{LockHolder, LOCK_FILE};
 pub use quarantine::{QuarantineRecord, MAX_EXCERPT, QUARANTINE_FILE};
 pub use read::EventIter;

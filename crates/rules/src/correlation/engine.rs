@@ -246,10 +246,19 @@ impl<'r> Correlator<'r> {
         signals: Vec<Signal>,
         out: &mut Vec<Finding>,
     ) -> Result<(), CheckpointError> {
-        let (Some(first), Some(last_time)) = (
-            signals.iter().map(|s| s.time).min(),
-            signals.iter().map(|s| s.time).max(),
-        ) else {
+        self.process_batches(vec![signals], out)
+    }
+
+    /// [`Correlator::process`] over signals gathered in several batches (as scanning
+    /// threads produce them): each correlation's signals are moved once into a vector of
+    /// the right size, never into one growing vector of all of them.
+    pub fn process_batches(
+        &mut self,
+        batches: Vec<Vec<Signal>>,
+        out: &mut Vec<Finding>,
+    ) -> Result<(), CheckpointError> {
+        let times = batches.iter().flatten().map(|s| s.time);
+        let (Some(first), Some(last_time)) = (times.clone().min(), times.max()) else {
             return Ok(());
         };
         if let Some(w) = self.watermark {
@@ -260,10 +269,15 @@ impl<'r> Correlator<'r> {
                 });
             }
         }
-        let mut per: Vec<Vec<Signal>> = vec![Vec::new(); self.states.len()];
-        for s in signals {
-            if let Some(slot) = self.slots.get(s.slot as usize) {
-                per[slot.correlation].push(s);
+        let correlation_of = |s: &Signal| self.slots.get(s.slot as usize).map(|sl| sl.correlation);
+        let mut sizes = vec![0usize; self.states.len()];
+        for c in batches.iter().flatten().filter_map(correlation_of) {
+            sizes[c] += 1;
+        }
+        let mut per: Vec<Vec<Signal>> = sizes.into_iter().map(Vec::with_capacity).collect();
+        for s in batches.into_iter().flatten() {
+            if let Some(c) = correlation_of(&s) {
+                per[c].push(s);
             }
         }
         let busy = per.iter().filter(|p| !p.is_empty()).count();

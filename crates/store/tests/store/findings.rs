@@ -347,3 +347,27 @@ fn removing_a_corrupt_finding_removes_it() {
     assert_eq!(ids(&store.findings(Some("spray")).unwrap()), ["F-1"]);
     assert_eq!(store.finding_count().unwrap(), 1);
 }
+
+#[test]
+fn finding_digests_are_the_digests_of_what_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut a = finding("F-a", "r1", 10);
+    let b = finding("F-b", "r2", 20);
+    store.put_findings(&[a.clone(), b.clone()]).expect("put");
+    let digest = |f: &Finding| skein_store::finding_digest(&serde_json::to_vec(f).expect("json"));
+    let got = store.finding_digests().expect("digests");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got["F-a"], digest(&a));
+    assert_eq!(got["F-b"], digest(&b));
+    a.summary = "changed".into();
+    store
+        .put_findings(std::slice::from_ref(&a))
+        .expect("update");
+    assert_eq!(store.finding_digests().expect("digests")["F-a"], digest(&a));
+    store.remove_findings(&["F-b".to_string()]).expect("remove");
+    assert!(!store
+        .finding_digests()
+        .expect("digests")
+        .contains_key("F-b"));
+}
