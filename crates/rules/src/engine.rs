@@ -10,6 +10,7 @@ use skein_model::{Event, Finding, Source};
 use crate::correlation::{self, Compiled, Correlation, Signal, Slot};
 use crate::fast::{DetectionTable, Memo};
 use crate::finding::{entities, render_summary};
+use crate::lists::ListMatcher;
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
 
@@ -90,6 +91,14 @@ fn strings<'v>(value: &'v Option<EventValue<'v>>) -> Vec<&'v str> {
 
 /// True when the event's `field` is on the bound list.
 fn on_list(view: &EventView<'_>, bound: &BoundList) -> bool {
+    if bound.is_src_ip {
+        if let ListMatcher::Ip(nets) = &*bound.matcher {
+            return view
+                .event()
+                .src_ip
+                .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)));
+        }
+    }
     let value = view.get_field(&bound.lookup);
     let owned: Option<EventValue<'_>> = match value {
         Some(EventValue::Int(n)) => Some(EventValue::Str(Cow::Owned(n.to_string()))),

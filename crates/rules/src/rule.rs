@@ -26,6 +26,9 @@ pub struct BoundList {
     pub field: String,
     /// The name evaluation uses for it: its token when it resolves to a model field.
     pub(crate) lookup: String,
+    /// Whether the field is the event's source address (looked up as an address, without
+    /// printing and parsing it).
+    pub(crate) is_src_ip: bool,
     pub matcher: Arc<ListMatcher>,
 }
 
@@ -296,7 +299,8 @@ fn bind(
             m
         }
     };
-    let lookup = match fields::resolve(&r.field, sources) {
+    let resolved = fields::resolve(&r.field, sources);
+    let lookup = match resolved {
         Resolution::Field(f) => fields::token(f),
         Resolution::Raw => fields::raw_token(&r.field),
     };
@@ -304,6 +308,7 @@ fn bind(
         list: r.list.clone(),
         field: r.field.clone(),
         lookup,
+        is_src_ip: resolved == Resolution::Field(fields::Field::SrcIp),
         matcher,
     })
 }
