@@ -1,0 +1,311 @@
+//! The entity graph (SPEC §3) over findings: a node per entity, identities resolved (an
+//! object id and its UPN are one user), and an edge for every reason two entities are linked:
+//! named together by a finding, or an identity link across clouds (an AWS role session or
+//! principal named after an Entra UPN).
+//!
+//! Built on petgraph's `StableGraph`, so node indices stay valid while the graph is trimmed.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use petgraph::stable_graph::{NodeIndex, StableUnGraph};
+use petgraph::visit::{EdgeRef, IntoEdgeReferences};
+use skein_model::{EntityRef, EntityRole, EntityType, Finding};
+
+/// What the graph knows of one entity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityNode {
+    pub entity: EntityRef,
+    /// A readable name (a user's UPN when its id is an object id; a session's name).
+    pub name: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    /// Indices (into the findings the graph was built from) of the findings naming it,
+    /// with its role in each.
+    pub findings: Vec<(usize, EntityRole)>,
+}
+
+/// Why two entities are linked.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LinkKind {
+    /// Named together by a finding (its id).
+    Finding(String),
+    /// An AWS role session whose session name is an Entra user's UPN.
+    SessionName,
+    /// An AWS principal whose user name (a SAML user) is an Entra user's UPN.
+    UserName,
+}
+
+impl LinkKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LinkKind::Finding(_) => "finding",
+            LinkKind::SessionName => "session_name",
+            LinkKind::UserName => "user_name",
+        }
+    }
+
+    /// Whether the link says two entities are one identity (not just seen together).
+    pub fn is_identity(&self) -> bool {
+        !matches!(self, LinkKind::Finding(_))
+    }
+}
+
+/// A link with its reason in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub kind: LinkKind,
+    pub reason: String,
+}
+
+/// Entities and their links.
+#[derive(Debug, Default)]
+pub struct EntityGraph {
+    graph: StableUnGraph<EntityNode, Link>,
+    index: HashMap<EntityRef, NodeIndex>,
+    /// UPN (as a `user:` ref) → the object id it belongs to, learned from findings that
+    /// name both.
+    aliases: HashMap<EntityRef, EntityRef>,
+}
+
+/// Whether a role joins cases: the account that acted, or where the activity came from. A
+/// target of failed attempts or a resource touched does not.
+pub fn joins(role: EntityRole) -> bool {
+    matches!(role, EntityRole::Actor | EntityRole::Source)
+}
+
+impl EntityGraph {
+    /// The graph of `findings`' entities.
+    pub fn from_findings(findings: &[Finding]) -> EntityGraph {
+        let mut g = EntityGraph::default();
+        for f in findings {
+            for e in &f.entities {
+                if let (EntityType::User, Some(name)) = (e.entity_type, &e.name) {
+                    if let (Some(id), Some(upn)) = (
+                        EntityRef::new(EntityType::User, &e.id),
+                        EntityRef::new(EntityType::User, name),
+                    ) {
+                        if id != upn {
+                            g.aliases.entry(upn).or_insert(id);
+                        }
+                    }
+                }
+            }
+        }
+        for (i, f) in findings.iter().enumerate() {
+            let mut named: Vec<(NodeIndex, EntityRole)> = Vec::new();
+            for e in &f.entities {
+                let Some(r) = EntityRef::new(e.entity_type, &e.id) else {
+                    continue;
+                };
+                let r = g.resolve(&r);
+                let name = e.name.clone().filter(|n| !n.eq_ignore_ascii_case(&r.id));
+                let n = g.node_for(r, name, f.first_seen, f.last_seen);
+                g.graph[n].findings.push((i, e.role));
+                named.push((n, e.role));
+            }
+            // A star from each joining entity to the others (a spray's address to each user
+            // it tried), not every pair.
+            let hubs: Vec<NodeIndex> = named
+                .iter()
+                .filter(|(_, r)| joins(*r))
+                .map(|(n, _)| *n)
+                .collect();
+            let centre = if hubs.is_empty() {
+                named.first().map(|(n, _)| vec![*n]).unwrap_or_default()
+            } else {
+                hubs
+            };
+            for &c in &centre {
+                for &(n, _) in &named {
+                    if n != c && !g.linked(c, n, &LinkKind::Finding(f.id.clone())) {
+                        g.graph.add_edge(
+                            c,
+                            n,
+                            Link {
+                                kind: LinkKind::Finding(f.id.clone()),
+                                reason: format!("named together by {} ({})", f.id, f.rule),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        g.link_names();
+        g
+    }
+
+    /// Links AWS sessions and principals to the Entra users they are named after.
+    fn link_names(&mut self) {
+        let mut users: BTreeMap<String, NodeIndex> = BTreeMap::new();
+        for n in self.graph.node_indices() {
+            let node = &self.graph[n];
+            if node.entity.ty == EntityType::User {
+                for name in [Some(&node.entity.id), node.name.as_ref()]
+                    .into_iter()
+                    .flatten()
+                {
+                    if name.contains('@') {
+                        users.entry(name.to_lowercase()).or_insert(n);
+                    }
+                }
+            }
+        }
+        let mut links = Vec::new();
+        for n in self.graph.node_indices() {
+            let node = &self.graph[n];
+            let kind = match node.entity.ty {
+                EntityType::AwsSession => LinkKind::SessionName,
+                EntityType::AwsPrincipal => LinkKind::UserName,
+                _ => continue,
+            };
+            let name = node
+                .name
+                .clone()
+                .or_else(|| node.entity.id.rsplit('/').next().map(str::to_string));
+            let Some(name) = name else { continue };
+            if let Some(&u) = users.get(&name.to_lowercase()) {
+                let what = match kind {
+                    LinkKind::SessionName => "role session name",
+                    _ => "user name",
+                };
+                links.push((
+                    n,
+                    u,
+                    Link {
+                        reason: format!("AWS {what} {name:?} equals the Entra user's UPN"),
+                        kind,
+                    },
+                ));
+            }
+        }
+        for (a, b, link) in links {
+            if !self.linked(a, b, &link.kind) {
+                self.graph.add_edge(a, b, link);
+            }
+        }
+    }
+
+    fn linked(&self, a: NodeIndex, b: NodeIndex, kind: &LinkKind) -> bool {
+        self.graph
+            .edges_connecting(a, b)
+            .any(|e| &e.weight().kind == kind)
+    }
+
+    fn node_for(
+        &mut self,
+        r: EntityRef,
+        name: Option<String>,
+        first: DateTime<Utc>,
+        last: DateTime<Utc>,
+    ) -> NodeIndex {
+        if let Some(&n) = self.index.get(&r) {
+            let node = &mut self.graph[n];
+            node.first_seen = node.first_seen.min(first);
+            node.last_seen = node.last_seen.max(last);
+            if node.name.is_none() {
+                node.name = name;
+            }
+            return n;
+        }
+        let n = self.graph.add_node(EntityNode {
+            entity: r.clone(),
+            name,
+            first_seen: first,
+            last_seen: last,
+            findings: Vec::new(),
+        });
+        self.index.insert(r, n);
+        n
+    }
+
+    /// The canonical entity for `r`: a user's UPN resolves to its object id when known.
+    pub fn resolve(&self, r: &EntityRef) -> EntityRef {
+        self.aliases.get(r).cloned().unwrap_or_else(|| r.clone())
+    }
+
+    pub fn node(&self, r: &EntityRef) -> Option<&EntityNode> {
+        self.index.get(&self.resolve(r)).map(|&n| &self.graph[n])
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = &EntityNode> {
+        self.graph.node_weights()
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    /// The links of `r`: the other entity and the link.
+    pub fn links(&self, r: &EntityRef) -> Vec<(&EntityNode, &Link)> {
+        let Some(&n) = self.index.get(&self.resolve(r)) else {
+            return Vec::new();
+        };
+        self.graph
+            .edges(n)
+            .map(|e| {
+                let other = if e.source() == n {
+                    e.target()
+                } else {
+                    e.source()
+                };
+                (&self.graph[other], e.weight())
+            })
+            .collect()
+    }
+
+    /// Every link between two of `members`, as (from, to, link), in a stable order.
+    pub fn links_among(&self, members: &BTreeSet<EntityRef>) -> Vec<(EntityRef, EntityRef, Link)> {
+        let mut out = Vec::new();
+        for e in (&self.graph).edge_references() {
+            let (a, b) = (
+                &self.graph[e.source()].entity,
+                &self.graph[e.target()].entity,
+            );
+            if members.contains(a) && members.contains(b) {
+                let (a, b) = if a <= b { (a, b) } else { (b, a) };
+                out.push((a.clone(), b.clone(), e.weight().clone()));
+            }
+        }
+        out.sort_by(|x, y| (&x.0, &x.1, &x.2.kind).cmp(&(&y.0, &y.1, &y.2.kind)));
+        out
+    }
+
+    /// Identity clusters: entities joined by identity links (a session and the user it is
+    /// named after) map to one representative (the smallest ref of the cluster).
+    pub fn identities(&self) -> HashMap<EntityRef, EntityRef> {
+        let mut uf = petgraph::unionfind::UnionFind::<usize>::new(
+            self.graph
+                .node_indices()
+                .map(|n| n.index() + 1)
+                .max()
+                .unwrap_or(0),
+        );
+        for e in (&self.graph).edge_references() {
+            if e.weight().kind.is_identity() {
+                uf.union(e.source().index(), e.target().index());
+            }
+        }
+        let mut rep: HashMap<usize, EntityRef> = HashMap::new();
+        for n in self.graph.node_indices() {
+            let root = uf.find(n.index());
+            let r = &self.graph[n].entity;
+            rep.entry(root)
+                .and_modify(|cur| {
+                    if r < cur {
+                        *cur = r.clone();
+                    }
+                })
+                .or_insert_with(|| r.clone());
+        }
+        self.graph
+            .node_indices()
+            .map(|n| {
+                (
+                    self.graph[n].entity.clone(),
+                    rep[&uf.find(n.index())].clone(),
+                )
+            })
+            .collect()
+    }
+}

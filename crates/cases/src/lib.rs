@@ -1,0 +1,26 @@
+//! skein's entity graph and cases (SPEC §3, §5).
+//!
+//! It owns
+//! - [`EntityGraph`]: entities of the findings as petgraph nodes, identities resolved (a
+//!   user's UPN is an alias of its object id), and every link with its reason (named together
+//!   by a finding; an AWS role session or principal named after an Entra UPN);
+//! - [`build_cases`]: findings joined through attacker-side entities (the account that acted,
+//!   the address it came from, an AWS key or session) within a window, never through targets
+//!   of failed attempts, resources or hubs (addresses seen with too many accounts), with
+//!   stable ids across runs, an explained score, ordered tactics, a timeline and a subgraph;
+//! - the [`Case`] JSON model.
+//!
+//! It must not do IO: the store's events and findings come in as values (the binary reads
+//! them), and cases go out as values.
+
+pub mod build;
+pub mod graph;
+pub mod model;
+pub mod score;
+
+pub use build::{build_cases, CaseConfig, PreviousCase, RuleInfo};
+pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
+pub use model::{
+    Case, CaseEntity, CaseFinding, CaseGraph, GraphEdge, GraphNode, HubEntity, ScorePart,
+    TimelineEntry,
+};
