@@ -68,6 +68,12 @@
 //! [`Store::checkpoint_remove`] keep readers' own state (blobs of any size, by name) in the
 //! `checkpoints` tree, apart from collectors' cursors. See the `changes` module.
 //!
+//! ## Cases
+//!
+//! [`Store::replace_cases`] keeps the cases `correlate` derives from the findings (JSON by
+//! id, written only when changed), [`Store::cases_json`] and [`Store::case_json`] read them.
+//! See the `cases` module.
+//!
 //! ## Findings
 //!
 //! [`Store::put_findings`] stores rules' [`Finding`](skein_model::Finding)s as JSON by id
@@ -108,6 +114,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cases;
 mod changes;
 mod chunk;
 #[cfg(test)]
@@ -126,6 +133,7 @@ mod store;
 mod summary;
 mod write;
 
+pub use cases::CasesOutcome;
 pub use changes::ChangeSummary;
 pub use chunk::ReadMode;
 pub use error::{Result, StoreError};

@@ -8,6 +8,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use skein_model::{EntityRef, EntityType, Event, Source, WireShape};
 use skein_store::{OpenOptions, QuarantineRecord, Store, StoreError, MAX_EXCERPT, SCHEMA_VERSION};
 
+#[path = "store/cases.rs"]
+mod cases;
 #[path = "store/change_log.rs"]
 mod change_log;
 #[path = "store/findings.rs"]

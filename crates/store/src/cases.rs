@@ -1,0 +1,108 @@
+//! Cases (SPEC §5): derived from the findings on every `correlate`, stored as JSON by id
+//! in the `cases` tree (the store does not know their shape; `skein-cases` does).
+//!
+//! [`Store::replace_cases`] makes the tree hold exactly the given cases, writing only those
+//! that changed, in batches (each atomic), then removing the ones that are gone, and flushes.
+//! A crash part-way leaves a mix of old and new cases; the next run derives them all again
+//! from the findings, so nothing is lost.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::error::{Result, StoreError};
+use crate::store::Store;
+
+/// Cases written per atomic sled batch.
+const CASES_PER_BATCH: usize = 500;
+
+/// What [`Store::replace_cases`] did, by case id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CasesOutcome {
+    pub inserted: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: u64,
+}
+
+impl Store {
+    /// Makes the stored cases exactly `cases` (id, JSON); ids given twice: the last wins.
+    pub fn replace_cases(&self, cases: &[(String, Vec<u8>)]) -> Result<CasesOutcome> {
+        let mut stored: HashMap<String, u128> = HashMap::new();
+        for kv in self.cases.iter() {
+            let (k, v) = kv.map_err(StoreError::sled("reading cases"))?;
+            stored.insert(
+                String::from_utf8_lossy(&k).into_owned(),
+                xxhash_rust::xxh3::xxh3_128(&v),
+            );
+        }
+        let mut latest: HashMap<&str, &[u8]> = HashMap::new();
+        let mut order = Vec::new();
+        for (id, json) in cases {
+            if latest.insert(id.as_str(), json.as_slice()).is_none() {
+                order.push(id.as_str());
+            }
+        }
+        let mut out = CasesOutcome::default();
+        let mut writes = Vec::new();
+        for id in order {
+            let json = latest[id];
+            match stored.get(id) {
+                Some(d) if *d == xxhash_rust::xxh3::xxh3_128(json) => out.unchanged += 1,
+                Some(_) => {
+                    out.updated.push(id.to_string());
+                    writes.push((id, json));
+                }
+                None => {
+                    out.inserted.push(id.to_string());
+                    writes.push((id, json));
+                }
+            }
+        }
+        for chunk in writes.chunks(CASES_PER_BATCH) {
+            let mut batch = sled::Batch::default();
+            for (id, json) in chunk {
+                batch.insert(id.as_bytes(), *json);
+            }
+            self.cases
+                .apply_batch(batch)
+                .map_err(StoreError::sled("writing cases"))?;
+        }
+        let keep: BTreeSet<&str> = latest.keys().copied().collect();
+        let mut gone: Vec<String> = stored
+            .into_keys()
+            .filter(|id| !keep.contains(id.as_str()))
+            .collect();
+        gone.sort();
+        for chunk in gone.chunks(CASES_PER_BATCH) {
+            let mut batch = sled::Batch::default();
+            for id in chunk {
+                batch.remove(id.as_bytes());
+            }
+            self.cases
+                .apply_batch(batch)
+                .map_err(StoreError::sled("removing cases"))?;
+        }
+        out.removed = gone;
+        self.flush()?;
+        Ok(out)
+    }
+
+    /// Every stored case as (id, JSON), by id.
+    pub fn cases_json(&self) -> Result<Vec<(String, Vec<u8>)>> {
+        self.cases
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(StoreError::sled("reading cases"))?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// One stored case's JSON.
+    pub fn case_json(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .cases
+            .get(id.as_bytes())
+            .map_err(StoreError::sled("reading a case"))?
+            .map(|v| v.to_vec()))
+    }
+}
