@@ -57,6 +57,45 @@ pub enum Command {
     /// List, validate or test the rules in a correlations directory.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Cases: findings joined through the attacker's addresses, accounts, keys and sessions
+    /// (rebuilt by every `correlate`).
+    #[command(subcommand)]
+    Cases(CasesCommand),
+}
+
+/// `skein cases ...`.
+#[derive(Debug, Subcommand)]
+pub enum CasesCommand {
+    /// Cases by score, highest first.
+    List(CasesListArgs),
+    /// One case: score and why, tactics, findings, entities, hubs and links.
+    Show(CasesShowArgs),
+}
+
+/// Output of `cases list` / `cases show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CasesListArgs {
+    /// Only cases at least this severe (informational, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<skein_model::Severity>,
+
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CasesShowArgs {
+    /// The case id (`C-...`, from `skein cases list`).
+    pub id: String,
+
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// Where rules come from: `--rules`, else `SKEIN_RULES`, else `./correlations`.

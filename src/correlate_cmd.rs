@@ -106,7 +106,15 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     };
     let started = Instant::now();
     if matches!(plan.start, Start::NothingNew) {
-        return report(&args, &plan, &[], 0, 0, started.elapsed().as_secs_f64());
+        return report(
+            &args,
+            &plan,
+            &[],
+            0,
+            0,
+            None,
+            started.elapsed().as_secs_f64(),
+        );
     }
     let per_source = store.stats().context("reading store statistics")?;
     let stored: u64 = per_source.events.values().sum();
@@ -136,6 +144,9 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         correlate_plan::save(&store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
     }
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
+    let casing = Instant::now();
+    let cases = crate::cases_cmd::update(&store, rules).context("updating cases")?;
+    let cases_secs = casing.elapsed().as_secs_f64();
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let eval_secs = (eval_nanos.load(Ordering::Relaxed) as f64 / 1e9).max(1e-9);
@@ -147,7 +158,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
              evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; multi-event \
              rules over {} signals in time order {:.2}s and storing findings {store_secs:.2}s, \
              on a thread overlapping the reading (window state at the end {} entries); peak \
-             memory {} MiB",
+             memory {} MiB; cases {cases_secs:.2}s",
             stored as f64 / secs,
             scanned as f64 / secs,
             scanned as f64 / eval_secs,
@@ -164,6 +175,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         &lines,
         ev.scanned,
         total,
+        Some(&cases),
         elapsed.as_secs_f64(),
     )
 }
@@ -509,6 +521,7 @@ fn report(
     lines: &[RuleLine],
     scanned: u64,
     found: usize,
+    cases: Option<&(usize, skein_store::CasesOutcome)>,
     secs: f64,
 ) -> Result<()> {
     let stdout = std::io::stdout();
@@ -524,6 +537,9 @@ fn report(
                 "new_findings": inserted,
                 "updated_findings": updated,
                 "seconds": secs,
+                "cases": cases.map(|(n, o)| json!({
+                    "total": n, "new": o.inserted, "updated": o.updated, "removed": o.removed,
+                })),
                 "rules": lines.iter().map(|l| json!({
                     "rule": l.id, "kind": l.kind, "matched": l.matched, "new": l.inserted,
                     "updated": l.updated,
@@ -569,6 +585,15 @@ fn report(
                 out,
                 "correlated {scanned} events (of the sources the rules read) in {secs:.1}s: {found} findings, {inserted} new, {updated} updated"
             )?;
+            if let Some((n, o)) = cases {
+                writeln!(
+                    out,
+                    "cases: {n} ({} new, {} updated, {} closed); see `skein cases list`",
+                    o.inserted.len(),
+                    o.updated.len(),
+                    o.removed.len()
+                )?;
+            }
         }
     }
     Ok(())

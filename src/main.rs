@@ -4,6 +4,7 @@
 //! binary wires them together. Exit status: 0 on success, 1 on a runtime failure, 2 on a usage
 //! or configuration error (SPEC §6). A closed output pipe (`skein stats | head`) is success.
 
+mod cases_cmd;
 mod cli;
 mod correlate_cmd;
 mod correlate_plan;
@@ -13,6 +14,7 @@ mod progress;
 mod rules_cmd;
 mod rules_dir;
 mod stats_cmd;
+mod text;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -59,6 +61,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Correlate(args) => correlate_cmd::run(&state, args),
         Command::Findings(args) => findings_cmd::run(&state, args),
         Command::Rules(cmd) => rules_cmd::run(cmd),
+        Command::Cases(cmd) => cases_cmd::run(&state, cmd),
     }
 }
 

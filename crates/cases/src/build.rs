@@ -261,7 +261,12 @@ fn case_of(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let (points, parts) = score(&fs, tactics.len(), clouds.len());
+    let primary: BTreeSet<&str> = fs
+        .iter()
+        .filter_map(|f| rules.get(&f.rule).and_then(|i| i.tactics.first()))
+        .map(String::as_str)
+        .collect();
+    let (points, parts) = score(&fs, primary.len(), clouds.len());
     let max_severity = fs.iter().map(|f| f.severity).max().unwrap_or(Severity::Low);
     let severity = crate::score::severity_of(points).max(max_severity);
 
@@ -382,7 +387,7 @@ fn case_of(
 }
 
 /// "Password spray → Risky sign-in: alice@contoso.com": the rules in the order they fired
-/// (at most four) and the account (else the address) most of the findings share.
+/// (at most three) and the account (else the address) most of the findings share.
 fn title(fs: &[&Finding], entities: &[CaseEntity]) -> String {
     let mut titles: Vec<&str> = Vec::new();
     for f in fs {
@@ -390,8 +395,8 @@ fn title(fs: &[&Finding], entities: &[CaseEntity]) -> String {
             titles.push(&f.title);
         }
     }
-    let more = titles.len().saturating_sub(4);
-    let mut text = titles.into_iter().take(4).collect::<Vec<_>>().join(" → ");
+    let more = titles.len().saturating_sub(3);
+    let mut text = titles.into_iter().take(3).collect::<Vec<_>>().join(" → ");
     if more > 0 {
         text.push_str(&format!(" (+{more})"));
     }

@@ -40,23 +40,34 @@ const MAX_TACTICS: u32 = 30;
 /// Points for evidence from more than one cloud.
 const CROSS_CLOUD: u32 = 15;
 
-/// The score (0–100) and its parts.
+/// The score (0–100) and its parts. `tactics`: the distinct primary tactics (each
+/// finding's first) in the case. Findings over exactly the same evidence events (several
+/// ports of one detection) count as one.
 pub fn score(findings: &[&Finding], tactics: usize, clouds: usize) -> (u32, Vec<ScorePart>) {
     let mut parts = Vec::new();
-    if let Some(top) = findings
-        .iter()
-        .max_by_key(|f| (f.score, std::cmp::Reverse(&f.id)))
-    {
+    if let Some(top) = findings.iter().max_by_key(|f| (f.score, std::cmp::Reverse(&f.id))) {
         parts.push(ScorePart {
             points: top.score,
             reason: format!("highest finding score ({}, {})", top.rule, top.id),
         });
     }
-    let more = findings.len().saturating_sub(1) as u32;
+    let mut evidence: Vec<Vec<&str>> = findings
+        .iter()
+        .map(|f| {
+            let mut e: Vec<&str> = f.events.iter().map(String::as_str).collect();
+            e.sort_unstable();
+            e
+        })
+        .collect();
+    evidence.sort();
+    evidence.dedup();
+    let more = evidence.len().saturating_sub(1) as u32;
     if more > 0 {
         parts.push(ScorePart {
             points: (more * PER_FINDING).min(MAX_FINDINGS),
-            reason: format!("{more} more finding(s), {PER_FINDING} each (at most {MAX_FINDINGS})"),
+            reason: format!(
+                "{more} more finding(s) on other evidence, {PER_FINDING} each (at most {MAX_FINDINGS})"
+            ),
         });
     }
     let further = tactics.saturating_sub(1) as u32;
@@ -64,7 +75,7 @@ pub fn score(findings: &[&Finding], tactics: usize, clouds: usize) -> (u32, Vec<
         parts.push(ScorePart {
             points: (further * PER_TACTIC).min(MAX_TACTICS),
             reason: format!(
-                "{tactics} ATT&CK tactics: {further} after the first, {PER_TACTIC} each (at most {MAX_TACTICS})"
+                "{tactics} ATT&CK tactics reached (each finding's first): {further} after the first, {PER_TACTIC} each (at most {MAX_TACTICS})"
             ),
         });
     }

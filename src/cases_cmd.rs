@@ -1,0 +1,311 @@
+//! Cases: derived from every stored finding at the end of `correlate` ([`update`]), and
+//! `skein cases list|show|export`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use skein_cases::{build_cases, Case, CaseConfig, PreviousCase, RuleInfo};
+use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
+use skein_rules::RuleSet;
+use skein_store::{CasesOutcome, ReadMode, Store};
+
+use crate::cli::{CasesCommand, CasesListArgs, CasesShowArgs, ListFormat};
+
+/// The cloud a source's events come from.
+fn cloud(s: Source) -> &'static str {
+    match s {
+        Source::EntraSignin | Source::StorageBlob => "azure",
+        Source::Cloudtrail => "aws",
+    }
+}
+
+/// Tactics and clouds of every rule, per-event and multi-event.
+fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
+    let mut out = HashMap::new();
+    for r in rules.rules() {
+        out.insert(
+            r.id.clone(),
+            RuleInfo {
+                tactics: r.tactics.clone(),
+                clouds: r.sources.iter().map(|s| cloud(*s).to_string()).collect(),
+            },
+        );
+    }
+    for (i, c) in rules.correlations().iter().enumerate() {
+        let clouds: BTreeSet<String> = rules
+            .slots()
+            .iter()
+            .filter(|s| s.correlation == i)
+            .flat_map(|s| rules.rules()[s.rule].sources.iter())
+            .map(|s| cloud(*s).to_string())
+            .collect();
+        out.insert(
+            c.id.clone(),
+            RuleInfo {
+                tactics: c.tactics.clone(),
+                clouds: clouds.into_iter().collect(),
+            },
+        );
+    }
+    out
+}
+
+/// For each address that could join two findings: how many distinct accounts succeeded from
+/// it in the stored events (counting stops at the hub threshold).
+fn accounts_seen(
+    store: &Store,
+    findings: &[Finding],
+    config: &CaseConfig,
+) -> Result<HashMap<EntityRef, usize>> {
+    let mut uses: HashMap<EntityRef, usize> = HashMap::new();
+    for f in findings {
+        for e in &f.entities {
+            if e.entity_type == EntityType::Ip && e.role == EntityRole::Source {
+                if let Some(r) = EntityRef::new(EntityType::Ip, &e.id) {
+                    *uses.entry(r).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    let mut shared: Vec<EntityRef> = uses.into_iter().filter(|(_, n)| *n > 1).map(|(r, _)| r).collect();
+    shared.sort();
+    for ip in shared {
+        let mut accounts = BTreeSet::new();
+        let events = store.events_for_entity_with(&ip, None, None, ReadMode::WithoutRaw);
+        for ev in events {
+            let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
+            if !ev.outcome.success {
+                continue;
+            }
+            let a = &ev.actor;
+            let account = a
+                .user_id
+                .as_deref()
+                .or(a.upn.as_deref())
+                .or(a.aws_arn.as_deref())
+                .or(a.access_key_id.as_deref());
+            if let Some(acc) = account {
+                accounts.insert(acc.to_lowercase());
+                if accounts.len() >= config.hub_accounts {
+                    break;
+                }
+            }
+        }
+        out.insert(ip, accounts.len());
+    }
+    Ok(out)
+}
+
+/// The stored cases, decoded (a case that no longer decodes is skipped with a warning: it
+/// is derived data, rebuilt by the next `correlate`).
+pub fn stored_cases(store: &Store) -> Result<Vec<Case>> {
+    let mut out = Vec::new();
+    for (id, json) in store.cases_json().context("reading cases")? {
+        match serde_json::from_slice::<Case>(&json) {
+            Ok(c) => out.push(c),
+            Err(e) => tracing::warn!("case {id} is unreadable ({e}); the next correlate rebuilds it"),
+        }
+    }
+    Ok(out)
+}
+
+/// Rebuilds the cases from every stored finding, keeping the ids of earlier cases.
+pub fn update(store: &Store, rules: &RuleSet) -> Result<(usize, CasesOutcome)> {
+    let config = CaseConfig::default();
+    let findings = store.findings(None).context("reading findings")?;
+    let previous: Vec<PreviousCase> = stored_cases(store)?
+        .into_iter()
+        .map(|c| PreviousCase {
+            id: c.id,
+            findings: c.findings.into_iter().map(|f| f.id).collect(),
+        })
+        .collect();
+    let seen = accounts_seen(store, &findings, &config)?;
+    let cases = build_cases(&findings, &rule_info(rules), &seen, &previous, &config);
+    let encoded = cases
+        .iter()
+        .map(|c| Ok((c.id.clone(), serde_json::to_vec(c)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let outcome = store.replace_cases(&encoded).context("storing cases")?;
+    Ok((cases.len(), outcome))
+}
+
+pub fn run(state: &Path, cmd: CasesCommand) -> Result<()> {
+    if !state.join(skein_store::DB_DIR).exists() {
+        return Err(crate::UsageError(format!(
+            "no skein state in {} (run `skein ingest` and `skein correlate` first, or pass --state)",
+            state.display()
+        ))
+        .into());
+    }
+    let store = Store::open(state, crate::store_options())
+        .with_context(|| format!("opening state directory {}", state.display()))?;
+    match cmd {
+        CasesCommand::List(args) => list(&store, &args),
+        CasesCommand::Show(args) => show(&store, &args),
+    }
+}
+
+/// Cases by score, then first seen.
+fn ranked(mut cases: Vec<Case>) -> Vec<Case> {
+    cases.sort_by(|a, b| {
+        (std::cmp::Reverse(a.score), a.first_seen, &a.id).cmp(&(
+            std::cmp::Reverse(b.score),
+            b.first_seen,
+            &b.id,
+        ))
+    });
+    cases
+}
+
+fn list(store: &Store, args: &CasesListArgs) -> Result<()> {
+    let cases: Vec<Case> = ranked(stored_cases(store)?)
+        .into_iter()
+        .filter(|c| args.min_severity.is_none_or(|s| c.severity >= s))
+        .collect();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        ListFormat::Json => {
+            let rows: Vec<serde_json::Value> = cases.iter().map(list_row).collect();
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => {
+            writeln!(
+                out,
+                "{:<18}  {:<13}  {:>5}  {:>8}  {:<20}  {:<11}  TITLE",
+                "CASE", "SEVERITY", "SCORE", "FINDINGS", "FIRST SEEN", "CLOUDS"
+            )?;
+            for c in &cases {
+                writeln!(
+                    out,
+                    "{:<18}  {:<13}  {:>5}  {:>8}  {:<20}  {:<11}  {}",
+                    c.id,
+                    c.severity.as_str(),
+                    c.score,
+                    c.findings.len(),
+                    c.first_seen.format("%Y-%m-%dT%H:%M:%SZ"),
+                    c.clouds.join(","),
+                    crate::text::one_line(&c.title)
+                )?;
+            }
+            writeln!(out, "{} case(s)", cases.len())?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn list_row(c: &Case) -> serde_json::Value {
+    serde_json::json!({
+        "id": c.id, "title": c.title, "severity": c.severity, "score": c.score,
+        "first_seen": c.first_seen, "last_seen": c.last_seen, "tactics": c.tactics,
+        "clouds": c.clouds, "findings": c.findings.len(), "entities": c.entities.len(),
+    })
+}
+
+/// The stored case `id`, or a usage error naming the closest ids.
+pub fn case_by_id(store: &Store, id: &str) -> Result<Case> {
+    if let Some(json) = store.case_json(id).context("reading the case")? {
+        return serde_json::from_slice(&json).with_context(|| format!("decoding case {id}"));
+    }
+    let ids: Vec<String> = store
+        .cases_json()
+        .context("reading cases")?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let want = id.to_lowercase();
+    let mut close: Vec<&String> = ids
+        .iter()
+        .filter(|c| c.to_lowercase().starts_with(&want) || want.starts_with(&c.to_lowercase()))
+        .take(5)
+        .collect();
+    if close.is_empty() {
+        close = ids.iter().take(0).collect();
+    }
+    let hint = if close.is_empty() {
+        "see `skein cases list`".to_string()
+    } else {
+        format!(
+            "did you mean {}?",
+            close.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    Err(crate::UsageError(format!("no case {id} ({hint})")).into())
+}
+
+fn show(store: &Store, args: &CasesShowArgs) -> Result<()> {
+    let case = case_by_id(store, &args.id)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match args.format {
+        ListFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &case)?;
+            writeln!(out)?;
+        }
+        ListFormat::Table => write_case(&mut out, &case)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_case(out: &mut impl Write, c: &Case) -> std::io::Result<()> {
+    let one = crate::text::one_line;
+    writeln!(out, "{}  {}", c.id, one(&c.title))?;
+    writeln!(
+        out,
+        "severity {} · score {} · {} → {} · clouds {}",
+        c.severity,
+        c.score,
+        c.first_seen.to_rfc3339(),
+        c.last_seen.to_rfc3339(),
+        c.clouds.join(", ")
+    )?;
+    writeln!(out, "\nscore")?;
+    for p in &c.score_parts {
+        writeln!(out, "  {:>3}  {}", p.points, one(&p.reason))?;
+    }
+    writeln!(out, "\ntactics  {}", c.tactics.join(" → "))?;
+    writeln!(out, "\nfindings")?;
+    for f in &c.findings {
+        writeln!(
+            out,
+            "  {}  {:<8}  {:<26}  {}",
+            f.first_seen.format("%Y-%m-%dT%H:%M:%SZ"),
+            f.severity.as_str(),
+            f.rule,
+            one(&f.summary)
+        )?;
+    }
+    writeln!(out, "\nentities (* joined the case)")?;
+    for e in &c.entities {
+        let roles: Vec<&str> = e.roles.iter().map(|r| r.as_str()).collect();
+        let name = e.name.as_deref().map(|n| format!(" ({})", one(n))).unwrap_or_default();
+        writeln!(
+            out,
+            "  {} {}:{}{}  [{}] in {} finding(s)",
+            if e.joins { "*" } else { " " },
+            e.entity_type,
+            one(&e.id),
+            name,
+            roles.join(","),
+            e.findings
+        )?;
+    }
+    if !c.hubs.is_empty() {
+        writeln!(out, "\nhubs (linked to too many accounts to join anything)")?;
+        for h in &c.hubs {
+            writeln!(out, "  {}:{}  {} accounts", h.entity_type, h.id, h.accounts)?;
+        }
+    }
+    writeln!(out, "\nlinks")?;
+    for e in &c.graph.edges {
+        writeln!(out, "  {} — {}  {}: {}", one(&e.from), one(&e.to), e.kind, one(&e.reason))?;
+    }
+    Ok(())
+}
