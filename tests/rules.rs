@@ -95,7 +95,7 @@ fn rules_test_fails_when_a_fixture_disagrees() {
     assert!(text.contains("a: flagged but not expected"), "{text}");
 }
 
-fn demo_state() -> Skein {
+pub(crate) fn demo_state() -> Skein {
     let s = Skein::new();
     s.ok(&[
         "ingest",
@@ -253,7 +253,7 @@ const MULTI_EVENT_RULES: [&str; 4] = [
 
 /// The id skein gives a manifest event: the source's id, or for a blob request
 /// `correlationId|operation|time` with the time to the microsecond.
-fn event_id(e: &serde_json::Value) -> Option<String> {
+pub(crate) fn event_id(e: &serde_json::Value) -> Option<String> {
     if let Some(id) = e["id"].as_str() {
         return Some(id.to_string());
     }

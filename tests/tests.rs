@@ -3,6 +3,7 @@
 //! incremental `correlate` against full runs in `incremental.rs`.
 
 mod bad_input;
+mod cases;
 mod cli;
 mod incremental;
 mod real_data;

@@ -1,0 +1,114 @@
+//! Cases from the demo corpus through the binary: the generator's cross-cloud chain is one
+//! case, the unrelated spray that tried some of the same users is another, ids survive a
+//! re-run, and `cases show` explains a case.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::rules::{demo_state, event_id};
+use crate::util::repo_root;
+
+fn scenario_events(name: &str) -> BTreeSet<String> {
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("corpus/demo/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    manifest["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("scenario {name} in the demo manifest"))["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(event_id)
+        .collect()
+}
+
+/// The ids of the cases holding a finding over any of `events`.
+fn cases_with(cases: &[Value], events: &BTreeSet<String>) -> BTreeSet<String> {
+    cases
+        .iter()
+        .filter(|c| {
+            c["findings"].as_array().unwrap().iter().any(|f| {
+                f["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| events.contains(e.as_str().unwrap()))
+            })
+        })
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn all_cases(s: &crate::util::Skein) -> Vec<Value> {
+    let list: Vec<Value> =
+        serde_json::from_str(&s.ok(&["cases", "list", "--format", "json"])).unwrap();
+    list.iter()
+        .map(|row| {
+            let id = row["id"].as_str().unwrap();
+            serde_json::from_str(&s.ok(&["cases", "show", id, "--format", "json"])).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn the_cross_cloud_chain_is_one_case_and_the_other_spray_another() {
+    let s = demo_state();
+    let run = s.correlate_json(&repo_root().join("correlations"), &[]);
+    assert!(run["cases"]["total"].as_u64().unwrap() > 0, "{run}");
+    let cases = all_cases(&s);
+    let chain = cases_with(&cases, &scenario_events("cross_cloud_chain"));
+    assert_eq!(chain.len(), 1, "{chain:?}");
+    let id = chain.iter().next().unwrap();
+    let case = cases.iter().find(|c| &c["id"] == id).unwrap();
+    let rules: BTreeSet<&str> = case["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    for r in [
+        "password-spray",
+        "risky-signin",
+        "oauth-blob-without-signin",
+        "aws-recon-burst",
+    ] {
+        assert!(rules.contains(r), "{r} in {rules:?}");
+    }
+    assert_eq!(case["clouds"], serde_json::json!(["aws", "azure"]));
+    assert_eq!(case["severity"], "critical");
+    let spray = cases_with(&cases, &scenario_events("password_spray"));
+    assert_eq!(spray.len(), 1, "{spray:?}");
+    assert!(
+        spray.is_disjoint(&chain),
+        "two sprays that tried the same users stay apart"
+    );
+
+    // Re-running keeps every id; `cases show` explains the score.
+    s.correlate_json(&repo_root().join("correlations"), &["--full"]);
+    let again: BTreeSet<String> = all_cases(&s)
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let before: BTreeSet<String> = cases
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(again, before);
+    let text = s.ok(&["cases", "show", id]);
+    assert!(text.contains("evidence from 2 clouds"), "{text}");
+    assert!(text.contains("session"), "{text}");
+}
+
+#[test]
+fn an_unknown_case_is_a_usage_error_with_a_hint() {
+    let s = demo_state();
+    s.correlate_json(&repo_root().join("correlations"), &[]);
+    let out = s.run(&["cases", "show", "C-0000"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no case C-0000"));
+}
