@@ -70,7 +70,11 @@ fn accounts_seen(
         }
     }
     let mut out = HashMap::new();
-    let mut shared: Vec<EntityRef> = uses.into_iter().filter(|(_, n)| *n > 1).map(|(r, _)| r).collect();
+    let mut shared: Vec<EntityRef> = uses
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(r, _)| r)
+        .collect();
     shared.sort();
     for ip in shared {
         let mut accounts = BTreeSet::new();
@@ -106,7 +110,9 @@ pub fn stored_cases(store: &Store) -> Result<Vec<Case>> {
     for (id, json) in store.cases_json().context("reading cases")? {
         match serde_json::from_slice::<Case>(&json) {
             Ok(c) => out.push(c),
-            Err(e) => tracing::warn!("case {id} is unreadable ({e}); the next correlate rebuilds it"),
+            Err(e) => {
+                tracing::warn!("case {id} is unreadable ({e}); the next correlate rebuilds it")
+            }
         }
     }
     Ok(out)
@@ -233,7 +239,11 @@ pub fn case_by_id(store: &Store, id: &str) -> Result<Case> {
     } else {
         format!(
             "did you mean {}?",
-            close.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            close
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
     Err(crate::UsageError(format!("no case {id} ({hint})")).into())
@@ -285,7 +295,11 @@ fn write_case(out: &mut impl Write, c: &Case) -> std::io::Result<()> {
     writeln!(out, "\nentities (* joined the case)")?;
     for e in &c.entities {
         let roles: Vec<&str> = e.roles.iter().map(|r| r.as_str()).collect();
-        let name = e.name.as_deref().map(|n| format!(" ({})", one(n))).unwrap_or_default();
+        let name = e
+            .name
+            .as_deref()
+            .map(|n| format!(" ({})", one(n)))
+            .unwrap_or_default();
         writeln!(
             out,
             "  {} {}:{}{}  [{}] in {} finding(s)",
@@ -305,7 +319,14 @@ fn write_case(out: &mut impl Write, c: &Case) -> std::io::Result<()> {
     }
     writeln!(out, "\nlinks")?;
     for e in &c.graph.edges {
-        writeln!(out, "  {} — {}  {}: {}", one(&e.from), one(&e.to), e.kind, one(&e.reason))?;
+        writeln!(
+            out,
+            "  {} — {}  {}: {}",
+            one(&e.from),
+            one(&e.to),
+            e.kind,
+            one(&e.reason)
+        )?;
     }
     Ok(())
 }

@@ -305,7 +305,6 @@ fn case_of(
         .sort_by(|a, b| (!a.joins, a.entity_type, &a.id).cmp(&(!b.joins, b.entity_type, &b.id)));
 
     let member_refs: BTreeSet<EntityRef> = entities.keys().cloned().collect();
-    let in_case: BTreeSet<&str> = fs.iter().map(|f| f.id.as_str()).collect();
     let key = |r: &EntityRef| format!("{}:{}", r.ty, r.id);
     let graph_out = CaseGraph {
         nodes: entities
@@ -318,12 +317,8 @@ fn case_of(
             })
             .collect(),
         edges: graph
-            .links_among(&member_refs)
+            .case_links(members, &member_refs)
             .into_iter()
-            .filter(|(_, _, l)| match &l.kind {
-                crate::graph::LinkKind::Finding(f) => in_case.contains(f.as_str()),
-                _ => true,
-            })
             .map(|(a, b, l)| GraphEdge {
                 from: key(&a),
                 to: key(&b),
@@ -370,6 +365,14 @@ fn case_of(
                 summary: f.summary.clone(),
                 attack: f.attack.clone(),
                 events: f.events.clone(),
+                entities: f
+                    .entities
+                    .iter()
+                    .filter_map(|e| EntityRef::new(e.entity_type, &e.id))
+                    .map(|r| graph.resolve(&r).to_string())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
             })
             .collect(),
         entities: entity_list,

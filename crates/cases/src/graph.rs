@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
-use petgraph::stable_graph::{NodeIndex, StableUnGraph};
+use petgraph::stable_graph::{EdgeIndex, NodeIndex, StableUnGraph};
 use petgraph::visit::{EdgeRef, IntoEdgeReferences};
 use skein_model::{EntityRef, EntityRole, EntityType, Finding};
 
@@ -66,6 +66,10 @@ pub struct EntityGraph {
     /// UPN (as a `user:` ref) → the object id it belongs to, learned from findings that
     /// name both.
     aliases: HashMap<EntityRef, EntityRef>,
+    /// Per finding (by index): the edges it made. A case's links are its findings' edges
+    /// and the identity links among its entities, found without walking the whole graph.
+    finding_edges: Vec<Vec<EdgeIndex>>,
+    identity_edges: Vec<EdgeIndex>,
 }
 
 /// Whether a role joins cases: the account that acted, or where the activity came from. A
@@ -116,20 +120,24 @@ impl EntityGraph {
             } else {
                 hubs
             };
+            let mut made = Vec::new();
+            let mut pairs = BTreeSet::new();
             for &c in &centre {
                 for &(n, _) in &named {
-                    if n != c && !g.linked(c, n, &LinkKind::Finding(f.id.clone())) {
-                        g.graph.add_edge(
+                    let pair = if c < n { (c, n) } else { (n, c) };
+                    if n != c && pairs.insert(pair) {
+                        made.push(g.graph.add_edge(
                             c,
                             n,
                             Link {
                                 kind: LinkKind::Finding(f.id.clone()),
                                 reason: format!("named together by {} ({})", f.id, f.rule),
                             },
-                        );
+                        ));
                     }
                 }
             }
+            g.finding_edges.push(made);
         }
         g.link_names();
         g
@@ -180,16 +188,8 @@ impl EntityGraph {
             }
         }
         for (a, b, link) in links {
-            if !self.linked(a, b, &link.kind) {
-                self.graph.add_edge(a, b, link);
-            }
+            self.identity_edges.push(self.graph.add_edge(a, b, link));
         }
-    }
-
-    fn linked(&self, a: NodeIndex, b: NodeIndex, kind: &LinkKind) -> bool {
-        self.graph
-            .edges_connecting(a, b)
-            .any(|e| &e.weight().kind == kind)
     }
 
     fn node_for(
@@ -254,20 +254,31 @@ impl EntityGraph {
             .collect()
     }
 
-    /// Every link between two of `members`, as (from, to, link), in a stable order.
-    pub fn links_among(&self, members: &BTreeSet<EntityRef>) -> Vec<(EntityRef, EntityRef, Link)> {
+    /// The links of a case: the edges its findings (indices) made, and the identity links
+    /// among `members`, as (from, to, link) in a stable order.
+    pub fn case_links(
+        &self,
+        findings: &[usize],
+        members: &BTreeSet<EntityRef>,
+    ) -> Vec<(EntityRef, EntityRef, Link)> {
         let mut out = Vec::new();
-        for e in (&self.graph).edge_references() {
-            let (a, b) = (
-                &self.graph[e.source()].entity,
-                &self.graph[e.target()].entity,
-            );
+        let edges = findings
+            .iter()
+            .filter_map(|&i| self.finding_edges.get(i))
+            .flatten()
+            .chain(self.identity_edges.iter());
+        for &e in edges {
+            let Some((a, b)) = self.graph.edge_endpoints(e) else {
+                continue;
+            };
+            let (a, b) = (&self.graph[a].entity, &self.graph[b].entity);
             if members.contains(a) && members.contains(b) {
                 let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                out.push((a.clone(), b.clone(), e.weight().clone()));
+                out.push((a.clone(), b.clone(), self.graph[e].clone()));
             }
         }
         out.sort_by(|x, y| (&x.0, &x.1, &x.2.kind).cmp(&(&y.0, &y.1, &y.2.kind)));
+        out.dedup();
         out
     }
 

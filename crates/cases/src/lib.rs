@@ -14,11 +14,13 @@
 //! them), and cases go out as values.
 
 pub mod build;
+pub mod export;
 pub mod graph;
 pub mod model;
 pub mod score;
 
 pub use build::{build_cases, CaseConfig, PreviousCase, RuleInfo};
+pub use export::{export, ExportError, Format};
 pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
 pub use model::{
     Case, CaseEntity, CaseFinding, CaseGraph, GraphEdge, GraphNode, HubEntity, ScorePart,

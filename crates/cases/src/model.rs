@@ -57,6 +57,9 @@ pub struct CaseFinding {
     pub attack: Vec<String>,
     /// The source's own ids of its evidence events.
     pub events: Vec<String>,
+    /// The case entities it names, as `type:id` (identities resolved).
+    #[serde(default)]
+    pub entities: Vec<String>,
 }
 
 /// An entity of a case.

@@ -45,7 +45,10 @@ const CROSS_CLOUD: u32 = 15;
 /// ports of one detection) count as one.
 pub fn score(findings: &[&Finding], tactics: usize, clouds: usize) -> (u32, Vec<ScorePart>) {
     let mut parts = Vec::new();
-    if let Some(top) = findings.iter().max_by_key(|f| (f.score, std::cmp::Reverse(&f.id))) {
+    if let Some(top) = findings
+        .iter()
+        .max_by_key(|f| (f.score, std::cmp::Reverse(&f.id)))
+    {
         parts.push(ScorePart {
             points: top.score,
             reason: format!("highest finding score ({}, {})", top.rule, top.id),
