@@ -52,33 +52,49 @@ fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
     out
 }
 
-/// For each address that could join two findings: how many distinct accounts succeeded from
-/// it in the stored events (counting stops at the hub threshold).
+/// For each address that could join findings of different accounts: how many distinct
+/// accounts succeeded from it in the stored events around those findings (counting stops
+/// at the hub threshold). An address whose findings all name one account (a user's home
+/// address) cannot merge two people's activity, so its events are not read.
 fn accounts_seen(
     store: &Store,
     findings: &[Finding],
     config: &CaseConfig,
 ) -> Result<HashMap<EntityRef, usize>> {
-    let mut uses: HashMap<EntityRef, usize> = HashMap::new();
+    type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
+    let mut uses: HashMap<EntityRef, (BTreeSet<String>, Span)> = HashMap::new();
     for f in findings {
+        let actors: Vec<String> = f
+            .entities
+            .iter()
+            .filter(|e| e.role == EntityRole::Actor && e.entity_type != EntityType::Ip)
+            .map(|e| e.name.as_deref().unwrap_or(&e.id).to_lowercase())
+            .collect();
         for e in &f.entities {
-            if e.entity_type == EntityType::Ip && e.role == EntityRole::Source {
-                if let Some(r) = EntityRef::new(EntityType::Ip, &e.id) {
-                    *uses.entry(r).or_default() += 1;
-                }
+            if e.entity_type != EntityType::Ip || e.role != EntityRole::Source {
+                continue;
             }
+            let Some(r) = EntityRef::new(EntityType::Ip, &e.id) else {
+                continue;
+            };
+            let entry = uses
+                .entry(r)
+                .or_insert_with(|| (BTreeSet::new(), (f.first_seen, f.last_seen)));
+            entry.0.extend(actors.iter().cloned());
+            entry.1 = (entry.1 .0.min(f.first_seen), entry.1 .1.max(f.last_seen));
         }
     }
-    let mut out = HashMap::new();
-    let mut shared: Vec<EntityRef> = uses
+    let mut shared: Vec<(EntityRef, Span)> = uses
         .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(r, _)| r)
+        .filter(|(_, (actors, _))| actors.len() > 1)
+        .map(|(r, (_, span))| (r, span))
         .collect();
     shared.sort();
-    for ip in shared {
+    let mut out = HashMap::new();
+    for (ip, (first, last)) in shared {
         let mut accounts = BTreeSet::new();
-        let events = store.events_for_entity_with(&ip, None, None, ReadMode::WithoutRaw);
+        let (from, to) = (first - config.window, last + config.window);
+        let events = store.events_for_entity_with(&ip, Some(from), Some(to), ReadMode::WithoutRaw);
         for ev in events {
             let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
             if !ev.outcome.success {
@@ -106,37 +122,137 @@ fn accounts_seen(
 /// The stored cases, decoded (a case that no longer decodes is skipped with a warning: it
 /// is derived data, rebuilt by the next `correlate`).
 pub fn stored_cases(store: &Store) -> Result<Vec<Case>> {
+    Ok(decode_cases(&store.cases_json().context("reading cases")?))
+}
+
+fn decode_cases(raw: &[(String, Vec<u8>)]) -> Vec<Case> {
     let mut out = Vec::new();
-    for (id, json) in store.cases_json().context("reading cases")? {
-        match serde_json::from_slice::<Case>(&json) {
+    for (id, json) in raw {
+        match serde_json::from_slice::<Case>(json) {
             Ok(c) => out.push(c),
             Err(e) => {
                 tracing::warn!("case {id} is unreadable ({e}); the next correlate rebuilds it")
             }
         }
     }
-    Ok(out)
+    out
 }
 
-/// Rebuilds the cases from every stored finding, keeping the ids of earlier cases.
-pub fn update(store: &Store, rules: &RuleSet) -> Result<(usize, CasesOutcome)> {
+/// Keys a case entity (or a finding's entity) can be found by: `type:id`, and for a named
+/// account `user:<name>` (a UPN: object ids, sessions and principals named after it).
+fn entity_keys(ty: EntityType, id: &str, name: Option<&str>) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(r) = EntityRef::new(ty, id) {
+        keys.push(r.to_string());
+    }
+    if let Some(n) = name.filter(|n| n.contains('@')) {
+        keys.push(format!("user:{}", n.to_lowercase()));
+    }
+    keys
+}
+
+/// Rebuilds the cases. `touched`: the findings this run may have changed; only the cases
+/// holding them, or sharing an entity with them, are rebuilt (over their own findings and
+/// the touched ones). `None`, or no stored cases yet: every case, from every finding.
+pub fn update(
+    store: &Store,
+    rules: &RuleSet,
+    touched: Option<&std::collections::HashSet<String>>,
+) -> Result<(usize, CasesOutcome)> {
     let config = CaseConfig::default();
-    let findings = store.findings(None).context("reading findings")?;
-    let previous: Vec<PreviousCase> = stored_cases(store)?
+    let stored_raw = store.cases_json().context("reading cases")?;
+    let stored: Vec<Case> = decode_cases(&stored_raw);
+    let (findings, previous, kept): (Vec<Finding>, Vec<&Case>, Vec<(String, Vec<u8>)>) =
+        match touched {
+            Some(touched) if !stored.is_empty() => {
+                let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+                let mut by_finding: HashMap<&str, usize> = HashMap::new();
+                for (i, c) in stored.iter().enumerate() {
+                    for e in c.entities.iter().filter(|e| e.joins) {
+                        for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
+                            by_key.entry(k).or_default().push(i);
+                        }
+                    }
+                    for f in &c.findings {
+                        by_finding.insert(f.id.as_str(), i);
+                    }
+                }
+                let mut marked = BTreeSet::new();
+                let mut fresh = Vec::new();
+                let mut ids: Vec<&String> = touched.iter().collect();
+                ids.sort();
+                for id in ids {
+                    if let Some(&i) = by_finding.get(id.as_str()) {
+                        marked.insert(i);
+                    }
+                    let Some(f) = store.finding(id).context("reading a finding")? else {
+                        continue;
+                    };
+                    for e in f
+                        .entities
+                        .iter()
+                        .filter(|e| skein_cases::graph::joins(e.role))
+                    {
+                        for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
+                            marked.extend(by_key.get(&k).into_iter().flatten().copied());
+                        }
+                    }
+                    fresh.push(f);
+                }
+                let mut have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
+                for &i in &marked {
+                    for cf in &stored[i].findings {
+                        if have.insert(cf.id.clone()) {
+                            if let Some(f) = store.finding(&cf.id).context("reading a finding")? {
+                                fresh.push(f);
+                            }
+                        }
+                    }
+                }
+                let marked_ids: BTreeSet<&str> =
+                    marked.iter().map(|&i| stored[i].id.as_str()).collect();
+                let kept = stored_raw
+                    .iter()
+                    .filter(|(id, _)| !marked_ids.contains(id.as_str()))
+                    .cloned()
+                    .collect();
+                (fresh, marked.iter().map(|&i| &stored[i]).collect(), kept)
+            }
+            _ => (
+                store.findings(None).context("reading findings")?,
+                stored.iter().collect(),
+                Vec::new(),
+            ),
+        };
+    let previous: Vec<PreviousCase> = previous
         .into_iter()
         .map(|c| PreviousCase {
-            id: c.id,
-            findings: c.findings.into_iter().map(|f| f.id).collect(),
+            id: c.id.clone(),
+            findings: c.findings.iter().map(|f| f.id.clone()).collect(),
         })
         .collect();
+    let started = std::time::Instant::now();
     let seen = accounts_seen(store, &findings, &config)?;
+    tracing::debug!(
+        "hub check: {} shared addresses read in {:.2}s",
+        seen.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
     let cases = build_cases(&findings, &rule_info(rules), &seen, &previous, &config);
-    let encoded = cases
-        .iter()
-        .map(|c| Ok((c.id.clone(), serde_json::to_vec(c)?)))
-        .collect::<Result<Vec<_>>>()?;
+    tracing::debug!(
+        "{} cases from {} findings in {:.2}s",
+        cases.len(),
+        findings.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut encoded = kept;
+    for c in &cases {
+        encoded.push((c.id.clone(), serde_json::to_vec(c)?));
+    }
+    let total = encoded.len();
     let outcome = store.replace_cases(&encoded).context("storing cases")?;
-    Ok((cases.len(), outcome))
+    Ok((total, outcome))
 }
 
 pub fn run(state: &Path, cmd: CasesCommand) -> Result<()> {

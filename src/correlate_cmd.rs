@@ -137,7 +137,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let storing = Instant::now();
     let total = sink.total;
     let store_nanos = sink.nanos;
-    let lines = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
+    let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
     if matches!(plan.start, Start::Bounded) {
         correlate_plan::mark_partial(&store)?;
     } else {
@@ -145,7 +145,8 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     }
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     let casing = Instant::now();
-    let cases = crate::cases_cmd::update(&store, rules).context("updating cases")?;
+    let cases =
+        crate::cases_cmd::update(&store, rules, Some(&touched)).context("updating cases")?;
     let cases_secs = casing.elapsed().as_secs_f64();
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -390,6 +391,9 @@ struct Sink<'a> {
     /// mostly stores findings exactly as they are: comparing digests in memory spares a
     /// random read per finding). `None` until then.
     digests: Option<HashMap<String, u128>>,
+    /// Ids of the findings this run may have changed (passed on to be stored, or removed):
+    /// the cases that hold or could join them are rebuilt.
+    touched: HashSet<String>,
 }
 
 /// Findings stored by one run before the stored findings' digests are loaded.
@@ -405,6 +409,7 @@ impl<'a> Sink<'a> {
             total: 0,
             nanos: 0,
             digests: None,
+            touched: HashSet::new(),
         }
     }
 
@@ -433,6 +438,7 @@ impl<'a> Sink<'a> {
                 Some(digests) => changed_only(digests, list)?,
                 None => list,
             };
+            self.touched.extend(list.iter().map(|f| f.id.clone()));
             let outcome = self.outcomes.entry(rule.clone()).or_default();
             for batch in list.chunks(FINDINGS_PER_BATCH) {
                 let o = self
@@ -452,11 +458,11 @@ impl<'a> Sink<'a> {
     /// `resumed_after`: the watermark of the restored state; findings that end at or before
     /// it were settled by earlier runs.
     fn finish(
-        self,
+        mut self,
         plan: &Plan,
         resumed_after: Option<DateTime<Utc>>,
         stats: &EvalStats,
-    ) -> Result<Vec<RuleLine>> {
+    ) -> Result<(Vec<RuleLine>, HashSet<String>)> {
         self.store.flush().context("flushing the findings")?;
         if !matches!(plan.start, Start::Bounded) {
             let from = match &plan.start {
@@ -475,6 +481,7 @@ impl<'a> Sink<'a> {
                     .remove_findings(&stale)
                     .context("removing findings that no longer hold")?;
             }
+            self.touched.extend(stale);
         }
         let counts = |id: &str| self.outcomes.get(id).copied().unwrap_or_default();
         let mut lines = Vec::new();
@@ -511,7 +518,7 @@ impl<'a> Sink<'a> {
                 suppressed: Vec::new(),
             });
         }
-        Ok(lines)
+        Ok((lines, self.touched))
     }
 }
 

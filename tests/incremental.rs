@@ -31,24 +31,58 @@ fn findings(s: &Skein) -> Vec<Value> {
     serde_json::from_str(&s.ok(&["findings", "--format", "json"])).expect("findings JSON")
 }
 
-/// The findings of one full run over all the batches at once.
-fn full_run(batches: &[Vec<Value>]) -> Vec<Value> {
+/// The state after one full run over all the batches at once.
+fn full_state(batches: &[Vec<Value>]) -> Skein {
     let s = Skein::new();
     let all: Vec<Value> = batches.iter().flatten().cloned().collect();
     ingest(&s, "all", &all);
     correlate(&s, &[]);
-    findings(&s)
+    s
 }
 
-/// The findings after ingesting and correlating batch by batch; also the run kinds.
-fn batch_runs(batches: &[Vec<Value>]) -> (Vec<Value>, Vec<String>) {
+/// The findings of one full run over all the batches at once.
+fn full_run(batches: &[Vec<Value>]) -> Vec<Value> {
+    findings(&full_state(batches))
+}
+
+/// The state after ingesting and correlating batch by batch; also the run kinds.
+fn batch_state(batches: &[Vec<Value>]) -> (Skein, Vec<String>) {
     let s = Skein::new();
     let mut runs = Vec::new();
     for (i, b) in batches.iter().enumerate() {
         ingest(&s, &format!("b{i}"), b);
         runs.push(correlate(&s, &[])["run"].as_str().unwrap_or("").to_string());
     }
+    (s, runs)
+}
+
+/// The findings after ingesting and correlating batch by batch; also the run kinds.
+fn batch_runs(batches: &[Vec<Value>]) -> (Vec<Value>, Vec<String>) {
+    let (s, runs) = batch_state(batches);
     (findings(&s), runs)
+}
+
+/// The cases as sets of finding ids (ids of cases may differ: a case keeps the id it had
+/// before it gained an earlier finding).
+fn case_groups(s: &Skein) -> std::collections::BTreeSet<Vec<String>> {
+    let list: Vec<Value> =
+        serde_json::from_str(&s.ok(&["cases", "list", "--format", "json"])).expect("cases JSON");
+    list.iter()
+        .map(|row| {
+            let id = row["id"].as_str().expect("id");
+            let case: Value =
+                serde_json::from_str(&s.ok(&["cases", "show", id, "--format", "json"]))
+                    .expect("case JSON");
+            let mut ids: Vec<String> = case["findings"]
+                .as_array()
+                .expect("findings")
+                .iter()
+                .map(|f| f["id"].as_str().expect("finding id").to_string())
+                .collect();
+            ids.sort();
+            ids
+        })
+        .collect()
 }
 
 fn signin(id: &str, t: &str, upn: &str, ip: &str, code: u32) -> Value {
@@ -237,11 +271,15 @@ proptest! {
             .map(|(_, r)| r)
             .collect();
         let batches = batches_of(records, &cuts, &late);
-        let (inc, runs) = batch_runs(&batches);
-        let full = full_run(&batches);
+        let (inc_state, runs) = batch_state(&batches);
+        let full_state = full_state(&batches);
+        let (inc, full) = (findings(&inc_state), findings(&full_state));
         prop_assert!(!full.is_empty());
         let diff = differences(&inc, &full);
         prop_assert!(diff.is_empty(), "runs {:?}\n{}", runs, diff.join("\n"));
+        // Cases rebuilt run by run (only those the new findings touch) are the cases of
+        // one full run.
+        prop_assert_eq!(case_groups(&inc_state), case_groups(&full_state), "runs {:?}", runs);
     }
 }
 
