@@ -18,7 +18,7 @@ help: ## Show this help
 build: ## Build skein and the corpus generator (release)
 	$(CARGO) build --release --locked -p skein -p skein-testkit --bins
 
-demo: build ## Ingest the bundled sample corpus into ./state, correlate, print the findings
+demo: build ## Ingest the bundled sample corpus into ./state, correlate, print findings and cases, write state/cases.html
 	@if [ -d $(STATE)/db ] && $(RELEASE_BIN) --state $(STATE) stats 2>&1 >/dev/null | grep -q 'is older than the supported version'; then \
 	  aside=$(STATE)/db.schema-old-$$(date +%Y%m%d%H%M%S); \
 	  echo "== $(STATE)/db was written by an older skein (schema); moving it aside to $$aside"; \
@@ -35,6 +35,12 @@ demo: build ## Ingest the bundled sample corpus into ./state, correlate, print t
 	@echo
 	@echo "== skein findings"
 	$(RELEASE_BIN) --state $(STATE) findings
+	@echo
+	@echo "== skein cases list"
+	$(RELEASE_BIN) --state $(STATE) cases list
+	@echo
+	@echo "== the cases as one self-contained HTML report"
+	$(RELEASE_BIN) --state $(STATE) cases export --format html --out $(STATE)/cases.html
 
 demo-corpus: build ## Regenerate the bundled corpus/demo (after changing the generator)
 	rm -rf $(DEMO_DIR)

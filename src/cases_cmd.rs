@@ -11,7 +11,7 @@ use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
 use skein_rules::RuleSet;
 use skein_store::{CasesOutcome, ReadMode, Store};
 
-use crate::cli::{CasesCommand, CasesListArgs, CasesShowArgs, ListFormat};
+use crate::cli::{CasesCommand, CasesExportArgs, CasesListArgs, CasesShowArgs, ListFormat};
 
 /// The cloud a source's events come from.
 fn cloud(s: Source) -> &'static str {
@@ -151,6 +151,14 @@ fn entity_keys(ty: EntityType, id: &str, name: Option<&str>) -> Vec<String> {
     keys
 }
 
+/// What a case update rebuilds: these findings, over these earlier cases; the other stored
+/// cases are kept as they are (id, JSON).
+struct Scope<'a> {
+    findings: Vec<Finding>,
+    previous: Vec<&'a Case>,
+    kept: Vec<(String, Vec<u8>)>,
+}
+
 /// Rebuilds the cases. `touched`: the findings this run may have changed; only the cases
 /// holding them, or sharing an entity with them, are rebuilt (over their own findings and
 /// the touched ones). `None`, or no stored cases yet: every case, from every finding.
@@ -162,68 +170,75 @@ pub fn update(
     let config = CaseConfig::default();
     let stored_raw = store.cases_json().context("reading cases")?;
     let stored: Vec<Case> = decode_cases(&stored_raw);
-    let (findings, previous, kept): (Vec<Finding>, Vec<&Case>, Vec<(String, Vec<u8>)>) =
-        match touched {
-            Some(touched) if !stored.is_empty() => {
-                let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-                let mut by_finding: HashMap<&str, usize> = HashMap::new();
-                for (i, c) in stored.iter().enumerate() {
-                    for e in c.entities.iter().filter(|e| e.joins) {
-                        for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
-                            by_key.entry(k).or_default().push(i);
-                        }
-                    }
-                    for f in &c.findings {
-                        by_finding.insert(f.id.as_str(), i);
-                    }
-                }
-                let mut marked = BTreeSet::new();
-                let mut fresh = Vec::new();
-                let mut ids: Vec<&String> = touched.iter().collect();
-                ids.sort();
-                for id in ids {
-                    if let Some(&i) = by_finding.get(id.as_str()) {
-                        marked.insert(i);
-                    }
-                    let Some(f) = store.finding(id).context("reading a finding")? else {
-                        continue;
-                    };
-                    for e in f
-                        .entities
-                        .iter()
-                        .filter(|e| skein_cases::graph::joins(e.role))
-                    {
-                        for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
-                            marked.extend(by_key.get(&k).into_iter().flatten().copied());
-                        }
-                    }
-                    fresh.push(f);
-                }
-                let mut have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
-                for &i in &marked {
-                    for cf in &stored[i].findings {
-                        if have.insert(cf.id.clone()) {
-                            if let Some(f) = store.finding(&cf.id).context("reading a finding")? {
-                                fresh.push(f);
-                            }
-                        }
+    let Scope {
+        findings,
+        previous,
+        kept,
+    } = match touched {
+        Some(touched) if !stored.is_empty() => {
+            let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut by_finding: HashMap<&str, usize> = HashMap::new();
+            for (i, c) in stored.iter().enumerate() {
+                for e in c.entities.iter().filter(|e| e.joins) {
+                    for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
+                        by_key.entry(k).or_default().push(i);
                     }
                 }
-                let marked_ids: BTreeSet<&str> =
-                    marked.iter().map(|&i| stored[i].id.as_str()).collect();
-                let kept = stored_raw
-                    .iter()
-                    .filter(|(id, _)| !marked_ids.contains(id.as_str()))
-                    .cloned()
-                    .collect();
-                (fresh, marked.iter().map(|&i| &stored[i]).collect(), kept)
+                for f in &c.findings {
+                    by_finding.insert(f.id.as_str(), i);
+                }
             }
-            _ => (
-                store.findings(None).context("reading findings")?,
-                stored.iter().collect(),
-                Vec::new(),
-            ),
-        };
+            let mut marked = BTreeSet::new();
+            let mut fresh = Vec::new();
+            let mut ids: Vec<&String> = touched.iter().collect();
+            ids.sort();
+            for id in ids {
+                if let Some(&i) = by_finding.get(id.as_str()) {
+                    marked.insert(i);
+                }
+                let Some(f) = store.finding(id).context("reading a finding")? else {
+                    continue;
+                };
+                for e in f
+                    .entities
+                    .iter()
+                    .filter(|e| skein_cases::graph::joins(e.role))
+                {
+                    for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
+                        marked.extend(by_key.get(&k).into_iter().flatten().copied());
+                    }
+                }
+                fresh.push(f);
+            }
+            let mut have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
+            for &i in &marked {
+                for cf in &stored[i].findings {
+                    if have.insert(cf.id.clone()) {
+                        if let Some(f) = store.finding(&cf.id).context("reading a finding")? {
+                            fresh.push(f);
+                        }
+                    }
+                }
+            }
+            let marked_ids: BTreeSet<&str> =
+                marked.iter().map(|&i| stored[i].id.as_str()).collect();
+            let kept = stored_raw
+                .iter()
+                .filter(|(id, _)| !marked_ids.contains(id.as_str()))
+                .cloned()
+                .collect();
+            Scope {
+                findings: fresh,
+                previous: marked.iter().map(|&i| &stored[i]).collect(),
+                kept,
+            }
+        }
+        _ => Scope {
+            findings: store.findings(None).context("reading findings")?,
+            previous: stored.iter().collect(),
+            kept: Vec::new(),
+        },
+    };
     let previous: Vec<PreviousCase> = previous
         .into_iter()
         .map(|c| PreviousCase {
@@ -268,6 +283,7 @@ pub fn run(state: &Path, cmd: CasesCommand) -> Result<()> {
     match cmd {
         CasesCommand::List(args) => list(&store, &args),
         CasesCommand::Show(args) => show(&store, &args),
+        CasesCommand::Export(args) => export(&store, &args),
     }
 }
 
@@ -443,6 +459,96 @@ fn write_case(out: &mut impl Write, c: &Case) -> std::io::Result<()> {
             e.kind,
             one(&e.reason)
         )?;
+    }
+    Ok(())
+}
+
+/// Evidence events a timeline lists at most per case (the findings say how many there are).
+const TIMELINE_EVENTS: usize = 300;
+
+/// Adds the evidence events (looked up in the store) to a case's timeline, in time order.
+fn with_events(store: &Store, mut case: Case) -> Result<Case> {
+    let mut added = 0;
+    let mut entries = Vec::new();
+    'findings: for f in &case.findings {
+        for id in &f.events {
+            if added >= TIMELINE_EVENTS {
+                break 'findings;
+            }
+            for source in Source::ALL {
+                let Some(ev) = store
+                    .get_event(source, id)
+                    .with_context(|| format!("reading event {id}"))?
+                else {
+                    continue;
+                };
+                let who = ev
+                    .actor
+                    .upn
+                    .as_deref()
+                    .or(ev.actor.aws_arn.as_deref())
+                    .or(ev.actor.access_key_id.as_deref())
+                    .unwrap_or("-");
+                let what = ev.target.action.as_deref().unwrap_or(source.as_str());
+                let from = ev
+                    .src_ip
+                    .map(|ip| ip.to_string())
+                    .unwrap_or_else(|| "-".into());
+                let outcome = if ev.outcome.success {
+                    "succeeded".to_string()
+                } else {
+                    format!(
+                        "failed ({})",
+                        ev.outcome.error_code.as_deref().unwrap_or("no code")
+                    )
+                };
+                entries.push(skein_cases::TimelineEntry {
+                    time: ev.time,
+                    kind: "event".into(),
+                    finding: f.id.clone(),
+                    rule: f.rule.clone(),
+                    source: Some(source),
+                    event: Some(id.clone()),
+                    text: format!("{what} by {who} from {from}: {outcome}"),
+                });
+                added += 1;
+                break;
+            }
+        }
+    }
+    case.timeline.extend(entries);
+    case.timeline
+        .sort_by(|a, b| (a.time, &a.kind, &a.finding).cmp(&(b.time, &b.kind, &b.finding)));
+    Ok(case)
+}
+
+fn export(store: &Store, args: &CasesExportArgs) -> Result<()> {
+    let cases: Vec<Case> = if args.ids.is_empty() {
+        stored_cases(store)?
+    } else {
+        args.ids
+            .iter()
+            .map(|id| case_by_id(store, id))
+            .collect::<Result<_>>()?
+    };
+    let cases = cases
+        .into_iter()
+        .filter(|c| args.min_severity.is_none_or(|s| c.severity >= s))
+        .map(|c| with_events(store, c))
+        .collect::<Result<Vec<_>>>()?;
+    let text = skein_cases::export(&cases, args.format)
+        .with_context(|| format!("exporting {} case(s) as {}", cases.len(), args.format))?;
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {} case(s) to {}", cases.len(), path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
     }
     Ok(())
 }

@@ -70,6 +70,32 @@ pub enum CasesCommand {
     List(CasesListArgs),
     /// One case: score and why, tactics, findings, entities, hubs and links.
     Show(CasesShowArgs),
+    /// Cases (all, or the ids given) as json, ndjson, csv, md, stix (a STIX 2.1 bundle),
+    /// ocsf (Detection Findings), dot (Graphviz) or html (one self-contained report).
+    /// Timelines include the evidence events.
+    Export(CasesExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CasesExportArgs {
+    /// Case ids (`C-...`); none: every case.
+    pub ids: Vec<String>,
+
+    /// json, ndjson, csv, md, stix, ocsf, dot or html.
+    #[arg(long, value_parser = parse_export_format)]
+    pub format: skein_cases::Format,
+
+    /// Write here instead of standard output.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+
+    /// Only cases at least this severe.
+    #[arg(long, value_name = "SEVERITY")]
+    pub min_severity: Option<skein_model::Severity>,
+}
+
+fn parse_export_format(s: &str) -> Result<skein_cases::Format, String> {
+    s.parse::<skein_cases::Format>().map_err(|e| e.to_string())
 }
 
 /// Output of `cases list` / `cases show`.

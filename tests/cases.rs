@@ -112,3 +112,44 @@ fn an_unknown_case_is_a_usage_error_with_a_hint() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no case C-0000"));
 }
+
+/// Every export format through the binary, over a case whose account and user agent are
+/// hostile: CSV cells do not start a formula, the HTML has no markup from the data.
+#[test]
+fn cases_export_in_every_format_escapes_hostile_values() {
+    let s = crate::util::Skein::new();
+    let record = serde_json::json!({
+        "id": "hostile-1", "createdDateTime": "2026-03-09T08:00:00Z",
+        "userPrincipalName": "=HYPERLINK(\"http://evil\",\"x\")@contoso.com",
+        "userId": "0a1b2c3d-0000-4000-8000-00000000beef",
+        "ipAddress": "203.0.113.99", "status": {"errorCode": 0},
+        "riskLevelDuringSignIn": "high", "riskState": "atRisk",
+        "userAgent": "<script>alert(1)</script>",
+        "location": {"city": "<b>Nowhere</b>", "countryOrRegion": "NL"}
+    });
+    let path = s.dir.path().join("hostile.json");
+    std::fs::write(&path, record.to_string()).unwrap();
+    s.ok(&["ingest", "--no-progress", path.to_str().unwrap()]);
+    let run = s.correlate_json(&repo_root().join("correlations"), &[]);
+    assert!(run["cases"]["total"].as_u64().unwrap() >= 1, "{run}");
+    for format in ["json", "ndjson", "csv", "md", "stix", "ocsf", "dot", "html"] {
+        let out = s.ok(&["cases", "export", "--format", format]);
+        assert!(out.to_lowercase().contains("hyperlink"), "{format}: {out}");
+        match format {
+            "csv" => {
+                for cell in out.split(',') {
+                    let cell = cell.trim_start_matches('"');
+                    assert!(!cell.to_lowercase().starts_with("=hyperlink"), "{out}");
+                }
+            }
+            "html" => {
+                assert!(!out.contains("<script"), "{out}");
+                assert!(!out.contains("<b>Nowhere"), "{out}");
+            }
+            _ => {}
+        }
+    }
+    let out = s.run(&["cases", "export", "--format", "xlsx"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("html"));
+}
