@@ -271,15 +271,7 @@ pub fn update(
 }
 
 pub fn run(state: &Path, cmd: CasesCommand) -> Result<()> {
-    if !state.join(skein_store::DB_DIR).exists() {
-        return Err(crate::UsageError(format!(
-            "no skein state in {} (run `skein ingest` and `skein correlate` first, or pass --state)",
-            state.display()
-        ))
-        .into());
-    }
-    let store = Store::open(state, crate::store_options())
-        .with_context(|| format!("opening state directory {}", state.display()))?;
+    let store = crate::open_with_findings(state)?;
     match cmd {
         CasesCommand::List(args) => list(&store, &args),
         CasesCommand::Show(args) => show(&store, &args),

@@ -5,20 +5,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use skein_model::{EntityRole, Finding};
-use skein_store::Store;
 
 use crate::cli::{FindingsArgs, FindingsFormat};
 
 pub fn run(state: &Path, args: FindingsArgs) -> Result<()> {
-    if !state.join(skein_store::DB_DIR).exists() {
-        return Err(crate::UsageError(format!(
-            "no skein state in {} (run `skein ingest` and `skein correlate` first, or pass --state)",
-            state.display()
-        ))
-        .into());
-    }
-    let store = Store::open(state, crate::store_options())
-        .with_context(|| format!("opening state directory {}", state.display()))?;
+    let store = crate::open_with_findings(state)?;
     let findings = store
         .findings(args.rule.as_deref())
         .context("reading findings")?;

@@ -65,6 +65,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Opens the state for commands that read findings and cases; a state that does not exist
+/// is a usage error saying what to run first.
+pub fn open_with_findings(state: &std::path::Path) -> anyhow::Result<skein_store::Store> {
+    use anyhow::Context;
+    if !state.join(skein_store::DB_DIR).exists() {
+        return Err(UsageError(format!(
+            "no skein state in {} (run `skein ingest` and `skein correlate` first, or pass --state)",
+            state.display()
+        ))
+        .into());
+    }
+    skein_store::Store::open(state, store_options())
+        .with_context(|| format!("opening state directory {}", state.display()))
+}
+
 /// How the store is opened: sled's defaults, with the page cache size overridable through
 /// `SKEIN_CACHE_MIB` (for memory-constrained hosts and for measuring).
 pub fn store_options() -> skein_store::OpenOptions {
