@@ -61,6 +61,39 @@ pub enum Command {
     /// (rebuilt by every `correlate`).
     #[command(subcommand)]
     Cases(CasesCommand),
+    /// Everything linked to one entity (TYPE:ID, e.g. user:alice@contoso.com,
+    /// ip:203.0.113.5): aliases, linked entities with counts and first / last seen, a timeline
+    /// of its events, and the findings and cases that name it.
+    Investigate(InvestigateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InvestigateFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct InvestigateArgs {
+    /// The entity, TYPE:ID (user, app, ip, token, tenant, storage, awsprincipal, awskey,
+    /// awssession).
+    pub entity: String,
+
+    /// Hops to follow from it (the busiest linked entities of each hop are followed).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=3))]
+    pub depth: u32,
+
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_name = "T")]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+
+    #[arg(long, value_enum, default_value_t = InvestigateFormat::Text)]
+    pub format: InvestigateFormat,
 }
 
 /// `skein cases ...`.

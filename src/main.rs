@@ -10,6 +10,7 @@ mod correlate_cmd;
 mod correlate_plan;
 mod findings_cmd;
 mod ingest_cmd;
+mod investigate_cmd;
 mod progress;
 mod rules_cmd;
 mod rules_dir;
@@ -62,6 +63,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Findings(args) => findings_cmd::run(&state, args),
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Cases(cmd) => cases_cmd::run(&state, cmd),
+        Command::Investigate(args) => investigate_cmd::run(&state, args),
     }
 }
 

@@ -153,3 +153,64 @@ fn cases_export_in_every_format_escapes_hostile_values() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("html"));
 }
+
+/// `investigate` on the chain's victim: the object id is an alias, the blob address is
+/// linked, the findings and the case that name the user are listed; the address two hops
+/// out reaches the AWS key; an unknown entity gets the closest known id.
+#[test]
+fn investigate_shows_aliases_links_findings_and_cases() {
+    let s = demo_state();
+    s.correlate_json(&repo_root().join("correlations"), &[]);
+    let chain = scenario_events("cross_cloud_chain");
+    let cases = all_cases(&s);
+    let case_id = cases_with(&cases, &chain).into_iter().next().unwrap();
+    let case = cases.iter().find(|c| c["id"] == case_id.as_str()).unwrap();
+    let victim = case["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "user" && e["joins"] == true)
+        .unwrap();
+    let upn = victim["name"].as_str().unwrap().to_lowercase();
+    let out: Value =
+        serde_json::from_str(&s.ok(&["investigate", &format!("user:{upn}"), "--format", "json"]))
+            .unwrap();
+    let object_id = format!("user:{}", victim["id"].as_str().unwrap());
+    assert!(
+        out["aliases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == object_id.as_str()),
+        "{out}"
+    );
+    let linked: Vec<&str> = out["linked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["entity"].as_str().unwrap())
+        .collect();
+    assert!(linked.contains(&"ip:2a0b:f4c2:2::1b:7e"), "{linked:?}");
+    assert!(out["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["id"] == case_id.as_str()));
+    assert!(out["findings"].as_array().unwrap().len() >= 3);
+    assert!(!out["timeline"].as_array().unwrap().is_empty());
+
+    let deep = s.ok(&[
+        "investigate",
+        &format!("user:{upn}"),
+        "--depth",
+        "2",
+        "--format",
+        "dot",
+    ]);
+    assert!(deep.contains("awskey:ASIA"), "{deep}");
+
+    let typo = s.run(&["investigate", &format!("user:{upn}x")]);
+    assert_eq!(typo.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&typo.stderr);
+    assert!(err.contains(&format!("closest known: user:{upn}")), "{err}");
+}
