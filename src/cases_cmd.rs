@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use skein_cases::{build_cases, Case, CaseConfig, PreviousCase, RuleInfo};
+use skein_cases::{build_cases, Case, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
 use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
 use skein_rules::RuleSet;
 use skein_store::{CasesOutcome, ReadMode, Store};
@@ -115,6 +115,58 @@ fn accounts_seen(
             }
         }
         out.insert(ip, accounts.len());
+    }
+    Ok(out)
+}
+
+/// The users the findings' AWS keys were issued to: an issuing event
+/// (`AssumeRoleWithSAML`, `AssumeRoleWithWebIdentity`) that returned the key to a user named
+/// by a UPN, found through the entity index.
+fn issued_keys(store: &Store, findings: &[Finding], config: &CaseConfig) -> Result<Vec<IssuedKey>> {
+    type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
+    let mut keys: std::collections::BTreeMap<EntityRef, Span> = std::collections::BTreeMap::new();
+    for f in findings {
+        for e in &f.entities {
+            if e.entity_type != EntityType::AwsKey || e.role != EntityRole::Actor {
+                continue;
+            }
+            if let Some(r) = EntityRef::new(EntityType::AwsKey, &e.id) {
+                let span = keys.entry(r).or_insert((f.first_seen, f.last_seen));
+                *span = (span.0.min(f.first_seen), span.1.max(f.last_seen));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (key, (first, last)) in keys {
+        // Temporary credentials live at most 12 hours (36 for role chaining): look that far
+        // back for the event that issued the key.
+        let from = first - chrono::TimeDelta::hours(36);
+        let to = last + config.window;
+        for ev in store.events_for_entity_with(&key, Some(from), Some(to), ReadMode::WithoutRaw) {
+            let ev = ev.with_context(|| format!("reading the events of {key}"))?;
+            let issued = ev
+                .tokens
+                .issued_access_key_id
+                .as_deref()
+                .is_some_and(|k| k.eq_ignore_ascii_case(&key.id));
+            let user = ev
+                .actor
+                .aws_user_name
+                .as_deref()
+                .filter(|u| u.contains('@'));
+            if let (true, Some(user)) = (issued, user) {
+                out.push(IssuedKey {
+                    key: key.clone(),
+                    user: user.to_string(),
+                    reason: format!(
+                        "{} at {} issued this key to {user}",
+                        ev.target.action.as_deref().unwrap_or("an STS call"),
+                        ev.time.to_rfc3339()
+                    ),
+                });
+                break;
+            }
+        }
     }
     Ok(out)
 }
@@ -247,14 +299,18 @@ pub fn update(
         })
         .collect();
     let started = std::time::Instant::now();
-    let seen = accounts_seen(store, &findings, &config)?;
+    let observed = Observed {
+        accounts_seen: accounts_seen(store, &findings, &config)?,
+        issued_keys: issued_keys(store, &findings, &config)?,
+    };
     tracing::debug!(
-        "hub check: {} shared addresses read in {:.2}s",
-        seen.len(),
+        "hub check and issued keys: {} shared addresses, {} keys in {:.2}s",
+        observed.accounts_seen.len(),
+        observed.issued_keys.len(),
         started.elapsed().as_secs_f64()
     );
     let started = std::time::Instant::now();
-    let cases = build_cases(&findings, &rule_info(rules), &seen, &previous, &config);
+    let cases = build_cases(&findings, &rule_info(rules), &observed, &previous, &config);
     tracing::debug!(
         "{} cases from {} findings in {:.2}s",
         cases.len(),

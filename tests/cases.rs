@@ -80,6 +80,14 @@ fn the_cross_cloud_chain_is_one_case_and_the_other_spray_another() {
         assert!(rules.contains(r), "{r} in {rules:?}");
     }
     assert_eq!(case["clouds"], serde_json::json!(["aws", "azure"]));
+    let kinds: BTreeSet<&str> = case["graph"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains("issued_key"), "AssumeRoleWithSAML links the key: {kinds:?}");
+    assert!(kinds.contains("session_name"), "{kinds:?}");
     assert_eq!(case["severity"], "critical");
     let spray = cases_with(&cases, &scenario_events("password_spray"));
     assert_eq!(spray.len(), 1, "{spray:?}");

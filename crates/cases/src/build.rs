@@ -47,19 +47,40 @@ pub struct PreviousCase {
     pub findings: Vec<String>,
 }
 
-/// The cases of `findings`. `accounts_seen`: for addresses, how many distinct accounts the
-/// events show with each (hubs at or above [`CaseConfig::hub_accounts`]); addresses not in
-/// it are judged by the findings alone.
+/// What the stored events tell about the findings' entities (the caller reads them).
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// For addresses, how many distinct accounts succeeded from each (hubs at or above
+    /// [`CaseConfig::hub_accounts`]); addresses not in it are judged by the findings alone.
+    pub accounts_seen: HashMap<EntityRef, usize>,
+    /// Temporary AWS keys and the users they were issued to (`AssumeRoleWithSAML`).
+    pub issued_keys: Vec<IssuedKey>,
+}
+
+/// An AWS key issued to a user: an identity link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    pub key: EntityRef,
+    /// The user's UPN (the SAML user name).
+    pub user: String,
+    /// In words, with the event.
+    pub reason: String,
+}
+
+/// The cases of `findings`.
 pub fn build_cases(
     findings: &[Finding],
     rules: &HashMap<String, RuleInfo>,
-    accounts_seen: &HashMap<EntityRef, usize>,
+    observed: &Observed,
     previous: &[PreviousCase],
     config: &CaseConfig,
 ) -> Vec<Case> {
-    let graph = EntityGraph::from_findings(findings);
+    let mut graph = EntityGraph::from_findings(findings);
+    for k in &observed.issued_keys {
+        graph.link_issued_key(&k.key, &k.user, &k.reason);
+    }
     let identity = graph.identities();
-    let hubs = hubs(&graph, findings, accounts_seen, config);
+    let hubs = hubs(&graph, findings, &observed.accounts_seen, config);
     // joining entity (its identity) → (first, last, finding) of the findings it joins.
     let mut by_entity: BTreeMap<EntityRef, Vec<(chrono::DateTime<chrono::Utc>, usize)>> =
         BTreeMap::new();

@@ -34,6 +34,8 @@ pub enum LinkKind {
     SessionName,
     /// An AWS principal whose user name (a SAML user) is an Entra user's UPN.
     UserName,
+    /// A temporary AWS key issued to the user (`AssumeRoleWithSAML`).
+    IssuedKey,
 }
 
 impl LinkKind {
@@ -42,6 +44,7 @@ impl LinkKind {
             LinkKind::Finding(_) => "finding",
             LinkKind::SessionName => "session_name",
             LinkKind::UserName => "user_name",
+            LinkKind::IssuedKey => "issued_key",
         }
     }
 
@@ -217,6 +220,41 @@ impl EntityGraph {
         });
         self.index.insert(r, n);
         n
+    }
+
+    /// Links a key named by the findings to the user it was issued to (`upn`): the user's
+    /// node when a finding names it (by object id or UPN), else a node for the UPN.
+    pub fn link_issued_key(&mut self, key: &EntityRef, upn: &str, reason: &str) {
+        let Some(&k) = self.index.get(key) else {
+            return;
+        };
+        let Some(user) = EntityRef::new(EntityType::User, upn) else {
+            return;
+        };
+        let user = self.resolve(&user);
+        let first = self.graph[k].first_seen;
+        let last = self.graph[k].last_seen;
+        let u = match self.index.get(&user) {
+            Some(&u) => u,
+            None => match self.graph.node_indices().find(|&n| {
+                self.graph[n]
+                    .name
+                    .as_deref()
+                    .is_some_and(|nm| nm.eq_ignore_ascii_case(upn))
+                    && self.graph[n].entity.ty == EntityType::User
+            }) {
+                Some(u) => u,
+                None => self.node_for(user, None, first, last),
+            },
+        };
+        self.identity_edges.push(self.graph.add_edge(
+            k,
+            u,
+            Link {
+                kind: LinkKind::IssuedKey,
+                reason: reason.to_string(),
+            },
+        ));
     }
 
     /// The canonical entity for `r`: a user's UPN resolves to its object id when known.

@@ -19,7 +19,7 @@ pub mod graph;
 pub mod model;
 pub mod score;
 
-pub use build::{build_cases, CaseConfig, PreviousCase, RuleInfo};
+pub use build::{build_cases, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
 pub use export::{export, ExportError, Format};
 pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
 pub use model::{

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use skein_cases::{build_cases, Case, CaseConfig, PreviousCase, RuleInfo};
+use skein_cases::{build_cases, Case, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
 use skein_model::{EntityRef, EntityRole, EntityType, Finding, FindingEntity, Severity};
 
 fn t(h: i64, m: i64) -> DateTime<Utc> {
@@ -136,7 +136,7 @@ fn cases(findings: &[Finding]) -> Vec<Case> {
     build_cases(
         findings,
         &rules(),
-        &HashMap::new(),
+        &Observed::default(),
         &[],
         &CaseConfig::default(),
     )
@@ -215,7 +215,11 @@ fn an_address_shared_by_many_accounts_joins_nothing() {
     let joined = cases(&findings);
     assert_eq!(joined.len(), 1, "below the threshold the address joins");
     let seen = HashMap::from([(EntityRef::new(EntityType::Ip, nat).unwrap(), 300)]);
-    let apart = build_cases(&findings, &rules(), &seen, &[], &CaseConfig::default());
+    let observed = Observed {
+        accounts_seen: seen,
+        ..Observed::default()
+    };
+    let apart = build_cases(&findings, &rules(), &observed, &[], &CaseConfig::default());
     assert_eq!(apart.len(), 2, "{apart:#?}");
     for c in &apart {
         assert_eq!(c.hubs.len(), 1);
@@ -253,7 +257,7 @@ fn a_case_keeps_its_id_when_it_gains_findings() {
     let again = build_cases(
         &all,
         &rules(),
-        &HashMap::new(),
+        &Observed::default(),
         &previous,
         &CaseConfig::default(),
     );
@@ -264,4 +268,40 @@ fn a_case_keeps_its_id_when_it_gains_findings() {
     );
     let fresh = cases(&all);
     assert_eq!(cases(&all)[0].id, fresh[0].id, "deterministic");
+}
+
+/// A recon burst whose session is not named after anyone joins the user its key was issued
+/// to (`AssumeRoleWithSAML`), even from an unrelated address.
+#[test]
+fn a_key_issued_to_a_user_joins_that_users_case() {
+    let mut findings = chain();
+    findings.pop();
+    findings.push(finding(
+        "F-recon",
+        "aws-recon-burst",
+        t(21, 52),
+        60,
+        vec![
+            ent(EntityType::AwsKey, "ASIAXYZ", EntityRole::Actor, None),
+            ent(
+                EntityType::AwsSession,
+                "arn:aws:sts::111122223333:assumed-role/EntraSSO-Admin/sess-42",
+                EntityRole::Actor,
+                Some("sess-42"),
+            ),
+            ip("198.51.100.9"),
+        ],
+    ));
+    assert_eq!(cases(&findings).len(), 2, "nothing links the key yet");
+    let observed = Observed {
+        issued_keys: vec![IssuedKey {
+            key: EntityRef::new(EntityType::AwsKey, "ASIAXYZ").unwrap(),
+            user: "victim@contoso.com".into(),
+            reason: "AssumeRoleWithSAML issued it to SAML user victim@contoso.com".into(),
+        }],
+        ..Observed::default()
+    };
+    let got = build_cases(&findings, &rules(), &observed, &[], &CaseConfig::default());
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].graph.edges.iter().any(|e| e.kind == "issued_key"));
 }
