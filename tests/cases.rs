@@ -86,7 +86,10 @@ fn the_cross_cloud_chain_is_one_case_and_the_other_spray_another() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains("issued_key"), "AssumeRoleWithSAML links the key: {kinds:?}");
+    assert!(
+        kinds.contains("issued_key"),
+        "AssumeRoleWithSAML links the key: {kinds:?}"
+    );
     assert!(kinds.contains("session_name"), "{kinds:?}");
     assert_eq!(case["severity"], "critical");
     let spray = cases_with(&cases, &scenario_events("password_spray"));
@@ -221,4 +224,54 @@ fn investigate_shows_aliases_links_findings_and_cases() {
     assert_eq!(typo.status.code(), Some(2));
     let err = String::from_utf8_lossy(&typo.stderr);
     assert!(err.contains(&format!("closest known: user:{upn}")), "{err}");
+}
+
+/// An address from which hundreds of accounts sign in (a corporate NAT) joins nothing: two
+/// risky sign-ins of different users from it stay two cases, and each case lists the hub.
+#[test]
+fn an_address_shared_by_hundreds_of_accounts_does_not_merge_cases() {
+    let s = crate::util::Skein::new();
+    let nat = "198.51.100.77";
+    let mut records: Vec<Value> = (0..120)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("nat-{i}"), "createdDateTime": format!("2026-03-09T{:02}:{:02}:00Z", 8 + i / 60, i % 60),
+                "userPrincipalName": format!("user{i}@contoso.com"),
+                "userId": format!("0a1b2c3d-0000-4000-8000-{i:012}"),
+                "ipAddress": nat, "status": {"errorCode": 0},
+            })
+        })
+        .collect();
+    for (n, user) in [(0, "user3"), (1, "user77")] {
+        records.push(serde_json::json!({
+            "id": format!("risky-{n}"), "createdDateTime": format!("2026-03-09T10:0{n}:00Z"),
+            "userPrincipalName": format!("{user}@contoso.com"),
+            "userId": format!("0a1b2c3d-0000-4000-8000-{:012}", if n == 0 { 3 } else { 77 }),
+            "ipAddress": nat, "status": {"errorCode": 0},
+            "riskLevelDuringSignIn": "high", "riskState": "atRisk",
+        }));
+    }
+    let path = s.dir.path().join("nat.ndjson");
+    let text: Vec<String> = records.iter().map(Value::to_string).collect();
+    std::fs::write(&path, text.join("\n")).unwrap();
+    s.ok(&["ingest", "--no-progress", path.to_str().unwrap()]);
+    s.correlate_json(&repo_root().join("correlations"), &[]);
+    let cases = all_cases(&s);
+    let with_nat: Vec<&Value> = cases
+        .iter()
+        .filter(|c| {
+            c["entities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["id"] == nat)
+        })
+        .collect();
+    assert_eq!(with_nat.len(), 2, "{cases:#?}");
+    for c in with_nat {
+        let hubs = c["hubs"].as_array().unwrap();
+        assert_eq!(hubs.len(), 1, "{c}");
+        assert_eq!(hubs[0]["id"], nat);
+        assert!(hubs[0]["accounts"].as_u64().unwrap() >= 50);
+    }
 }
