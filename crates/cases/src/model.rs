@@ -78,6 +78,14 @@ pub struct CaseEntity {
     pub joins: bool,
 }
 
+impl CaseEntity {
+    /// Its roles as `actor, target`.
+    pub fn roles_text(&self) -> String {
+        let roles: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
+        roles.join(", ")
+    }
+}
+
 /// One line of a case's timeline: a finding, or one of its evidence events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimelineEntry {

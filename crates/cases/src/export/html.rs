@@ -144,12 +144,7 @@ fn section(out: &mut String, c: &Case) {
 
     out.push_str("<h3>Entities</h3>\n<table><tr><th>Type</th><th>Id</th><th>Name</th><th>Roles</th><th>Findings</th><th>Joins</th></tr>\n");
     for e in &c.entities {
-        let roles = e
-            .roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let roles = e.roles_text();
         let _ = writeln!(
             out,
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",

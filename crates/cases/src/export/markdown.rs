@@ -80,12 +80,7 @@ fn section(out: &mut String, c: &Case) {
     out.push_str("### Entities\n\n| Type | Id | Name | Roles | Findings | Joins |\n");
     out.push_str("| --- | --- | --- | --- | ---: | --- |\n");
     for e in &c.entities {
-        let roles = e
-            .roles
-            .iter()
-            .map(|r| r.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
+        let roles = e.roles_text();
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",
