@@ -262,14 +262,16 @@ pub fn update(
                 }
                 fresh.push(f);
             }
-            let mut have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
-            for &i in &marked {
-                for cf in &stored[i].findings {
-                    if have.insert(cf.id.clone()) {
-                        if let Some(f) = store.finding(&cf.id).context("reading a finding")? {
-                            fresh.push(f);
-                        }
-                    }
+            let have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
+            let wanted: BTreeSet<&str> = marked
+                .iter()
+                .flat_map(|&i| stored[i].findings.iter().map(|f| f.id.as_str()))
+                .filter(|id| !have.contains(*id))
+                .collect();
+            // One read each (not a pass over every finding: memory stays at what is rebuilt).
+            for id in wanted {
+                if let Some(f) = store.finding(id).context("reading a finding")? {
+                    fresh.push(f);
                 }
             }
             let marked_ids: BTreeSet<&str> =
@@ -291,6 +293,10 @@ pub fn update(
             kept: Vec::new(),
         },
     };
+    // One order whatever way they were read, so that names and aliases (the first finding
+    // to give one wins) are the same in a full and an incremental rebuild.
+    let mut findings = findings;
+    findings.sort_by(|a, b| (a.first_seen, &a.id).cmp(&(b.first_seen, &b.id)));
     let previous: Vec<PreviousCase> = previous
         .into_iter()
         .map(|c| PreviousCase {
