@@ -93,8 +93,9 @@ fn accounts_seen(
     let mut out = HashMap::new();
     for (ip, (first, last)) in shared {
         let mut accounts = BTreeSet::new();
-        let (from, to) = (first - config.window, last + config.window);
-        let events = store.events_for_entity_with(&ip, Some(from), Some(to), ReadMode::WithoutRaw);
+        let from = first.checked_sub_signed(config.window);
+        let to = last.checked_add_signed(config.window);
+        let events = store.events_for_entity_with(&ip, from, to, ReadMode::WithoutRaw);
         for ev in events {
             let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
             if !ev.outcome.success {
@@ -140,9 +141,9 @@ fn issued_keys(store: &Store, findings: &[Finding], config: &CaseConfig) -> Resu
     for (key, (first, last)) in keys {
         // Temporary credentials live at most 12 hours (36 for role chaining): look that far
         // back for the event that issued the key.
-        let from = first - chrono::TimeDelta::hours(36);
-        let to = last + config.window;
-        for ev in store.events_for_entity_with(&key, Some(from), Some(to), ReadMode::WithoutRaw) {
+        let from = first.checked_sub_signed(chrono::TimeDelta::hours(36));
+        let to = last.checked_add_signed(config.window);
+        for ev in store.events_for_entity_with(&key, from, to, ReadMode::WithoutRaw) {
             let ev = ev.with_context(|| format!("reading the events of {key}"))?;
             let issued = ev
                 .tokens
@@ -222,6 +223,8 @@ pub fn update(
     let config = CaseConfig::default();
     let stored_raw = store.cases_json().context("reading cases")?;
     let stored: Vec<Case> = decode_cases(&stored_raw);
+    // A stored case that no longer decodes cannot be matched with its findings: rebuild all.
+    let touched = touched.filter(|_| stored.len() == stored_raw.len());
     let Scope {
         findings,
         previous,
@@ -234,6 +237,15 @@ pub fn update(
                 for e in c.entities.iter().filter(|e| e.joins) {
                     for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
                         by_key.entry(k).or_default().push(i);
+                    }
+                }
+                // Both ends of identity links (a key issued to a user, a session named after
+                // one): a new finding of that user must rebuild this case.
+                for e in c.graph.edges.iter().filter(|e| e.kind != "finding") {
+                    for end in [&e.from, &e.to] {
+                        if let Ok(r) = end.parse::<EntityRef>() {
+                            by_key.entry(r.to_string()).or_default().push(i);
+                        }
                     }
                 }
                 for f in &c.findings {
@@ -261,6 +273,11 @@ pub fn update(
                     }
                 }
                 fresh.push(f);
+            }
+            // A touched finding's key may have been issued to a user other cases name.
+            for k in issued_keys(store, &fresh, &config)? {
+                let key = format!("user:{}", k.user.to_lowercase());
+                marked.extend(by_key.get(&key).into_iter().flatten().copied());
             }
             let have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
             let wanted: BTreeSet<&str> = marked
@@ -305,9 +322,19 @@ pub fn update(
         })
         .collect();
     let started = std::time::Instant::now();
+    let mut seen = accounts_seen(store, &findings, &config)?;
+    // Hubs stay hubs: an incremental rebuild sees fewer findings than a full one, so the
+    // addresses stored cases list as hubs keep their count.
+    for h in stored.iter().flat_map(|c| c.hubs.iter()) {
+        if let Some(r) = EntityRef::new(h.entity_type, &h.id) {
+            let n = seen.entry(r).or_default();
+            *n = (*n).max(h.accounts);
+        }
+    }
     let observed = Observed {
-        accounts_seen: accounts_seen(store, &findings, &config)?,
+        accounts_seen: seen,
         issued_keys: issued_keys(store, &findings, &config)?,
+        other_case_ids: kept.iter().map(|(id, _)| id.clone()).collect(),
     };
     tracing::debug!(
         "hub check and issued keys: {} shared addresses, {} keys in {:.2}s",

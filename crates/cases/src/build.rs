@@ -55,6 +55,9 @@ pub struct Observed {
     pub accounts_seen: HashMap<EntityRef, usize>,
     /// Temporary AWS keys and the users they were issued to (`AssumeRoleWithSAML`).
     pub issued_keys: Vec<IssuedKey>,
+    /// Ids of stored cases this build does not rebuild (an incremental update keeps them):
+    /// never given to a new case.
+    pub other_case_ids: BTreeSet<String>,
 }
 
 /// An AWS key issued to a user: an identity link.
@@ -103,11 +106,14 @@ pub fn build_cases(
     let mut uf = petgraph::unionfind::UnionFind::<usize>::new(findings.len());
     for list in by_entity.values_mut() {
         list.sort();
-        let mut end = None;
+        let mut end: Option<chrono::DateTime<chrono::Utc>> = None;
         let mut prev = None;
         for &(first, i) in list.iter() {
             if let (Some(e), Some(p)) = (end, prev) {
-                if first <= e + config.window {
+                // (No later limit when the end plus the window is past chrono's range.)
+                if e.checked_add_signed(config.window)
+                    .is_none_or(|limit| first <= limit)
+                {
                     uf.union(p, i);
                 }
             }
@@ -131,7 +137,7 @@ pub fn build_cases(
         let (x, y) = (&findings[a[0]], &findings[b[0]]);
         (x.first_seen, &x.id).cmp(&(y.first_seen, &y.id))
     });
-    let ids = assign_ids(findings, &members, previous);
+    let ids = assign_ids(findings, &members, previous, &observed.other_case_ids);
     members
         .iter()
         .zip(ids)
@@ -179,6 +185,7 @@ fn assign_ids(
     findings: &[Finding],
     groups: &[Vec<usize>],
     previous: &[PreviousCase],
+    others: &BTreeSet<String>,
 ) -> Vec<String> {
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for (p, c) in previous.iter().enumerate() {
@@ -208,7 +215,11 @@ fn assign_ids(
             taken.insert(previous[p].id.clone());
         }
     }
-    let held: BTreeSet<&str> = previous.iter().map(|p| p.id.as_str()).collect();
+    let held: BTreeSet<&str> = previous
+        .iter()
+        .map(|p| p.id.as_str())
+        .chain(others.iter().map(String::as_str))
+        .collect();
     ids.into_iter()
         .enumerate()
         .map(|(g, id)| {

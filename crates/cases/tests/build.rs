@@ -305,3 +305,21 @@ fn a_key_issued_to_a_user_joins_that_users_case() {
     assert_eq!(got.len(), 1, "{got:#?}");
     assert!(got[0].graph.edges.iter().any(|e| e.kind == "issued_key"));
 }
+
+/// An id held by a stored case the build does not rebuild is never given to a new case.
+#[test]
+fn ids_of_cases_kept_as_they_are_are_not_reused() {
+    let findings = vec![finding(
+        "F-x",
+        "risky-signin",
+        t(1, 0),
+        60,
+        vec![user("x@contoso.com", EntityRole::Actor)],
+    )];
+    let alone = cases(&findings);
+    let mut observed = Observed::default();
+    observed.other_case_ids.insert(alone[0].id.clone());
+    let again = build_cases(&findings, &rules(), &observed, &[], &CaseConfig::default());
+    assert_ne!(again[0].id, alone[0].id);
+    assert!(again[0].id.starts_with("C-"));
+}

@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 
 /// Looks a key up in an object, first exactly, then ignoring ASCII case.
@@ -140,13 +140,19 @@ pub fn string_list(v: &Value) -> Vec<String> {
 pub fn parse_time(v: &Value) -> Option<DateTime<Utc>> {
     match v {
         Value::String(s) => parse_time_str(s),
-        Value::Number(n) => epoch_to_time(n.as_f64()?),
+        Value::Number(n) => epoch_to_time(n.as_f64()?).filter(|t| t.year() <= 9999),
         _ => None,
     }
 }
 
-/// [`parse_time`] for text.
+/// [`parse_time`] for text. Years outside 1970–9999 are not times any source writes; they
+/// are refused so that windows of rules and cases (up to a century wide) cannot leave
+/// chrono's range.
 pub fn parse_time_str(s: &str) -> Option<DateTime<Utc>> {
+    parse_time_text(s).filter(|t| (1970..=9999).contains(&t.year()))
+}
+
+fn parse_time_text(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     if s.is_empty() {
         return None;
@@ -355,5 +361,20 @@ mod tests {
             Some(json!({"errorCode": 0, "ok": true}))
         );
         assert_eq!(dynamic(&json!("plain")), None);
+    }
+}
+
+#[cfg(test)]
+mod implausible_times {
+    #[test]
+    fn years_no_source_writes_are_not_times() {
+        for text in [
+            "-262143-01-01T00:00:00",
+            "0001-01-01T00:00:00Z",
+            "1969-12-31T23:59:59Z",
+        ] {
+            assert_eq!(super::parse_time_str(text), None, "{text}");
+        }
+        assert!(super::parse_time_str("2026-03-09T08:00:00Z").is_some());
     }
 }
