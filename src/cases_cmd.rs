@@ -52,8 +52,9 @@ fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
     out
 }
 
-/// For each address that could join findings of different accounts: how many distinct
-/// accounts succeeded from it in the stored events around those findings (counting stops
+/// For each address that could join findings of different parties (accounts, or a finding
+/// with none): how many distinct accounts succeeded from it in the stored events around those
+/// findings (counting stops
 /// at the hub threshold). An address whose findings all name one account (a user's home
 /// address) cannot merge two people's activity, so its events are not read.
 fn accounts_seen(
@@ -64,12 +65,23 @@ fn accounts_seen(
     type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
     let mut uses: HashMap<EntityRef, (BTreeSet<String>, Span)> = HashMap::new();
     for f in findings {
-        let actors: Vec<String> = f
+        // The parties of a finding: its accounts (a principal and its session share an
+        // ARN: one party), or, with no account (a spray names only targets), the finding.
+        let mut actors: Vec<String> = f
             .entities
             .iter()
-            .filter(|e| e.role == EntityRole::Actor && e.entity_type != EntityType::Ip)
-            .map(|e| e.name.as_deref().unwrap_or(&e.id).to_lowercase())
+            .filter(|e| {
+                e.role == EntityRole::Actor
+                    && matches!(
+                        e.entity_type,
+                        EntityType::User | EntityType::AwsPrincipal | EntityType::AwsSession
+                    )
+            })
+            .map(|e| e.id.to_lowercase())
             .collect();
+        if actors.is_empty() {
+            actors.push(format!("finding:{}", f.id));
+        }
         for e in &f.entities {
             if e.entity_type != EntityType::Ip || e.role != EntityRole::Source {
                 continue;

@@ -166,7 +166,8 @@ fn hubs(
                     EntityType::User | EntityType::AwsPrincipal | EntityType::AwsSession
                 );
                 if account && e.role == EntityRole::Actor {
-                    actors.insert((e.entity_type, e.id.to_lowercase()));
+                    // By id: an AWS principal and its session share the ARN (one account).
+                    actors.insert(e.id.to_lowercase());
                 }
             }
         }

@@ -144,6 +144,11 @@ pub(super) fn cell(s: &str) -> String {
             '\\' => out.push_str("\\\\"),
             '|' => out.push_str("\\|"),
             '`' => out.push_str("\\`"),
+            // No links or images from data (`[x](http://…)`, `![x](…)` fetches on render).
+            '[' | ']' | '!' | '*' | '_' => {
+                out.push('\\');
+                out.push(c);
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -163,6 +168,11 @@ pub(super) fn cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::cell;
+
+    #[test]
+    fn cells_cannot_make_links_or_images() {
+        assert_eq!(cell("![x](http://e/t.png)"), "\\!\\[x\\](http://e/t.png)");
+    }
 
     #[test]
     fn cells_cannot_break_the_table() {

@@ -210,9 +210,11 @@ fn entity_key(e: &CaseEntity) -> String {
 
 /// The case's entities that a finding names ([`CaseFinding::entities`]).
 fn finding_entities<'a>(case: &'a Case, finding: &CaseFinding) -> Vec<&'a CaseEntity> {
+    let keys: std::collections::HashSet<&str> =
+        finding.entities.iter().map(String::as_str).collect();
     case.entities
         .iter()
-        .filter(|e| finding.entities.iter().any(|k| *k == entity_key(e)))
+        .filter(|e| keys.contains(entity_key(e).as_str()))
         .collect()
 }
 
