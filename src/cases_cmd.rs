@@ -245,6 +245,22 @@ pub fn update(
         Some(touched) if !stored.is_empty() => {
             let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
             let mut by_finding: HashMap<&str, usize> = HashMap::new();
+            // A user's object id ↔ its UPN, as stored cases name them: a touched finding that
+            // names only one of them reaches the cases that name the other.
+            let mut alias: HashMap<String, Vec<String>> = HashMap::new();
+            for c in &stored {
+                for e in c
+                    .entities
+                    .iter()
+                    .filter(|e| e.entity_type == EntityType::User)
+                {
+                    let keys = entity_keys(e.entity_type, &e.id, e.name.as_deref());
+                    if let [a, b] = keys.as_slice() {
+                        alias.entry(a.clone()).or_default().push(b.clone());
+                        alias.entry(b.clone()).or_default().push(a.clone());
+                    }
+                }
+            }
             for (i, c) in stored.iter().enumerate() {
                 for e in c.entities.iter().filter(|e| e.joins) {
                     for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
@@ -281,7 +297,10 @@ pub fn update(
                     .filter(|e| skein_cases::graph::joins(e.role))
                 {
                     for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
-                        marked.extend(by_key.get(&k).into_iter().flatten().copied());
+                        let also = alias.get(&k).into_iter().flatten();
+                        for k in std::iter::once(&k).chain(also) {
+                            marked.extend(by_key.get(k).into_iter().flatten().copied());
+                        }
                     }
                 }
                 fresh.push(f);
