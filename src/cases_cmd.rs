@@ -217,11 +217,11 @@ fn entity_keys(ty: EntityType, id: &str, name: Option<&str>) -> Vec<String> {
 }
 
 /// What a case update rebuilds: these findings, over these earlier cases; the other stored
-/// cases are kept as they are (id, JSON).
+/// cases are kept as they are (`None`: every case is rebuilt).
 struct Scope<'a> {
     findings: Vec<Finding>,
     previous: Vec<&'a Case>,
-    kept: Vec<(String, Vec<u8>)>,
+    kept: Option<BTreeSet<String>>,
 }
 
 /// Rebuilds the cases. `touched`: the findings this run may have changed; only the cases
@@ -233,8 +233,15 @@ pub fn update(
     touched: Option<&std::collections::HashSet<String>>,
 ) -> Result<(usize, CasesOutcome)> {
     let config = CaseConfig::default();
+    let started = std::time::Instant::now();
     let stored_raw = store.cases_json().context("reading cases")?;
     let stored: Vec<Case> = decode_cases(&stored_raw);
+    tracing::debug!(
+        "{} stored cases read in {:.2}s",
+        stored.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
     // A stored case that no longer decodes cannot be matched with its findings: rebuild all.
     let touched = touched.filter(|_| stored.len() == stored_raw.len());
     let Scope {
@@ -325,22 +332,27 @@ pub fn update(
             let marked_ids: BTreeSet<&str> =
                 marked.iter().map(|&i| stored[i].id.as_str()).collect();
             let kept = stored_raw
-                .iter()
-                .filter(|(id, _)| !marked_ids.contains(id.as_str()))
-                .cloned()
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| !marked_ids.contains(id.as_str()))
                 .collect();
             Scope {
                 findings: fresh,
                 previous: marked.iter().map(|&i| &stored[i]).collect(),
-                kept,
+                kept: Some(kept),
             }
         }
         _ => Scope {
             findings: store.findings(None).context("reading findings")?,
             previous: stored.iter().collect(),
-            kept: Vec::new(),
+            kept: None,
         },
     };
+    tracing::debug!(
+        "{} findings to rebuild from read in {:.2}s",
+        findings.len(),
+        started.elapsed().as_secs_f64()
+    );
     // One order whatever way they were read, so that names and aliases (the first finding
     // to give one wins) are the same in a full and an incremental rebuild.
     let mut findings = findings;
@@ -365,7 +377,7 @@ pub fn update(
     let observed = Observed {
         accounts_seen: seen,
         issued_keys: issued_keys(store, &findings, &config)?,
-        other_case_ids: kept.iter().map(|(id, _)| id.clone()).collect(),
+        other_case_ids: kept.clone().unwrap_or_default(),
     };
     tracing::debug!(
         "hub check and issued keys: {} shared addresses, {} keys in {:.2}s",
@@ -381,12 +393,20 @@ pub fn update(
         findings.len(),
         started.elapsed().as_secs_f64()
     );
-    let mut encoded = kept;
-    for c in &cases {
-        encoded.push((c.id.clone(), serde_json::to_vec(c)?));
-    }
-    let total = encoded.len();
-    let outcome = store.replace_cases(&encoded).context("storing cases")?;
+    let encoded = cases
+        .iter()
+        .map(|c| Ok((c.id.clone(), serde_json::to_vec(c)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let outcome = match &kept {
+        Some(_) => {
+            let rebuilt: Vec<String> = previous.iter().map(|p| p.id.clone()).collect();
+            store
+                .update_cases(&encoded, &rebuilt)
+                .context("storing cases")?
+        }
+        None => store.replace_cases(&encoded).context("storing cases")?,
+    };
+    let total = kept.map_or(0, |k| k.len()) + encoded.len();
     Ok((total, outcome))
 }
 

@@ -86,6 +86,69 @@ impl Store {
         Ok(out)
     }
 
+    /// Writes `put` (id, JSON; only those that differ from what is stored) and removes
+    /// `remove` (ids not in `put`), leaving every other case as it is; flushes. For a writer
+    /// that rebuilt some of the cases (ids given twice in `put`: the last wins).
+    pub fn update_cases(
+        &self,
+        put: &[(String, Vec<u8>)],
+        remove: &[String],
+    ) -> Result<CasesOutcome> {
+        let mut out = CasesOutcome::default();
+        let mut latest: HashMap<&str, &[u8]> = HashMap::new();
+        let mut order = Vec::new();
+        for (id, json) in put {
+            if latest.insert(id.as_str(), json.as_slice()).is_none() {
+                order.push(id.as_str());
+            }
+        }
+        let mut writes = Vec::new();
+        for id in order {
+            let json = latest[id];
+            match self
+                .cases
+                .get(id.as_bytes())
+                .map_err(StoreError::sled("reading a case"))?
+            {
+                Some(old) if old.as_ref() == json => out.unchanged += 1,
+                Some(_) => {
+                    out.updated.push(id.to_string());
+                    writes.push((id, json));
+                }
+                None => {
+                    out.inserted.push(id.to_string());
+                    writes.push((id, json));
+                }
+            }
+        }
+        for chunk in writes.chunks(CASES_PER_BATCH) {
+            let mut batch = sled::Batch::default();
+            for (id, json) in chunk {
+                batch.insert(id.as_bytes(), *json);
+            }
+            self.cases
+                .apply_batch(batch)
+                .map_err(StoreError::sled("writing cases"))?;
+        }
+        let mut gone: Vec<String> = remove
+            .iter()
+            .filter(|id| !latest.contains_key(id.as_str()))
+            .cloned()
+            .collect();
+        gone.sort();
+        gone.dedup();
+        let mut batch = sled::Batch::default();
+        for id in &gone {
+            batch.remove(id.as_bytes());
+        }
+        self.cases
+            .apply_batch(batch)
+            .map_err(StoreError::sled("removing cases"))?;
+        out.removed = gone;
+        self.flush()?;
+        Ok(out)
+    }
+
     /// Every stored case as (id, JSON), by id.
     pub fn cases_json(&self) -> Result<Vec<(String, Vec<u8>)>> {
         self.cases

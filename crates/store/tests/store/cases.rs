@@ -35,3 +35,29 @@ fn cases_are_replaced_written_only_when_changed_and_counted() {
     let store = open(dir.path());
     assert_eq!(store.stats().unwrap().cases, 1, "flushed before returning");
 }
+
+#[test]
+fn some_cases_are_updated_and_the_rest_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .replace_cases(&[case("C-1", "a"), case("C-2", "b"), case("C-3", "c")])
+        .unwrap();
+    let out = store
+        .update_cases(
+            &[case("C-2", "b"), case("C-4", "d"), case("C-1", "a2")],
+            &["C-3".into(), "C-1".into()],
+        )
+        .unwrap();
+    assert_eq!(out.unchanged, 1);
+    assert_eq!(out.inserted, ["C-4"]);
+    assert_eq!(out.updated, ["C-1"]);
+    assert_eq!(out.removed, ["C-3"], "an id also put is not removed");
+    let ids: Vec<String> = store
+        .cases_json()
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["C-1", "C-2", "C-4"]);
+}
