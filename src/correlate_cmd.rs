@@ -145,8 +145,10 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     }
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     let casing = Instant::now();
-    let cases =
-        crate::cases_cmd::update(&store, rules, Some(&touched)).context("updating cases")?;
+    // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases
+    // the run's changed findings touch.
+    let touched = (!matches!(plan.start, Start::Full { .. })).then_some(&touched);
+    let cases = crate::cases_cmd::update(&store, rules, touched).context("updating cases")?;
     let cases_secs = casing.elapsed().as_secs_f64();
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
