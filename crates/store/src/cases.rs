@@ -26,64 +26,16 @@ pub struct CasesOutcome {
 impl Store {
     /// Makes the stored cases exactly `cases` (id, JSON); ids given twice: the last wins.
     pub fn replace_cases(&self, cases: &[(String, Vec<u8>)]) -> Result<CasesOutcome> {
-        let mut stored: HashMap<String, u128> = HashMap::new();
-        for kv in self.cases.iter() {
-            let (k, v) = kv.map_err(StoreError::sled("reading cases"))?;
-            stored.insert(
-                String::from_utf8_lossy(&k).into_owned(),
-                xxhash_rust::xxh3::xxh3_128(&v),
-            );
-        }
-        let mut latest: HashMap<&str, &[u8]> = HashMap::new();
-        let mut order = Vec::new();
-        for (id, json) in cases {
-            if latest.insert(id.as_str(), json.as_slice()).is_none() {
-                order.push(id.as_str());
+        let keep: BTreeSet<&str> = cases.iter().map(|(id, _)| id.as_str()).collect();
+        let mut gone = Vec::new();
+        for k in self.cases.iter().keys() {
+            let k = k.map_err(StoreError::sled("reading cases"))?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            if !keep.contains(id.as_str()) {
+                gone.push(id);
             }
         }
-        let mut out = CasesOutcome::default();
-        let mut writes = Vec::new();
-        for id in order {
-            let json = latest[id];
-            match stored.get(id) {
-                Some(d) if *d == xxhash_rust::xxh3::xxh3_128(json) => out.unchanged += 1,
-                Some(_) => {
-                    out.updated.push(id.to_string());
-                    writes.push((id, json));
-                }
-                None => {
-                    out.inserted.push(id.to_string());
-                    writes.push((id, json));
-                }
-            }
-        }
-        for chunk in writes.chunks(CASES_PER_BATCH) {
-            let mut batch = sled::Batch::default();
-            for (id, json) in chunk {
-                batch.insert(id.as_bytes(), *json);
-            }
-            self.cases
-                .apply_batch(batch)
-                .map_err(StoreError::sled("writing cases"))?;
-        }
-        let keep: BTreeSet<&str> = latest.keys().copied().collect();
-        let mut gone: Vec<String> = stored
-            .into_keys()
-            .filter(|id| !keep.contains(id.as_str()))
-            .collect();
-        gone.sort();
-        for chunk in gone.chunks(CASES_PER_BATCH) {
-            let mut batch = sled::Batch::default();
-            for id in chunk {
-                batch.remove(id.as_bytes());
-            }
-            self.cases
-                .apply_batch(batch)
-                .map_err(StoreError::sled("removing cases"))?;
-        }
-        out.removed = gone;
-        self.flush()?;
-        Ok(out)
+        self.update_cases(cases, &gone)
     }
 
     /// Writes `put` (id, JSON; only those that differ from what is stored) and removes
