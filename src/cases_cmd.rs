@@ -134,8 +134,15 @@ fn accounts_seen(
 
 /// The users the findings' AWS keys were issued to: an issuing event
 /// (`AssumeRoleWithSAML`, `AssumeRoleWithWebIdentity`) that returned the key to a user named
-/// by a UPN, found through the entity index.
-fn issued_keys(store: &Store, findings: &[Finding], config: &CaseConfig) -> Result<Vec<IssuedKey>> {
+/// by a UPN, found through the entity index. Keys in `looked_up` were searched for already
+/// (their answers are in `found`, which this extends); each key's events are read once.
+fn issued_keys(
+    store: &Store,
+    findings: &[Finding],
+    config: &CaseConfig,
+    looked_up: &mut BTreeSet<EntityRef>,
+    found: &mut Vec<IssuedKey>,
+) -> Result<()> {
     type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
     let mut keys: std::collections::BTreeMap<EntityRef, Span> = std::collections::BTreeMap::new();
     for f in findings {
@@ -149,8 +156,10 @@ fn issued_keys(store: &Store, findings: &[Finding], config: &CaseConfig) -> Resu
             }
         }
     }
-    let mut out = Vec::new();
     for (key, (first, last)) in keys {
+        if !looked_up.insert(key.clone()) {
+            continue;
+        }
         // Temporary credentials live at most 12 hours (36 for role chaining): look that far
         // back for the event that issued the key.
         let from = first.checked_sub_signed(chrono::TimeDelta::hours(36));
@@ -168,7 +177,7 @@ fn issued_keys(store: &Store, findings: &[Finding], config: &CaseConfig) -> Resu
                 .as_deref()
                 .filter(|u| u.contains('@'));
             if let (true, Some(user)) = (issued, user) {
-                out.push(IssuedKey {
+                found.push(IssuedKey {
                     key: key.clone(),
                     user: user.to_string(),
                     reason: format!(
@@ -181,7 +190,7 @@ fn issued_keys(store: &Store, findings: &[Finding], config: &CaseConfig) -> Resu
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The stored cases, decoded (a case that no longer decodes is skipped with a warning: it
@@ -244,6 +253,9 @@ pub fn update(
     let started = std::time::Instant::now();
     // A stored case that no longer decodes cannot be matched with its findings: rebuild all.
     let touched = touched.filter(|_| stored.len() == stored_raw.len());
+    // Issuing events of AWS keys, looked up once per key.
+    let mut looked_up = BTreeSet::new();
+    let mut issued = Vec::new();
     let Scope {
         findings,
         previous,
@@ -313,7 +325,8 @@ pub fn update(
                 fresh.push(f);
             }
             // A touched finding's key may have been issued to a user other cases name.
-            for k in issued_keys(store, &fresh, &config)? {
+            issued_keys(store, &fresh, &config, &mut looked_up, &mut issued)?;
+            for k in &issued {
                 let key = format!("user:{}", k.user.to_lowercase());
                 marked.extend(by_key.get(&key).into_iter().flatten().copied());
             }
@@ -376,7 +389,10 @@ pub fn update(
     }
     let observed = Observed {
         accounts_seen: seen,
-        issued_keys: issued_keys(store, &findings, &config)?,
+        issued_keys: {
+            issued_keys(store, &findings, &config, &mut looked_up, &mut issued)?;
+            issued
+        },
         other_case_ids: kept.clone().unwrap_or_default(),
     };
     tracing::debug!(

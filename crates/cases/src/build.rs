@@ -141,7 +141,7 @@ pub fn build_cases(
     members
         .iter()
         .zip(ids)
-        .map(|(m, id)| case_of(id, m, findings, &graph, &identity, &hubs, rules))
+        .map(|(m, id)| case_of(id, m, findings, &graph, &hubs, rules))
         .collect()
 }
 
@@ -261,7 +261,6 @@ fn case_of(
     members: &[usize],
     findings: &[Finding],
     graph: &EntityGraph,
-    identity: &HashMap<EntityRef, EntityRef>,
     hubs: &BTreeMap<EntityRef, usize>,
     rules: &HashMap<String, RuleInfo>,
 ) -> Case {
@@ -360,7 +359,6 @@ fn case_of(
             })
             .collect(),
     };
-    let _ = identity;
 
     let timeline = fs
         .iter()

@@ -270,28 +270,6 @@ impl EntityGraph {
         self.graph.node_weights()
     }
 
-    pub fn node_count(&self) -> usize {
-        self.graph.node_count()
-    }
-
-    /// The links of `r`: the other entity and the link.
-    pub fn links(&self, r: &EntityRef) -> Vec<(&EntityNode, &Link)> {
-        let Some(&n) = self.index.get(&self.resolve(r)) else {
-            return Vec::new();
-        };
-        self.graph
-            .edges(n)
-            .map(|e| {
-                let other = if e.source() == n {
-                    e.target()
-                } else {
-                    e.source()
-                };
-                (&self.graph[other], e.weight())
-            })
-            .collect()
-    }
-
     /// The links of a case: the edges its findings (indices) made, and the identity links
     /// among `members`, as (from, to, link) in a stable order.
     pub fn case_links(
