@@ -17,6 +17,15 @@ if ! "$python" -c 'import stix2' 2>/dev/null; then
     "$python" -c 'import stix2'
 fi
 
+# moto's S3 server: the CloudTrail trail-file collector's tests (crates/collect/tests/s3_trail.rs)
+# run it on 127.0.0.1.
+if ! "$python" -c 'import moto.server' 2>/dev/null; then
+    echo "test-deps: installing moto's server" >&2
+    "$python" -m pip install --quiet 'moto[server]' \
+        || "$python" -m pip install --quiet --break-system-packages 'moto[server]'
+    "$python" -c 'import moto.server'
+fi
+
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
     echo "test-deps: installing chromium" >&2
     export DEBIAN_FRONTEND=noninteractive
