@@ -16,6 +16,7 @@ help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 build: ## Build skein and the corpus generator (release)
+	bash scripts/build-deps.sh
 	$(CARGO) build --release --locked -p skein -p skein-testkit --bins
 
 demo: build ## Ingest the bundled sample corpus into ./state, correlate, print findings and cases, write state/cases.html
@@ -55,6 +56,7 @@ fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
+	bash scripts/build-deps.sh
 	$(CARGO) clippy --workspace --locked --all-targets -- -D warnings
 
 bench: build ## Generate ~2.5M events, measure ingest events/s and peak memory, DuckDB as reference

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # Real validators the export tests use: Python's stix2 and headless Chromium.
+bash scripts/build-deps.sh || exit 1
 bash scripts/test-deps.sh || exit 1
 cargo test --workspace --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use skein_cases::{build_cases, Case, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
+use skein_collect::config::CasesConfig;
 use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
 use skein_rules::RuleSet;
 use skein_store::{CasesOutcome, ReadMode, Store};
@@ -233,6 +234,38 @@ struct Scope<'a> {
     kept: Option<BTreeSet<String>>,
 }
 
+/// The checkpoint that records the settings the stored cases were built with.
+const SETTINGS_CHECKPOINT: &str = "cases/settings";
+
+fn settings_text(s: &CasesConfig) -> String {
+    format!(
+        "window={}ms hub_accounts={}",
+        s.window.0.as_millis(),
+        s.hub_accounts
+    )
+}
+
+/// The library's settings from the configuration's `[cases]`.
+fn case_config(s: &CasesConfig) -> CaseConfig {
+    CaseConfig {
+        window: chrono::TimeDelta::from_std(s.window.0).unwrap_or(chrono::TimeDelta::MAX),
+        hub_accounts: s.hub_accounts,
+    }
+}
+
+/// Whether the stored cases were built with other settings than `s` (a store whose cases
+/// predate this record counts as built with the defaults).
+pub fn settings_changed(store: &Store, s: &CasesConfig) -> Result<bool> {
+    let stored = store
+        .checkpoints_with_prefix(SETTINGS_CHECKPOINT)
+        .context("reading the case settings")?
+        .into_iter()
+        .find(|(name, _)| name == SETTINGS_CHECKPOINT)
+        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+        .unwrap_or_else(|| settings_text(&CasesConfig::default()));
+    Ok(stored != settings_text(s))
+}
+
 /// Rebuilds the cases. `touched`: the findings this run may have changed; only the cases
 /// holding them, or sharing an entity with them, are rebuilt (over their own findings and
 /// the touched ones). `None`, or no stored cases yet: every case, from every finding.
@@ -240,8 +273,11 @@ pub fn update(
     store: &Store,
     rules: &RuleSet,
     touched: Option<&std::collections::HashSet<String>>,
+    settings: &CasesConfig,
 ) -> Result<(usize, CasesOutcome)> {
-    let config = CaseConfig::default();
+    let config = case_config(settings);
+    // Cases built with other settings are all rebuilt.
+    let touched = touched.filter(|_| !settings_changed(store, settings).unwrap_or(true));
     let started = std::time::Instant::now();
     let stored_raw = store.cases_json().context("reading cases")?;
     let stored: Vec<Case> = decode_cases(&stored_raw);
@@ -422,6 +458,9 @@ pub fn update(
         }
         None => store.replace_cases(&encoded).context("storing cases")?,
     };
+    store
+        .checkpoint_put(SETTINGS_CHECKPOINT, settings_text(settings).as_bytes())
+        .context("saving the case settings")?;
     let total = kept.map_or(0, |k| k.len()) + encoded.len();
     Ok((total, outcome))
 }
@@ -615,7 +654,7 @@ fn write_case(out: &mut impl Write, c: &Case) -> std::io::Result<()> {
 const TIMELINE_EVENTS: usize = 300;
 
 /// Adds the evidence events (looked up in the store) to a case's timeline, in time order.
-fn with_events(store: &Store, mut case: Case) -> Result<Case> {
+pub fn with_events(store: &Store, mut case: Case) -> Result<Case> {
     let mut added = 0;
     let mut entries = Vec::new();
     'findings: for f in &case.findings {

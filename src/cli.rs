@@ -65,6 +65,19 @@ pub enum Command {
     /// ip:203.0.113.5): aliases, linked entities with counts and first / last seen, a timeline
     /// of its events, and the findings and cases that name it.
     Investigate(InvestigateArgs),
+    /// Collect new records from the APIs configured in skein.toml into the store.
+    ///
+    /// Microsoft Graph sign-ins, the Log Analytics query API and CloudTrail (LookupEvents,
+    /// or trail files in S3). Each source keeps a cursor in the state; every run starts the
+    /// configured overlap before it (late-arriving logs) and stores nothing twice. SIGINT or
+    /// SIGTERM stops after the page in progress, with its cursor saved.
+    Collect(CollectArgs),
+    /// Collect, correlate and export new or changed cases, once or every DURATION.
+    ///
+    /// One sweep at a time per state directory. Prints one summary line per sweep. SIGINT
+    /// or SIGTERM stops after the page in progress (a sweep stopped while collecting does
+    /// not correlate).
+    Sweep(SweepArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -192,6 +205,10 @@ pub struct CorrelateArgs {
     /// Recompute everything instead of continuing from the last run's saved state.
     #[arg(long, conflicts_with_all = ["since", "until"])]
     pub full: bool,
+
+    /// Configuration file whose `[cases]` settings (join window, hub threshold) apply.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Never show a progress bar, even on a terminal.
     #[arg(long)]
@@ -335,4 +352,70 @@ pub struct StatsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+/// The configuration file: `--config`, else `SKEIN_CONFIG`, else `./skein.toml`.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// Configuration file (see skein.example.toml).
+    #[arg(
+        long,
+        env = "SKEIN_CONFIG",
+        value_name = "FILE",
+        default_value = "skein.toml"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// Only the source with this name.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+
+    /// Where a source with no cursor yet starts (RFC 3339 or a date); default: the
+    /// configured `[sweep] lookback` before now.
+    #[arg(long, value_name = "T", value_parser = parse_time_arg)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+
+    /// Never show progress, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+
+    /// Sweep again every DURATION (e.g. 15m) until stopped; without it, one sweep.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub every: Option<std::time::Duration>,
+
+    /// Directory for the exported cases (default: `[sweep] export_dir`).
+    #[arg(long, value_name = "DIR")]
+    pub export: Option<PathBuf>,
+
+    /// Export formats (default: `[sweep] export_formats`).
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = parse_export_format)]
+    pub formats: Vec<skein_cases::Format>,
+
+    /// Rules directory (default: `[sweep] rules`).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+
+    /// Never show progress, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    let d = skein_collect::config::parse_duration(s)?;
+    if d < std::time::Duration::from_secs(1) {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(d)
 }

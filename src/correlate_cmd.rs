@@ -78,7 +78,6 @@ fn start_text(plan: &Plan) -> String {
 
 pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let rd = rules_dir::read_for_running(&args.rules.dir)?;
-    let rules = &rd.loaded.rules;
     if !state.join(skein_store::DB_DIR).exists() {
         return Err(crate::UsageError(format!(
             "no skein state in {} (run `skein ingest` first, or pass --state)",
@@ -86,9 +85,34 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         ))
         .into());
     }
+    let case_config = match &args.config {
+        Some(path) => crate::collect_cmd::load_config(path)?.cases,
+        None => Default::default(),
+    };
     let store = Store::open(state, crate::store_options())
         .with_context(|| format!("opening state directory {}", state.display()))?;
-    let mut plan = correlate_plan::plan(&store, &rd.fingerprint, &args)?;
+    correlate(&store, &rd, &args, &case_config, true).map(|_| ())
+}
+
+/// What a `correlate` run changed, for the sweep's summary.
+#[derive(Debug, Default)]
+pub struct Correlated {
+    pub new_findings: u64,
+    pub updated_findings: u64,
+    pub cases: Option<(usize, skein_store::CasesOutcome)>,
+}
+
+/// Correlates the store's new events (or all of them, as `args` and the saved state say),
+/// stores the findings and updates the cases; prints the report when `print`.
+pub fn correlate(
+    store: &Store,
+    rd: &rules_dir::RulesDir,
+    args: &CorrelateArgs,
+    case_config: &skein_collect::config::CasesConfig,
+    print: bool,
+) -> Result<Correlated> {
+    let rules = &rd.loaded.rules;
+    let mut plan = correlate_plan::plan(store, &rd.fingerprint, args)?;
     let correlator = match &plan.start {
         Start::Resume { state, .. } => match Correlator::restore(rules, &rd.fingerprint, state) {
             Ok(c) => c,
@@ -106,28 +130,43 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     };
     let started = Instant::now();
     if matches!(plan.start, Start::NothingNew) {
-        return report(
-            &args,
-            &plan,
-            &[],
-            0,
-            0,
-            None,
-            started.elapsed().as_secs_f64(),
-        );
+        // Nothing new to correlate; the cases are rebuilt only if their settings changed.
+        let cases = if crate::cases_cmd::settings_changed(store, case_config)? {
+            Some(
+                crate::cases_cmd::update(store, rules, None, case_config)
+                    .context("updating cases")?,
+            )
+        } else {
+            None
+        };
+        if print {
+            report(
+                args,
+                &plan,
+                &[],
+                0,
+                0,
+                cases.as_ref(),
+                started.elapsed().as_secs_f64(),
+            )?;
+        }
+        return Ok(Correlated {
+            cases,
+            ..Correlated::default()
+        });
     }
     let per_source = store.stats().context("reading store statistics")?;
     let stored: u64 = per_source.events.values().sum();
     let sources = rules.sources();
     let eval_nanos = AtomicU64::new(0);
-    let mut sink = Sink::new(&store, rules);
+    let mut sink = Sink::new(store, rules);
     let ev = evaluate(
-        &store,
+        store,
         rules,
         correlator,
         &plan,
         &sources,
-        &args,
+        args,
         &per_source,
         &eval_nanos,
         &mut sink,
@@ -139,16 +178,17 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let store_nanos = sink.nanos;
     let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
     if matches!(plan.start, Start::Bounded) {
-        correlate_plan::mark_partial(&store)?;
+        correlate_plan::mark_partial(store)?;
     } else {
-        correlate_plan::save(&store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
+        correlate_plan::save(store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
     }
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     let casing = Instant::now();
     // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases
     // the run's changed findings touch.
     let touched = (!matches!(plan.start, Start::Full { .. })).then_some(&touched);
-    let cases = crate::cases_cmd::update(&store, rules, touched).context("updating cases")?;
+    let cases =
+        crate::cases_cmd::update(store, rules, touched, case_config).context("updating cases")?;
     let cases_secs = casing.elapsed().as_secs_f64();
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -172,15 +212,22 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
             peak_rss_mib().map_or("?".into(), |m| m.to_string())
         );
     }
-    report(
-        &args,
-        &plan,
-        &lines,
-        ev.scanned,
-        total,
-        Some(&cases),
-        elapsed.as_secs_f64(),
-    )
+    if print {
+        report(
+            args,
+            &plan,
+            &lines,
+            ev.scanned,
+            total,
+            Some(&cases),
+            elapsed.as_secs_f64(),
+        )?;
+    }
+    Ok(Correlated {
+        new_findings: lines.iter().map(|l| l.inserted).sum(),
+        updated_findings: lines.iter().map(|l| l.updated).sum(),
+        cases: Some(cases),
+    })
 }
 /// A time bound of a slice (`None`: open).
 type Bound = Option<DateTime<Utc>>;

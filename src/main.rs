@@ -6,6 +6,7 @@
 
 mod cases_cmd;
 mod cli;
+mod collect_cmd;
 mod correlate_cmd;
 mod correlate_plan;
 mod findings_cmd;
@@ -15,6 +16,7 @@ mod progress;
 mod rules_cmd;
 mod rules_dir;
 mod stats_cmd;
+mod sweep_cmd;
 mod text;
 
 use std::io::{self, IsTerminal};
@@ -64,6 +66,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rules(cmd) => rules_cmd::run(cmd),
         Command::Cases(cmd) => cases_cmd::run(&state, cmd),
         Command::Investigate(args) => investigate_cmd::run(&state, args),
+        Command::Collect(args) => collect_cmd::run(&state, args),
+        Command::Sweep(args) => sweep_cmd::run(&state, args),
     }
 }
 

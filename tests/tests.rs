@@ -5,6 +5,7 @@
 mod bad_input;
 mod cases;
 mod cli;
+mod collect;
 mod incremental;
 mod real_data;
 mod rules;
