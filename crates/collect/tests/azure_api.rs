@@ -14,11 +14,16 @@ use tokio_util::sync::CancellationToken;
 
 const SECRET_VAR: &str = "SKEIN_TEST_AZURE_SECRET";
 const SECRET: &str = "s3cr3t-Zq9-never-shown";
+const PFX_PASSWORD_VAR: &str = "SKEIN_TEST_PFX_PASSWORD";
+const PFX_PASSWORD: &str = "pfx-pass-4411";
 
 fn set_secret() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     // Every test sets the same value, once per process.
-    ONCE.call_once(|| unsafe_set_env(SECRET_VAR, SECRET));
+    ONCE.call_once(|| {
+        unsafe_set_env(SECRET_VAR, SECRET);
+        unsafe_set_env(PFX_PASSWORD_VAR, PFX_PASSWORD);
+    });
 }
 
 #[allow(unused_unsafe)]
@@ -362,4 +367,161 @@ async fn an_untrusted_server_certificate_is_refused() {
     let err = reports[0].error.clone().unwrap();
     assert!(err.contains("authentication failed"), "{err}");
     assert!(fake.token_requests().is_empty());
+}
+
+/// A source authenticating another way than with a client secret: `auth` replaces the
+/// `client_secret_env` line of [`GRAPH`].
+async fn graph_with_auth(dir: &Path, fake: &FakeAzure, auth: &str) -> Vec<StreamReport> {
+    let cfg = config(
+        dir,
+        fake,
+        &GRAPH.replace("client_secret_env = \"@VAR@\"", auth),
+    );
+    fake.add_signins(signins(3, t0()));
+    let store = Store::open(dir, OpenOptions::default()).unwrap();
+    run(
+        &store,
+        &cfg,
+        t0(),
+        t0() + Duration::hours(1),
+        CancellationToken::new(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_assertion_file_is_sent_as_the_jwt_bearer_assertion() {
+    set_secret();
+    let fake = FakeAzure::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJza2VpbiJ9.c2lnbmF0dXJl";
+    std::fs::write(dir.path().join("assertion.jwt"), format!("{jwt}\n")).unwrap();
+    let reports = graph_with_auth(
+        dir.path(),
+        &fake,
+        "client_assertion_file = \"assertion.jwt\"",
+    )
+    .await;
+    assert!(reports[0].completed, "{:?}", reports[0]);
+    assert_eq!(reports[0].inserted, 3);
+    let body = &fake.token_requests()[0];
+    assert!(body.contains(&format!("client_assertion={jwt}")), "{body}");
+    assert!(body.contains("jwt-bearer"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_signs_the_assertion() {
+    set_secret();
+    let fake = FakeAzure::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A PKCS#12 file as `az ad sp create-for-rbac --create-cert` or a PKI would give one.
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .expect("openssl (the CLI) is needed to make a test certificate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=skein-test",
+    ]);
+    let pass = format!("pass:{PFX_PASSWORD}");
+    openssl(&[
+        "pkcs12", "-export", "-inkey", "key.pem", "-in", "cert.pem", "-out", "cert.pfx",
+        "-passout", &pass,
+    ]);
+    let auth = format!(
+        "client_certificate_file = \"cert.pfx\"\nclient_certificate_password_env = \"{PFX_PASSWORD_VAR}\""
+    );
+    let reports = graph_with_auth(d, &fake, &auth).await;
+    assert!(reports[0].completed, "{:?}", reports[0]);
+    assert_eq!(reports[0].inserted, 3);
+    let body = &fake.token_requests()[0];
+    assert!(
+        body.contains("jwt-bearer") && body.contains("client_assertion=ey"),
+        "{body}"
+    );
+    assert!(!body.contains(PFX_PASSWORD), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_analytics_rides_out_throttling_and_a_slow_answer() {
+    set_secret();
+    let fake = FakeAzure::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &fake,
+        r#"
+[[sources.log_analytics]]
+name = "sentinel"
+workspace_id = "ws-1"
+tables = ["SigninLogs", "StorageBlobLogs"]
+tenant_id = "11111111-2222-3333-4444-555555555555"
+client_id = "app-2"
+client_secret_env = "@VAR@"
+endpoint = "@BASE@"
+authority_host = "@BASE@"
+ca_file = "@CA@"
+rate_limit = { requests = 1000, per = "1s" }
+"#,
+    );
+    fake.add_rows(
+        "SigninLogs",
+        (0..5).map(|i| {
+            signin_row(
+                &format!("7c000000-0000-4000-8000-{i:012}"),
+                t0() + Duration::minutes(i),
+                "bob@contoso.com",
+                "198.51.100.9",
+                "0",
+            )
+        }),
+    );
+    fake.push_fault(Fault::TooManyRequests {
+        retry_after_secs: 1,
+    });
+    fake.push_fault(Fault::Slow(std::time::Duration::from_secs(3)));
+    let store = Store::open(dir.path(), OpenOptions::default()).unwrap();
+    let started = std::time::Instant::now();
+    let reports = run(
+        &store,
+        &cfg,
+        t0(),
+        t0() + Duration::hours(1),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    assert_eq!(reports.len(), 2);
+    assert!(
+        reports.iter().all(|r| r.completed && r.error.is_none()),
+        "{reports:?}"
+    );
+    assert_eq!(reports[0].inserted, 5);
+    assert_eq!(reports[1].name, "log_analytics/sentinel/StorageBlobLogs");
+    assert_eq!(count(&store, Source::EntraSignin), 5);
+    // Two tables, one query each, plus the 429 and the timed-out attempt.
+    assert_eq!(fake.api_requests().len(), 4, "{:#?}", fake.api_requests());
 }
