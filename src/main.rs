@@ -5,6 +5,7 @@
 //! or configuration error (SPEC §6). A closed output pipe (`skein stats | head`) is success.
 
 mod cases_cmd;
+mod cases_view;
 mod cli;
 mod collect_cmd;
 mod correlate_cmd;
@@ -64,7 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Correlate(args) => correlate_cmd::run(&state, args),
         Command::Findings(args) => findings_cmd::run(&state, args),
         Command::Rules(cmd) => rules_cmd::run(cmd),
-        Command::Cases(cmd) => cases_cmd::run(&state, cmd),
+        Command::Cases(cmd) => cases_view::run(&state, cmd),
         Command::Investigate(args) => investigate_cmd::run(&state, args),
         Command::Collect(args) => collect_cmd::run(&state, args),
         Command::Sweep(args) => sweep_cmd::run(&state, args),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{CorrelateArgs, ReportFormat, RulesDirArg, SweepArgs};
 use crate::collect_cmd::{self, load_config};
-use crate::{cases_cmd, correlate_cmd, rules_dir, UsageError};
+use crate::{cases_view, correlate_cmd, rules_dir, UsageError};
 
 pub fn run(state: &Path, args: SweepArgs) -> Result<()> {
     let config = load_config(&args.config.config)?;
@@ -181,7 +181,7 @@ fn export_changed(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = 0;
     for id in &changed {
-        let case = cases_cmd::with_events(store, cases_cmd::case_by_id(store, id)?)?;
+        let case = cases_view::with_events(store, cases_view::case_by_id(store, id)?)?;
         for &format in formats {
             let text = skein_cases::export(std::slice::from_ref(&case), format)
                 .with_context(|| format!("exporting case {id} as {format}"))?;
