@@ -169,3 +169,64 @@ pub fn credential(
         inner,
     })
 }
+
+/// An Entra ID-protected REST API of one source: its HTTP client, credential, retry policy
+/// and rate limit, and the stop token its waits watch.
+pub struct AzureApi {
+    source: String,
+    client: reqwest::Client,
+    credential: Credential,
+    policy: crate::http::RetryPolicy,
+    limiter: crate::http::RateLimiter,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl AzureApi {
+    pub fn new(
+        source: &str,
+        auth: &AzureAuth,
+        http: &HttpConfig,
+        rate: crate::config::RateLimit,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<AzureApi, CollectError> {
+        Ok(AzureApi {
+            client: crate::http::client(source, http, auth.ca_file.as_deref())?,
+            credential: credential(source, auth, http)?,
+            policy: crate::http::RetryPolicy::from(http),
+            limiter: crate::http::RateLimiter::new(rate),
+            stop,
+            source: source.to_string(),
+        })
+    }
+
+    /// Sends a request with a bearer token for `{endpoint}/.default` (retried, rate-limited;
+    /// see [`crate::http::send`]) and returns the body.
+    pub async fn call(
+        &mut self,
+        endpoint: &str,
+        method: reqwest::Method,
+        url: String,
+        json_body: Option<serde_json::Value>,
+    ) -> Result<Vec<u8>, CollectError> {
+        let scope = format!("{}/.default", endpoint.trim_end_matches('/'));
+        let token = tokio::select! {
+            t = self.credential.token(&scope) => t?,
+            _ = self.stop.cancelled() => return Err(CollectError::Stopped),
+        };
+        let spec = crate::http::RequestSpec {
+            method,
+            url,
+            bearer: Some(token),
+            json_body,
+        };
+        crate::http::send(
+            &self.source,
+            &self.client,
+            &spec,
+            &self.policy,
+            &mut self.limiter,
+            &self.stop,
+        )
+        .await
+    }
+}

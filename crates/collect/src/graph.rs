@@ -16,11 +16,11 @@ use serde_json::value::RawValue;
 use skein_model::Source;
 use tokio_util::sync::CancellationToken;
 
-use crate::azure::{self, Credential};
+use crate::azure::AzureApi;
 use crate::config::{EntraSource, HttpConfig, RateLimit, Span};
 use crate::cursor::Window;
 use crate::driver::{Page, Stream};
-use crate::http::{self, RateLimiter, RequestSpec, RetryPolicy};
+use crate::http;
 use crate::CollectError;
 
 /// Graph's documented limit for sign-in logs: 5 requests per 10 seconds per tenant.
@@ -32,11 +32,7 @@ pub const DEFAULT_RATE: RateLimit = RateLimit {
 /// The Graph sign-ins stream of one `[[sources.entra]]`.
 pub struct GraphStream {
     source: EntraSource,
-    client: reqwest::Client,
-    credential: Credential,
-    policy: RetryPolicy,
-    limiter: RateLimiter,
-    stop: CancellationToken,
+    api: AzureApi,
     pages: u64,
 }
 
@@ -56,12 +52,14 @@ impl GraphStream {
         stop: CancellationToken,
     ) -> Result<GraphStream, CollectError> {
         Ok(GraphStream {
-            client: http::client(&source.name, http_config, source.auth.ca_file.as_deref())?,
-            credential: azure::credential(&source.name, &source.auth, http_config)?,
-            policy: RetryPolicy::from(http_config),
-            limiter: RateLimiter::new(source.rate_limit.unwrap_or(DEFAULT_RATE)),
+            api: AzureApi::new(
+                &source.name,
+                &source.auth,
+                http_config,
+                source.rate_limit.unwrap_or(DEFAULT_RATE),
+                stop,
+            )?,
             source: source.clone(),
-            stop,
             pages: 0,
         })
     }
@@ -151,26 +149,7 @@ impl Stream for GraphStream {
             }
             None => self.first_url(window)?,
         };
-        let scope = format!("{}/.default", self.base());
-        let token = tokio::select! {
-            t = self.credential.token(&scope) => t?,
-            _ = self.stop.cancelled() => return Err(CollectError::Stopped),
-        };
-        let spec = RequestSpec {
-            method: Method::GET,
-            url,
-            bearer: Some(token),
-            json_body: None,
-        };
-        let body = http::send(
-            &self.source.name,
-            &self.client,
-            &spec,
-            &self.policy,
-            &mut self.limiter,
-            &self.stop,
-        )
-        .await?;
+        let body = self.api.call(&self.base(), Method::GET, url, None).await?;
         self.pages += 1;
         let page: SignInPage =
             serde_json::from_slice(&body).map_err(|e| CollectError::Response {

@@ -16,11 +16,10 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use crate::azure::{self, Credential};
+use crate::azure::AzureApi;
 use crate::config::{HttpConfig, LogAnalyticsSource, RateLimit, Span};
 use crate::cursor::Window;
 use crate::driver::{Page, Stream};
-use crate::http::{self, RateLimiter, RequestSpec, RetryPolicy};
 use crate::CollectError;
 
 /// The query API's documented throttle is per user and generous (200 requests / 30 s); stay
@@ -34,11 +33,7 @@ pub const DEFAULT_RATE: RateLimit = RateLimit {
 pub struct TableStream {
     source: LogAnalyticsSource,
     table: String,
-    client: reqwest::Client,
-    credential: Credential,
-    policy: RetryPolicy,
-    limiter: RateLimiter,
-    stop: CancellationToken,
+    api: AzureApi,
     queries: u64,
 }
 
@@ -94,13 +89,15 @@ impl TableStream {
         stop: CancellationToken,
     ) -> Result<TableStream, CollectError> {
         Ok(TableStream {
-            client: http::client(&source.name, http_config, source.auth.ca_file.as_deref())?,
-            credential: azure::credential(&source.name, &source.auth, http_config)?,
-            policy: RetryPolicy::from(http_config),
-            limiter: RateLimiter::new(source.rate_limit.unwrap_or(DEFAULT_RATE)),
+            api: AzureApi::new(
+                &source.name,
+                &source.auth,
+                http_config,
+                source.rate_limit.unwrap_or(DEFAULT_RATE),
+                stop,
+            )?,
             source: source.clone(),
             table: table.to_string(),
-            stop,
             queries: 0,
         })
     }
@@ -121,35 +118,19 @@ impl TableStream {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Answer, CollectError> {
-        let scope = format!("{}/.default", self.base());
-        let token = tokio::select! {
-            t = self.credential.token(&scope) => t?,
-            _ = self.stop.cancelled() => return Err(CollectError::Stopped),
-        };
         let fmt = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        let spec = RequestSpec {
-            method: Method::POST,
-            url: format!(
-                "{}/v1/workspaces/{}/query",
-                self.base(),
-                url::form_urlencoded::byte_serialize(self.source.workspace_id.trim().as_bytes())
-                    .collect::<String>()
-            ),
-            bearer: Some(token),
-            json_body: Some(json!({
-                "query": query_text(&self.table, &from, &to),
-                "timespan": format!("{}/{}", fmt(&from), fmt(&to)),
-            })),
-        };
-        let body = http::send(
-            &self.source.name,
-            &self.client,
-            &spec,
-            &self.policy,
-            &mut self.limiter,
-            &self.stop,
-        )
-        .await?;
+        let url = format!(
+            "{}/v1/workspaces/{}/query",
+            self.base(),
+            url::form_urlencoded::byte_serialize(self.source.workspace_id.trim().as_bytes())
+                .collect::<String>()
+        );
+        let body = json!({
+            "query": query_text(&self.table, &from, &to),
+            "timespan": format!("{}/{}", fmt(&from), fmt(&to)),
+        });
+        let base = self.base();
+        let body = self.api.call(&base, Method::POST, url, Some(body)).await?;
         self.queries += 1;
         let value: Value = serde_json::from_slice(&body)
             .map_err(|e| self.err(format!("a query answer is not JSON: {e}")))?;

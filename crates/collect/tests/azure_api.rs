@@ -67,6 +67,21 @@ page_size = 4
 rate_limit = { requests = 1000, per = "1s" }
 "#;
 
+const LOG_ANALYTICS: &str = r#"
+[[sources.log_analytics]]
+name = "sentinel"
+workspace_id = "ws-1"
+tables = [@TABLES@]
+tenant_id = "11111111-2222-3333-4444-555555555555"
+client_id = "app-2"
+client_secret_env = "@VAR@"
+endpoint = "@BASE@"
+authority_host = "@BASE@"
+ca_file = "@CA@"
+min_split = "1m"
+rate_limit = { requests = 1000, per = "1s" }
+"#;
+
 fn t0() -> DateTime<Utc> {
     "2026-11-30T10:00:00Z".parse().unwrap()
 }
@@ -271,20 +286,7 @@ async fn log_analytics_splits_ranges_that_hit_the_row_limit() {
     let cfg = config(
         dir.path(),
         &fake,
-        r#"
-[[sources.log_analytics]]
-name = "sentinel"
-workspace_id = "ws-1"
-tables = ["SigninLogs"]
-tenant_id = "11111111-2222-3333-4444-555555555555"
-client_id = "app-2"
-client_secret_env = "@VAR@"
-endpoint = "@BASE@"
-authority_host = "@BASE@"
-ca_file = "@CA@"
-min_split = "1m"
-rate_limit = { requests = 1000, per = "1s" }
-"#,
+        &LOG_ANALYTICS.replace("@TABLES@", "\"SigninLogs\""),
     );
     // 40 rows over 4 hours; the service returns at most 12 rows per query.
     fake.add_rows(
@@ -470,19 +472,7 @@ async fn log_analytics_rides_out_throttling_and_a_slow_answer() {
     let cfg = config(
         dir.path(),
         &fake,
-        r#"
-[[sources.log_analytics]]
-name = "sentinel"
-workspace_id = "ws-1"
-tables = ["SigninLogs", "StorageBlobLogs"]
-tenant_id = "11111111-2222-3333-4444-555555555555"
-client_id = "app-2"
-client_secret_env = "@VAR@"
-endpoint = "@BASE@"
-authority_host = "@BASE@"
-ca_file = "@CA@"
-rate_limit = { requests = 1000, per = "1s" }
-"#,
+        &LOG_ANALYTICS.replace("@TABLES@", "\"SigninLogs\", \"StorageBlobLogs\""),
     );
     fake.add_rows(
         "SigninLogs",

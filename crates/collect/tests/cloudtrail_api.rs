@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -24,27 +24,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const TARGET: &str = "CloudTrail_20131101.LookupEvents";
 
-/// Test credentials through the standard chain's environment provider, set once per process
-/// (the tests of this file are threads of one process; every test sets the same values).
+/// Test credentials for the standard AWS chain (see `skein_fakes::aws_test_env`).
 fn aws_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for (k, v) in [
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/skein-test/aws-config"),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/skein-test/aws-credentials",
-            ),
-        ] {
-            std::env::set_var(k, v);
-        }
-        for k in ["AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"] {
-            std::env::remove_var(k);
-        }
-    });
+    skein_fakes::aws_test_env();
 }
 
 fn t(s: &str) -> DateTime<Utc> {

@@ -11,7 +11,6 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
@@ -27,27 +26,9 @@ use tokio_util::sync::CancellationToken;
 const BUCKET: &str = "org-trail";
 const DIR: &str = "AWSLogs/229654561268/CloudTrail/us-east-1/2024/08/01";
 
-/// Test credentials through the standard chain's environment provider, set once per process
-/// (the tests of this file are threads of one process; every test sets the same values).
+/// Test credentials for the standard AWS chain (see `skein_fakes::aws_test_env`).
 fn aws_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for (k, v) in [
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/skein-test/aws-config"),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/skein-test/aws-credentials",
-            ),
-        ] {
-            std::env::set_var(k, v);
-        }
-        for k in ["AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"] {
-            std::env::remove_var(k);
-        }
-    });
+    skein_fakes::aws_test_env();
 }
 
 /// moto's server on a free port of 127.0.0.1, killed when dropped.
