@@ -346,3 +346,45 @@ fn configuration_mistakes_are_usage_errors() {
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("no source named `b`"));
 }
+
+#[test]
+fn one_sweep_at_a_time_and_sigterm_ends_a_waiting_sweep() {
+    let fake = Background::start();
+    fake.add_signins(signins(6));
+    let sk = Skein::new();
+    let config = write_config(&sk, &fake, 20);
+    let mut every = sk.cmd(&["sweep", "--no-progress", "--every", "1h", "--config"]);
+    every
+        .arg(&config)
+        .env("SKEIN_TEST_SECRET", SECRET)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = every.spawn().unwrap();
+    // Wait for the first sweep's summary line.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert!(
+        first.starts_with("sweep ") && first.contains("6 new events"),
+        "{first}"
+    );
+
+    // A second sweep on the same state is refused, naming the running one.
+    let mut other = sk.cmd(&["sweep", "--no-progress", "--config"]);
+    other.arg(&config).env("SKEIN_TEST_SECRET", SECRET);
+    let out = other.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is in use by"), "{err}");
+    assert!(err.contains(&child.id().to_string()), "{err}");
+
+    // SIGTERM while it waits for the next tick: it ends at once, successfully.
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
