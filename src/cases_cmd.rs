@@ -249,17 +249,64 @@ fn case_config(s: &CasesConfig) -> CaseConfig {
     }
 }
 
+/// The value of checkpoint `name`, if set.
+fn checkpoint(store: &Store, name: &str) -> Result<Option<Vec<u8>>> {
+    Ok(store
+        .checkpoints_with_prefix(name)
+        .context("reading the case state")?
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v))
+}
+
 /// Whether the stored cases were built with other settings than `s` (a store whose cases
 /// predate this record counts as built with the defaults).
 pub fn settings_changed(store: &Store, s: &CasesConfig) -> Result<bool> {
-    let stored = store
-        .checkpoints_with_prefix(SETTINGS_CHECKPOINT)
-        .context("reading the case settings")?
-        .into_iter()
-        .find(|(name, _)| name == SETTINGS_CHECKPOINT)
-        .map(|(_, v)| String::from_utf8_lossy(&v).into_owned())
+    let stored = checkpoint(store, SETTINGS_CHECKPOINT)?
+        .map(|v| String::from_utf8_lossy(&v).into_owned())
         .unwrap_or_else(|| settings_text(&CasesConfig::default()));
     Ok(stored != settings_text(s))
+}
+
+/// The settings the stored cases were built with (the defaults if none were recorded): what
+/// a `correlate` without `--config` keeps using, so that it and the sweeps agree.
+pub fn stored_settings(store: &Store) -> Result<CasesConfig> {
+    let mut settings = CasesConfig::default();
+    if let Some(v) = checkpoint(store, SETTINGS_CHECKPOINT)? {
+        for part in String::from_utf8_lossy(&v).split_whitespace() {
+            match part.split_once('=') {
+                Some(("window", ms)) => {
+                    if let Some(ms) = ms.strip_suffix("ms").and_then(|m| m.parse::<u64>().ok()) {
+                        settings.window.0 = std::time::Duration::from_millis(ms);
+                    }
+                }
+                Some(("hub_accounts", n)) => {
+                    if let Ok(n) = n.parse() {
+                        settings.hub_accounts = n;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(settings)
+}
+
+/// Marks that findings may change before the cases follow them: set before a run stores
+/// findings, cleared by [`update`]. A run killed in between leaves it set, and the next run
+/// rebuilds every case (the findings it stored would otherwise look unchanged and touch no
+/// case).
+const PENDING_CHECKPOINT: &str = "cases/pending";
+
+pub fn mark_pending(store: &Store) -> Result<()> {
+    store
+        .checkpoint_put(PENDING_CHECKPOINT, b"1")
+        .context("marking the cases for update")
+}
+
+/// Whether a run stored findings and stopped before updating the cases.
+pub fn pending(store: &Store) -> Result<bool> {
+    Ok(checkpoint(store, PENDING_CHECKPOINT)?.is_some())
 }
 
 /// Rebuilds the cases. `touched`: the findings this run may have changed; only the cases
@@ -457,6 +504,9 @@ pub fn update(
     store
         .checkpoint_put(SETTINGS_CHECKPOINT, settings_text(settings).as_bytes())
         .context("saving the case settings")?;
+    store
+        .checkpoint_remove(PENDING_CHECKPOINT)
+        .context("clearing the case update mark")?;
     let total = kept.map_or(0, |k| k.len()) + encoded.len();
     Ok((total, outcome))
 }

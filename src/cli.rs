@@ -391,9 +391,11 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub config: ConfigArg,
 
-    /// Sweep again every DURATION (e.g. 15m) until stopped; without it, one sweep.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
-    pub every: Option<std::time::Duration>,
+    /// Sweep again every DURATION (e.g. 15m) until stopped; `--every` alone: every
+    /// `[sweep] every` of the configuration. Without it, one sweep (for cron).
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "config",
+          value_parser = parse_every_arg)]
+    pub every: Option<Every>,
 
     /// Directory for the exported cases (default: `[sweep] export_dir`).
     #[arg(long, value_name = "DIR")]
@@ -410,6 +412,20 @@ pub struct SweepArgs {
     /// Never show progress, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `--every DURATION`, or `--every` alone for the configuration's interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Every {
+    Config,
+    Interval(std::time::Duration),
+}
+
+fn parse_every_arg(s: &str) -> Result<Every, String> {
+    if s == "config" {
+        return Ok(Every::Config);
+    }
+    parse_duration_arg(s).map(Every::Interval)
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{Timelike, Utc};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use skein_collect::{CollectError, CollectOptions, Config, StreamReport};
 use skein_store::Store;
@@ -86,11 +86,17 @@ pub async fn collect(
         }
         Err(e) => return Err(e.into()),
     };
-    let now = Utc::now();
-    let lookback = chrono::Duration::from_std(config.sweep.lookback.0)
-        .context("[sweep] lookback is too long")?;
+    // Whole seconds: clean bounds for every API's filter.
+    let now = Utc::now().with_nanosecond(0).unwrap_or_else(Utc::now);
+    let start = match since {
+        Some(t) => t,
+        None => chrono::Duration::from_std(config.sweep.lookback.0)
+            .ok()
+            .and_then(|lookback| now.checked_sub_signed(lookback))
+            .ok_or_else(|| UsageError("[sweep] lookback is too long".into()))?,
+    };
     let opts = CollectOptions {
-        start: since.unwrap_or(now - lookback),
+        start,
         overlap: chrono::Duration::from_std(config.sweep.overlap.0)
             .context("[sweep] overlap is too long")?,
         now,

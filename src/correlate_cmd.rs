@@ -85,12 +85,13 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         ))
         .into());
     }
-    let case_config = match &args.config {
-        Some(path) => crate::collect_cmd::load_config(path)?.cases,
-        None => Default::default(),
-    };
     let store = Store::open(state, crate::store_options())
         .with_context(|| format!("opening state directory {}", state.display()))?;
+    // Without --config, the settings the stored cases were built with (the last sweep's).
+    let case_config = match &args.config {
+        Some(path) => crate::collect_cmd::load_config(path)?.cases,
+        None => crate::cases_cmd::stored_settings(&store)?,
+    };
     correlate(&store, &rd, &args, &case_config, true).map(|_| ())
 }
 
@@ -131,7 +132,9 @@ pub fn correlate(
     let started = Instant::now();
     if matches!(plan.start, Start::NothingNew) {
         // Nothing new to correlate; the cases are rebuilt only if their settings changed.
-        let cases = if crate::cases_cmd::settings_changed(store, case_config)? {
+        let cases = if crate::cases_cmd::settings_changed(store, case_config)?
+            || crate::cases_cmd::pending(store)?
+        {
             Some(
                 crate::cases_cmd::update(store, rules, None, case_config)
                     .context("updating cases")?,
@@ -159,6 +162,9 @@ pub fn correlate(
     let stored: u64 = per_source.events.values().sum();
     let sources = rules.sources();
     let eval_nanos = AtomicU64::new(0);
+    // A previous run that stored findings and died before updating the cases: rebuild all.
+    let cases_pending = crate::cases_cmd::pending(store)?;
+    crate::cases_cmd::mark_pending(store)?;
     let mut sink = Sink::new(store, rules);
     let ev = evaluate(
         store,
@@ -177,19 +183,20 @@ pub fn correlate(
     let total = sink.total;
     let store_nanos = sink.nanos;
     let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
+    let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
+    let casing = Instant::now();
+    // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases
+    // the run's changed findings touch. The cases are updated before the run's state is
+    // saved: a run killed before the save is repeated, never skipped.
+    let touched = (!matches!(plan.start, Start::Full { .. }) && !cases_pending).then_some(&touched);
+    let cases =
+        crate::cases_cmd::update(store, rules, touched, case_config).context("updating cases")?;
+    let cases_secs = casing.elapsed().as_secs_f64();
     if matches!(plan.start, Start::Bounded) {
         correlate_plan::mark_partial(store)?;
     } else {
         correlate_plan::save(store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
     }
-    let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
-    let casing = Instant::now();
-    // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases
-    // the run's changed findings touch.
-    let touched = (!matches!(plan.start, Start::Full { .. })).then_some(&touched);
-    let cases =
-        crate::cases_cmd::update(store, rules, touched, case_config).context("updating cases")?;
-    let cases_secs = casing.elapsed().as_secs_f64();
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);
         let eval_secs = (eval_nanos.load(Ordering::Relaxed) as f64 / 1e9).max(1e-9);

@@ -12,7 +12,7 @@ use skein_cases::Format;
 use skein_store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{CorrelateArgs, ReportFormat, RulesDirArg, SweepArgs};
+use crate::cli::{CorrelateArgs, Every, ReportFormat, RulesDirArg, SweepArgs};
 use crate::collect_cmd::{self, load_config};
 use crate::{cases_view, correlate_cmd, rules_dir, UsageError};
 
@@ -42,6 +42,9 @@ pub fn run(state: &Path, args: SweepArgs) -> Result<()> {
     } else {
         args.formats.clone()
     };
+    let mut formats = formats;
+    let mut seen = std::collections::HashSet::new();
+    formats.retain(|f| seen.insert(*f));
     let store = collect_cmd::open_store(state)?;
     let rt = collect_cmd::runtime()?;
     let stop = CancellationToken::new();
@@ -58,7 +61,11 @@ pub fn run(state: &Path, args: SweepArgs) -> Result<()> {
             &rt,
             &args,
         )?;
-        let Some(every) = args.every else {
+        let every = args.every.map(|e| match e {
+            Every::Config => config.sweep.every.0,
+            Every::Interval(d) => d,
+        });
+        let Some(every) = every else {
             if failed > 0 {
                 anyhow::bail!("{failed} stream(s) failed (see above); the others were swept");
             }
@@ -137,10 +144,7 @@ fn sweep_once(
     };
     let c = correlate_cmd::correlate(store, &rd, &corr_args, &config.cases, false)
         .context("correlating")?;
-    let (written, deleted, changed) = match &c.cases {
-        Some((_, outcome)) => export_changed(store, outcome, export_dir, formats)?,
-        None => (0, 0, 0),
-    };
+    let exported = export_changed(store, export_dir, formats)?;
     let cases = c.cases.as_ref().map_or("no change".to_string(), |(n, o)| {
         format!(
             "{n} ({} new, {} updated, {} closed)",
@@ -150,12 +154,14 @@ fn sweep_once(
         )
     });
     println!(
-        "{collected}; findings {} new, {} updated; cases {cases}; exported {changed} case(s) \
-         as {written} file(s){} to {} in {:.1}s",
+        "{collected}; findings {} new, {} updated; cases {cases}; exported {} case(s) as {} \
+         file(s){} to {} in {:.1}s",
         c.new_findings,
         c.updated_findings,
-        if deleted > 0 {
-            format!(" (removed {deleted} of closed cases)")
+        exported.cases,
+        exported.written,
+        if exported.deleted > 0 {
+            format!(" (removed {} file(s) of closed cases)", exported.deleted)
         } else {
             String::new()
         },
@@ -165,49 +171,88 @@ fn sweep_once(
     Ok(failed)
 }
 
-/// Writes every new or updated case to `dir/ID.EXT` in each format (written to a temporary
-/// name and renamed, so a reader never sees half a file) and deletes the files of closed
-/// cases. Returns (files written, files deleted, cases exported).
-fn export_changed(
-    store: &Store,
-    outcome: &skein_store::CasesOutcome,
-    dir: &Path,
-    formats: &[Format],
-) -> Result<(usize, usize, usize)> {
-    let changed: Vec<&String> = outcome.inserted.iter().chain(&outcome.updated).collect();
-    if changed.is_empty() && outcome.removed.is_empty() {
-        return Ok((0, 0, 0));
-    }
+/// What the export directory holds, recorded in it: the formats, and for each case the
+/// digest of the stored case its files were written from. A sweep exports every stored case
+/// whose digest differs (new or changed since its files were written, whatever happened to
+/// earlier sweeps: killed, failed, other formats) and deletes the files of cases no longer
+/// stored. Written last, replacing the old one atomically.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Manifest {
+    formats: Vec<String>,
+    cases: std::collections::BTreeMap<String, String>,
+}
+
+const MANIFEST: &str = ".skein-export.json";
+
+/// What [`export_changed`] did.
+#[derive(Debug, Default)]
+struct Exported {
+    cases: usize,
+    written: usize,
+    deleted: usize,
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// Brings `dir` up to date with the stored cases (see [`Manifest`]).
+fn export_changed(store: &Store, dir: &Path, formats: &[Format]) -> Result<Exported> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = 0;
-    for id in &changed {
-        let case = cases_view::with_events(store, cases_view::case_by_id(store, id)?)?;
-        for &format in formats {
-            let text = skein_cases::export(std::slice::from_ref(&case), format)
-                .with_context(|| format!("exporting case {id} as {format}"))?;
-            let path = case_file(dir, id, format);
-            let tmp = path.with_extension(format!("{}.tmp", format.extension()));
-            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-            written += 1;
+    let manifest_path = dir.join(MANIFEST);
+    let old: Manifest = std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let names: Vec<String> = formats.iter().map(|f| f.as_str().to_string()).collect();
+    let same_formats = old.formats == names;
+    let mut new = Manifest {
+        formats: names,
+        cases: Default::default(),
+    };
+    let mut done = Exported::default();
+    for (id, json) in store.cases_json().context("reading cases")? {
+        let digest = format!("{:032x}", skein_store::finding_digest(&json));
+        if !same_formats || old.cases.get(&id) != Some(&digest) {
+            let case: skein_cases::Case = serde_json::from_slice(&json)
+                .with_context(|| format!("decoding stored case {id}"))?;
+            let case = cases_view::with_events(store, case)?;
+            for &format in formats {
+                let text = skein_cases::export(std::slice::from_ref(&case), format)
+                    .with_context(|| format!("exporting case {id} as {format}"))?;
+                write_atomically(&case_file(dir, &id, format), text.as_bytes())?;
+                done.written += 1;
+            }
+            done.cases += 1;
         }
+        new.cases.insert(id, digest);
     }
-    let mut deleted = 0;
-    for id in &outcome.removed {
+    // Files of closed cases, and of formats no longer configured.
+    for id in old.cases.keys() {
         for format in Format::ALL {
+            if new.cases.contains_key(id) && formats.contains(&format) {
+                continue;
+            }
             let path = case_file(dir, id, format);
             if path.exists() {
                 std::fs::remove_file(&path)
                     .with_context(|| format!("removing {}", path.display()))?;
-                deleted += 1;
+                done.deleted += 1;
             }
         }
     }
-    Ok((written, deleted, changed.len()))
+    write_atomically(&manifest_path, &serde_json::to_vec_pretty(&new)?)?;
+    Ok(done)
 }
 
-/// `dir/ID.EXT`. Case ids are `C-` and hex digits, safe as file names.
+/// `dir/ID.EXT`, or `dir/ID.FORMAT.EXT` for formats that share an extension (STIX and OCSF
+/// are JSON). Case ids are `C-` and hex digits; anything else is replaced, so a name can
+/// never leave `dir`.
 fn case_file(dir: &Path, id: &str, format: Format) -> PathBuf {
     let safe: String = id
         .chars()
@@ -219,5 +264,10 @@ fn case_file(dir: &Path, id: &str, format: Format) -> PathBuf {
             }
         })
         .collect();
-    dir.join(format!("{safe}.{}", format.extension()))
+    let (name, ext) = (format.as_str(), format.extension());
+    if name == ext {
+        dir.join(format!("{safe}.{ext}"))
+    } else {
+        dir.join(format!("{safe}.{name}.{ext}"))
+    }
 }

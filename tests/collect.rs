@@ -307,7 +307,12 @@ fn a_sweep_collects_correlates_and_exports_what_changed() {
     assert!(files.iter().any(|f| f.ends_with(".md")), "{files:?}");
     let case: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            exported.join(files.iter().find(|f| f.ends_with(".json")).unwrap()),
+            exported.join(
+                files
+                    .iter()
+                    .find(|f| f.starts_with("C-") && f.ends_with(".json"))
+                    .unwrap(),
+            ),
         )
         .unwrap(),
     )

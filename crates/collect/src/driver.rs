@@ -121,23 +121,58 @@ pub async fn run_stream(
             Cursor::default()
         }),
     };
-    let Some(OpenWindow { window, mut resume }) =
-        cursor.next_window(opts.start, opts.overlap, opts.now)
-    else {
-        report.completed = true;
-        return Ok(());
-    };
-    report.window = Some(window.clone());
-    tracing::info!(
-        "{name}: reading {} .. {}{}",
-        window.from,
-        window.to,
-        if resume.is_some() {
-            " (continuing a stopped run)"
-        } else {
-            ""
+    // A run that finds a window a stopped run left open reads it to its end, then goes on
+    // with the window up to now (so a stop never delays new data by a whole interval).
+    let mut cursor = cursor;
+    loop {
+        let resumed = cursor.open.is_some();
+        let Some(OpenWindow { window, resume }) =
+            cursor.next_window(opts.start, opts.overlap, opts.now)
+        else {
+            report.completed = true;
+            return Ok(());
+        };
+        report.window = Some(match &report.window {
+            Some(first) => Window {
+                from: first.from,
+                to: window.to,
+            },
+            None => window.clone(),
+        });
+        tracing::info!(
+            "{name}: reading {} .. {}{}",
+            window.from,
+            window.to,
+            if resume.is_some() {
+                " (continuing a stopped run)"
+            } else {
+                ""
+            }
+        );
+        cursor = read_window(
+            stream, store, opts, report, on_page, &name, &cursor, window, resume,
+        )
+        .await?;
+        if !resumed || cursor.done_until >= Some(opts.now) {
+            report.completed = true;
+            return Ok(());
         }
-    );
+    }
+}
+
+/// Reads one window page by page from `resume`; returns the cursor after its last page.
+#[allow(clippy::too_many_arguments)]
+async fn read_window(
+    stream: &mut dyn Stream,
+    store: &Store,
+    opts: &CollectOptions,
+    report: &mut StreamReport,
+    on_page: &mut (dyn FnMut(&StreamReport) + Send),
+    name: &str,
+    cursor: &Cursor,
+    window: Window,
+    mut resume: Option<String>,
+) -> Result<Cursor, CollectError> {
     loop {
         if opts.stop.is_cancelled() {
             return Err(CollectError::Stopped);
@@ -146,7 +181,7 @@ pub async fn run_stream(
         if page.next.is_some() && page.next == resume {
             // A service that points at the page it just served would loop forever.
             return Err(CollectError::Response {
-                source_name: name.clone(),
+                source_name: name.to_string(),
                 message: "the next page is the page just read (a paging loop); stopped".into(),
             });
         }
@@ -165,15 +200,12 @@ pub async fn run_stream(
             },
         };
         // Flushes the events first, then writes and flushes the cursor.
-        store.cursor_set(&name, &next.encode())?;
+        store.cursor_set(name, &next.encode())?;
         report.pages += 1;
         on_page(report);
         match page.next {
             Some(n) => resume = Some(n),
-            None => {
-                report.completed = true;
-                return Ok(());
-            }
+            None => return Ok(next),
         }
     }
 }

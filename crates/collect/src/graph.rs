@@ -135,21 +135,32 @@ impl Stream for GraphStream {
     }
 
     async fn page(&mut self, window: &Window, resume: Option<&str>) -> Result<Page, CollectError> {
-        let url = match resume {
-            Some(link) if same_origin(&self.base(), link) => link.to_string(),
-            Some(link) => {
-                return Err(CollectError::Response {
-                    source_name: self.source.name.clone(),
-                    message: format!(
-                        "@odata.nextLink {} is not on {} (the token is not sent elsewhere)",
-                        http::redact_url(link),
-                        self.base()
-                    ),
-                })
+        let first = self.first_url(window)?;
+        let base = self.base();
+        let body = match resume {
+            // A saved link on the endpoint: continue there; if Graph refuses it (an expired
+            // skiptoken, a changed filter), read the window again from its first page (the
+            // store drops what it already has) rather than failing on it forever.
+            Some(link) if same_origin(&base, link) => {
+                match self
+                    .api
+                    .call(&base, Method::GET, link.to_string(), None)
+                    .await
+                {
+                    Err(CollectError::Api { message, .. }) => {
+                        tracing::warn!(
+                            "{}: the saved next page failed ({message}); reading the window \
+                             again from its first page",
+                            self.source.name
+                        );
+                        self.api.call(&base, Method::GET, first, None).await?
+                    }
+                    other => other?,
+                }
             }
-            None => self.first_url(window)?,
+            // A saved link elsewhere (the endpoint was changed): start the window again.
+            Some(_) | None => self.api.call(&base, Method::GET, first, None).await?,
         };
-        let body = self.api.call(&self.base(), Method::GET, url, None).await?;
         self.pages += 1;
         let page: SignInPage =
             serde_json::from_slice(&body).map_err(|e| CollectError::Response {
@@ -171,6 +182,18 @@ impl Stream for GraphStream {
                         "a sign-in that is not a JSON object: {e}"
                     )),
                 }),
+            }
+        }
+        if let Some(link) = &page.next_link {
+            if !same_origin(&base, link) {
+                return Err(CollectError::Response {
+                    source_name: self.source.name.clone(),
+                    message: format!(
+                        "@odata.nextLink {} is not on {} (the token is not sent elsewhere)",
+                        http::redact_url(link),
+                        base
+                    ),
+                });
             }
         }
         Ok(Page {

@@ -140,13 +140,23 @@ pub fn client(
     })
 }
 
-/// A request to send (rebuilt for every attempt).
-#[derive(Debug, Clone)]
+/// A request to send (rebuilt for every attempt). Its `Debug` hides the token.
+#[derive(Clone)]
 pub struct RequestSpec {
     pub method: Method,
     pub url: String,
     pub bearer: Option<String>,
     pub json_body: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for RequestSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestSpec")
+            .field("method", &self.method)
+            .field("url", &redact_url(&self.url))
+            .field("bearer", &self.bearer.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// The URL without its query and fragment, for messages.
@@ -165,19 +175,26 @@ pub fn redact_url(url: &str) -> String {
 
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(resp: &Response) -> Option<Duration> {
-    let value = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?;
+    parse_retry_after(
+        resp.headers()
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?,
+    )
+}
+
+/// A `Retry-After` value: seconds (any number a server sends, `1e20`, `-1` or `NaN`
+/// included, without panicking) or an HTTP date (a past one means now).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
     if let Ok(secs) = value.trim().parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+        return Duration::try_from_secs_f64(secs).ok();
     }
     let when = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
-        .or(Some(Duration::ZERO))
+    Some(
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Sends `spec`, retrying what retrying can fix; returns the first successful response's
@@ -298,6 +315,39 @@ mod tests {
             let ceiling = Duration::from_millis((100u64 << attempt.min(20)).min(1000));
             assert!(d <= ceiling && d >= ceiling / 2, "{attempt}: {d:?}");
         }
+    }
+
+    #[test]
+    fn retry_after_never_panics() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        for hostile in ["1e20", "1e400", "-1", "NaN", "inf", "soon", ""] {
+            let d = parse_retry_after(hostile);
+            assert!(
+                d.is_none_or(|d| d < Duration::from_secs(u64::MAX)),
+                "{hostile}"
+            );
+        }
+        assert_eq!(parse_retry_after("1e20"), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn a_request_never_shows_its_token() {
+        let spec = RequestSpec {
+            method: Method::GET,
+            url: "https://graph.example/x?$skiptoken=abc".into(),
+            bearer: Some("eyJ0eXAi.secret.token".into()),
+            json_body: None,
+        };
+        let shown = format!("{spec:?}");
+        assert!(
+            !shown.contains("eyJ0eXAi") && shown.contains("[redacted]"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -187,6 +187,9 @@ impl Stream for TableStream {
             span: window.to - window.from,
         });
         let min = Duration::from_std(self.source.min_split.0).unwrap_or(Duration::minutes(1));
+        // Never ask past the window (a span doubled after a split may reach beyond it; halving
+        // it then would repeat the same query).
+        sub.span = sub.span.min(window.to - sub.start).max(min);
         let (end, answer) = loop {
             let end = sub
                 .start

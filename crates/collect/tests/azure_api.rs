@@ -267,14 +267,14 @@ async fn a_stopped_run_resumes_inside_its_window_without_doubling() {
     .await;
     let r = &reports[0];
     assert!(r.completed, "{r:?}");
-    assert_eq!(
-        r.window.as_ref().unwrap().to,
-        now,
-        "the stopped window, not a new one"
-    );
-    assert_eq!((r.inserted, r.duplicates, r.pages), (12, 0, 3));
-    assert_eq!(fake.api_requests().len() - requests_before, 3);
-    assert!(fake.api_requests()[requests_before].contains("skiptoken=8"));
+    // The rest of the stopped window (3 pages), then the window from it to now (1 page).
+    let w = r.window.as_ref().unwrap();
+    assert_eq!((w.from, w.to), (t0(), now + Duration::hours(5)));
+    assert_eq!((r.inserted, r.duplicates, r.pages), (12, 0, 4));
+    let requests = fake.api_requests();
+    assert_eq!(requests.len() - requests_before, 4, "{requests:#?}");
+    assert!(requests[requests_before].contains("skiptoken=8"));
+    assert!(!requests[requests_before + 3].contains("skiptoken"));
     assert_eq!(count(&store, Source::EntraSignin), 20);
 }
 

@@ -458,10 +458,14 @@ async fn a_stale_next_token_restarts_the_window() {
     s.fake.state.lock().unwrap().generation += 1;
     let r = s.run("2024-07-31T00:00:00Z", "2024-08-02T00:00:00Z").await;
     assert!(r.completed && r.error.is_none(), "{r:?}");
-    assert_eq!(r.window.as_ref().map(|w| w.to), Some(opts.now));
+    // The stopped window, then on to the run's now.
+    assert_eq!(
+        r.window.as_ref().map(|w| (w.from, w.to)),
+        Some((opts.start, t("2024-08-02T00:00:00Z")))
+    );
     assert_eq!((r.inserted, r.duplicates), (4, 2));
     assert_eq!(s.count(), 6);
-    assert_eq!(s.tokens(), "- g0-2 - g1-2 g1-4");
+    assert_eq!(s.tokens(), "- g0-2 - g1-2 g1-4 -");
     assert_eq!(s.fake.seen()[1].status, 400);
 }
 
