@@ -275,3 +275,25 @@ fn an_address_shared_by_hundreds_of_accounts_does_not_merge_cases() {
         assert!(hubs[0]["accounts"].as_u64().unwrap() >= 50);
     }
 }
+
+#[test]
+fn a_run_that_died_between_findings_and_cases_rebuilds_the_cases() {
+    let s = demo_state();
+    let rules = repo_root().join("correlations");
+    let run = s.correlate_json(&rules, &[]);
+    let total = run["cases"]["total"].as_u64().unwrap();
+    assert!(total > 0, "{run}");
+    // What a correlate killed after storing its findings leaves: the mark set, the cases
+    // not updated (here: none at all), the run's state saved by an earlier run.
+    {
+        let store =
+            skein_store::Store::open(&s.state(), skein_store::OpenOptions::default()).unwrap();
+        store.replace_cases(&[]).unwrap();
+        store.checkpoint_put("cases/pending", b"1").unwrap();
+    }
+    let run = s.correlate_json(&rules, &[]);
+    assert_eq!(run["cases"]["total"].as_u64(), Some(total), "{run}");
+    // Cleared: the next run touches nothing.
+    let run = s.correlate_json(&rules, &[]);
+    assert!(run["cases"].is_null(), "{run}");
+}

@@ -140,12 +140,24 @@ fn a_collection_killed_mid_way_resumes_with_exactly_the_events_of_a_whole_run() 
         "killed mid-way: {partial} of 60 stored"
     );
 
-    // Resumed: exactly the whole run's events.
+    // Resumed from the cursor, not from the start: at most the page in flight is read
+    // again; exactly the whole run's events.
     let out = collect_cmd(&killed, &config, &[]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8_lossy(&out.stdout).into_owned();
+    let again: u64 = line
+        .split(" new, ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counts in {line}"));
+    assert!(
+        again <= 5,
+        "read again more than the page in flight: {line}"
     );
     assert_eq!(signin_count(&killed), 60);
     assert_eq!(stored_ids(&killed.state(), &all).len(), 60);
@@ -275,6 +287,14 @@ fn a_sweep_collects_correlates_and_exports_what_changed() {
     fake.add_signins(signins(45));
     let sk = Skein::new();
     let config = write_config(&sk, &fake, 20);
+    // Every sweep re-reads everything (an overlap of years), so late data of any age is
+    // picked up: what changes a case here.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("[sweep]\n", "[sweep]\noverlap = \"3650d\"\n"),
+    )
+    .unwrap();
     let sweep = |extra: &[&str]| {
         let mut c = sk.cmd(&["sweep", "--no-progress", "--config"]);
         c.arg(&config).args(extra).env("SKEIN_TEST_SECRET", SECRET);
@@ -321,8 +341,54 @@ fn a_sweep_collects_correlates_and_exports_what_changed() {
 
     // Nothing new: nothing exported.
     let second = sweep(&[]);
-    assert!(second.contains("0 new events"), "{second}");
+    assert!(
+        second.contains("0 new events (45 already stored)"),
+        "{second}"
+    );
     assert!(second.contains("exported 0 case(s)"), "{second}");
+
+    // Other formats: every case again in each, side by side (STIX and OCSF are JSON too),
+    // and the Markdown files no longer configured are removed.
+    let third = sweep(&["--format", "json,stix,ocsf"]);
+    assert!(
+        third.contains("as 3 file(s)") && third.contains("removed 1 file(s)"),
+        "{third}"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(&exported)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("C-"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(
+        files[0].ends_with(".json") && files[1].ends_with(".ocsf.json"),
+        "{files:?}"
+    );
+    assert!(files[2].ends_with(".stix.json"), "{files:?}");
+    let stix: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(exported.join(&files[2])).unwrap()).unwrap();
+    assert_eq!(stix["type"], "bundle");
+
+    // More of the spray arrives: the case changes and is exported again.
+    fake.add_signins((0..6).map(|i| {
+        signin(
+            &format!("0a1b2c3d-0000-4000-9000-{i:012}"),
+            t0() + chrono::Duration::minutes(16) + chrono::Duration::seconds(i * 20),
+            &format!("late{i}@contoso.com"),
+            "203.0.113.66",
+            50126,
+        )
+    }));
+    let fourth = sweep(&["--format", "json,stix,ocsf"]);
+    assert!(fourth.contains("6 new events"), "{fourth}");
+    assert!(
+        fourth.contains("exported 1 case(s) as 3 file(s)"),
+        "{fourth}"
+    );
+    let case: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(exported.join(&files[0])).unwrap()).unwrap();
+    assert!(case.to_string().contains("late5@contoso.com"), "{case}");
 }
 
 #[test]

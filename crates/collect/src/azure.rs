@@ -30,6 +30,9 @@ use crate::{secret, CollectError};
 pub struct Credential {
     source: String,
     inner: Arc<dyn TokenCredential>,
+    /// The secrets this credential was built with, cut out of any error text (a proxy or
+    /// a misbehaving endpoint may echo the request it refused).
+    secrets: Vec<secret::SecretText>,
 }
 
 impl Credential {
@@ -39,9 +42,23 @@ impl Credential {
             Ok(t) => Ok(t.token.secret().to_string()),
             Err(e) => Err(CollectError::Auth {
                 source_name: self.source.clone(),
-                message: first_line(&e.to_string()),
+                message: self.scrub(first_line(&e.to_string())),
             }),
         }
+    }
+
+    /// `text` with every secret (as is and form-encoded) replaced by `[redacted]`.
+    fn scrub(&self, mut text: String) -> String {
+        for s in &self.secrets {
+            let plain = s.expose();
+            let encoded: String = url::form_urlencoded::byte_serialize(plain.as_bytes()).collect();
+            for form in [plain, encoded.as_str()] {
+                if !form.is_empty() {
+                    text = text.replace(form, "[redacted]");
+                }
+            }
+        }
+        text
     }
 }
 
@@ -110,6 +127,7 @@ pub fn credential(
         }
         Ok(options)
     };
+    let mut secrets = Vec::new();
     let tenant = auth.tenant_id.trim();
     let client_id = auth.client_id.trim().to_string();
     let built: azure_core::Result<Arc<dyn TokenCredential>> = if auth.credential.is_some() {
@@ -121,12 +139,17 @@ pub fn credential(
                 path.display()
             ))
         })?;
-        let password = match &auth.client_certificate_password_env {
-            Some(var) => Some(Secret::new(
-                secret::from_env(source, var)?.expose().to_string(),
-            )),
-            None => None,
+        let password = match (
+            &auth.client_certificate_password_env,
+            &auth.client_certificate_password_file,
+        ) {
+            (Some(var), _) => Some(secret::from_env(source, var)?),
+            (None, Some(path)) => Some(secret::from_file(source, path)?),
+            (None, None) => None,
         };
+        secrets.extend(password.clone());
+        let password = password.map(|p| Secret::new(p.expose().to_string()));
+
         ClientCertificateCredential::new(
             tenant.to_string(),
             client_id,
@@ -153,6 +176,7 @@ pub fn credential(
             (None, Some(path)) => secret::from_file(source, path)?,
             (None, None) => return Err(auth_err("no credential configured".into())),
         };
+        secrets.push(secret.clone());
         ClientSecretCredential::new(
             tenant,
             client_id,
@@ -167,6 +191,7 @@ pub fn credential(
     Ok(Credential {
         source: source.to_string(),
         inner,
+        secrets,
     })
 }
 

@@ -55,7 +55,8 @@ pub async fn streams(
             .s3_endpoint_url
             .as_deref()
             .or(source.endpoint_url.as_deref());
-        let sdk = sdk_config(source, http, first_region, endpoint).await?;
+        let region = source.s3_region.as_deref().unwrap_or(first_region);
+        let sdk = sdk_config(source, http, region, endpoint).await?;
         let stream =
             crate::s3::TrailStream::new(source, bucket, &sdk, endpoint.is_some(), http, stop);
         return Ok(vec![Box::new(stream)]);

@@ -89,6 +89,7 @@ pub struct AzureAuth {
     pub client_secret_file: Option<PathBuf>,
     pub client_certificate_file: Option<PathBuf>,
     pub client_certificate_password_env: Option<String>,
+    pub client_certificate_password_file: Option<PathBuf>,
     pub client_assertion_file: Option<PathBuf>,
     /// `"developer_tools"`: the Azure CLI or Azure Developer CLI login.
     pub credential: Option<String>,
@@ -161,6 +162,8 @@ pub struct CloudTrailSource {
     pub s3_prefix: String,
     /// Endpoint override for S3 only (defaults to `endpoint_url`).
     pub s3_endpoint_url: Option<String>,
+    /// The bucket's region (default: the first of `regions`).
+    pub s3_region: Option<String>,
     /// AWS shared-config profile (default: the chain's default).
     pub profile: Option<String>,
     /// PEM file of extra trusted roots.
@@ -372,6 +375,7 @@ impl Config {
             for p in [
                 &mut a.client_secret_file,
                 &mut a.client_certificate_file,
+                &mut a.client_certificate_password_file,
                 &mut a.client_assertion_file,
                 &mut a.ca_file,
             ]
@@ -434,7 +438,7 @@ impl Config {
                     self.invalid(format!("source `{}`: page_size must be 1 to 1000", s.name))
                 );
             }
-            self.check_url(&s.name, "graph_endpoint", &s.graph_endpoint)?;
+            self.check_bearer_url(&s.name, "graph_endpoint", &s.graph_endpoint)?;
             self.check_rate(&s.name, s.rate_limit)?;
         }
         for s in &self.sources.log_analytics {
@@ -460,7 +464,7 @@ impl Config {
             if s.max_rows == 0 {
                 return Err(self.invalid(format!("source `{}`: max_rows is 0", s.name)));
             }
-            self.check_url(&s.name, "endpoint", &s.endpoint)?;
+            self.check_bearer_url(&s.name, "endpoint", &s.endpoint)?;
             self.check_rate(&s.name, s.rate_limit)?;
         }
         for s in &self.sources.cloudtrail {
@@ -503,6 +507,26 @@ impl Config {
             _ => Err(self.invalid(format!(
                 "source `{source}`: {field} `{url}` is not an http(s) URL"
             ))),
+        }
+    }
+
+    /// An endpoint that is sent a bearer token: https, or http only to this machine.
+    fn check_bearer_url(&self, source: &str, field: &str, url: &str) -> Result<(), ConfigError> {
+        self.check_url(source, field, url)?;
+        let u = url::Url::parse(url).map_err(|e| self.invalid(e.to_string()))?;
+        let loopback = match u.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if u.scheme() == "https" || loopback {
+            Ok(())
+        } else {
+            Err(self.invalid(format!(
+                "source `{source}`: {field} `{url}` must be https (the access token would \
+                 travel in clear)"
+            )))
         }
     }
 

@@ -48,6 +48,7 @@ struct State {
     faults: VecDeque<Fault>,
     token_requests: Vec<String>,
     api_requests: Vec<String>,
+    api_times: Vec<std::time::Instant>,
     token_failure: Option<u16>,
 }
 
@@ -132,6 +133,11 @@ impl FakeAzure {
     /// The form bodies the token endpoint received.
     pub fn token_requests(&self) -> Vec<String> {
         lock(&self.state).token_requests.clone()
+    }
+
+    /// When each API request arrived, in order.
+    pub fn api_request_times(&self) -> Vec<std::time::Instant> {
+        lock(&self.state).api_times.clone()
     }
 
     /// `METHOD path?query` of every API request, in order (with the bodies of queries).
@@ -226,9 +232,14 @@ impl Respond for TokenResponder {
         st.token_requests
             .push(String::from_utf8_lossy(&req.body).into_owned());
         if let Some(status) = st.token_failure {
+            // Echoes what it was sent, as a careless proxy might: the client must not pass
+            // that on.
             return ResponseTemplate::new(status).set_body_json(json!({
                 "error": "invalid_client",
-                "error_description": "AADSTS7000215: Invalid client secret provided."
+                "error_description": format!(
+                    "AADSTS7000215: Invalid client secret provided. Request: {}",
+                    String::from_utf8_lossy(&req.body)
+                )
             }));
         }
         ResponseTemplate::new(200).set_body_json(json!({
@@ -252,11 +263,15 @@ struct GraphResponder(Shared);
 
 impl Respond for GraphResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
-        lock(&self.0).api_requests.push(format!(
-            "GET {}?{}",
-            req.url.path(),
-            req.url.query().unwrap_or("")
-        ));
+        {
+            let mut st = lock(&self.0);
+            st.api_times.push(std::time::Instant::now());
+            st.api_requests.push(format!(
+                "GET {}?{}",
+                req.url.path(),
+                req.url.query().unwrap_or("")
+            ));
+        }
         if !authorized(req) {
             return unauthorized();
         }
@@ -332,9 +347,12 @@ impl Respond for QueryResponder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let query = body["query"].as_str().unwrap_or("").to_string();
-        lock(&self.0)
-            .api_requests
-            .push(format!("POST {} {query}", req.url.path()));
+        {
+            let mut st = lock(&self.0);
+            st.api_times.push(std::time::Instant::now());
+            st.api_requests
+                .push(format!("POST {} {query}", req.url.path()));
+        }
         if !authorized(req) {
             return unauthorized();
         }

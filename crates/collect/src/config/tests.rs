@@ -67,6 +67,10 @@ fn mistakes_name_the_field() {
         ("[sweep]\nevery='soon'", "not a duration"),
         ("[sweep]\nexport_formats=['pdf']", "unknown format `pdf`"),
         (
+            "[[sources.entra]]\nname='a'\ntenant_id='t'\nclient_id='c'\nclient_secret_env='X'\ngraph_endpoint='http://graph.example'",
+            "must be https",
+        ),
+        (
             "[[sources.entra]]\nname='a'\ntenant_id='t'\nclient_id='c'\nclient_secret_env='X'\nauthority_host='http://x'",
             "must be an https URL",
         ),
