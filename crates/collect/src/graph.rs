@@ -128,6 +128,32 @@ pub fn same_origin(base: &str, link: &str) -> bool {
     }
 }
 
+/// A sign-ins page: what its records parse into (by `skein-ingest`'s Graph parser, each
+/// record's own text kept as its raw record) and its `@odata.nextLink`. Pure; any bytes give
+/// a page or an error, never a panic.
+pub fn parse_page(body: &[u8]) -> Result<(Vec<skein_ingest::Item>, Option<String>), String> {
+    let page: SignInPage = serde_json::from_slice(body)
+        .map_err(|e| format!("a sign-ins page is not the documented JSON: {e}"))?;
+    let mut items = Vec::with_capacity(page.value.len());
+    for raw in &page.value {
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()) {
+            Ok(obj) => skein_ingest::detect::parse_object(
+                &obj,
+                raw.get(),
+                Some(Source::EntraSignin),
+                &mut items,
+            ),
+            Err(e) => items.push(skein_ingest::Item::Rejected {
+                row: None,
+                error: skein_ingest::RecordError::Unrecognised(format!(
+                    "a sign-in that is not a JSON object: {e}"
+                )),
+            }),
+        }
+    }
+    Ok((items, page.next_link))
+}
+
 #[async_trait]
 impl Stream for GraphStream {
     fn cursor_name(&self) -> String {
@@ -162,29 +188,11 @@ impl Stream for GraphStream {
             Some(_) | None => self.api.call(&base, Method::GET, first, None).await?,
         };
         self.pages += 1;
-        let page: SignInPage =
-            serde_json::from_slice(&body).map_err(|e| CollectError::Response {
-                source_name: self.source.name.clone(),
-                message: format!("a sign-ins page is not the documented JSON: {e}"),
-            })?;
-        let mut items = Vec::with_capacity(page.value.len());
-        for raw in &page.value {
-            match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw.get()) {
-                Ok(obj) => skein_ingest::detect::parse_object(
-                    &obj,
-                    raw.get(),
-                    Some(Source::EntraSignin),
-                    &mut items,
-                ),
-                Err(e) => items.push(skein_ingest::Item::Rejected {
-                    row: None,
-                    error: skein_ingest::RecordError::Unrecognised(format!(
-                        "a sign-in that is not a JSON object: {e}"
-                    )),
-                }),
-            }
-        }
-        if let Some(link) = &page.next_link {
+        let (items, next_link) = parse_page(&body).map_err(|message| CollectError::Response {
+            source_name: self.source.name.clone(),
+            message,
+        })?;
+        if let Some(link) = &next_link {
             if !same_origin(&base, link) {
                 return Err(CollectError::Response {
                     source_name: self.source.name.clone(),
@@ -198,7 +206,7 @@ impl Stream for GraphStream {
         }
         Ok(Page {
             items,
-            next: page.next_link,
+            next: next_link,
             origin: format!("graph {} page {}", self.source.name, self.pages),
         })
     }

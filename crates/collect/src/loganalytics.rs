@@ -63,10 +63,54 @@ impl SubRange {
 }
 
 /// What one query answered.
-enum Answer {
+#[derive(Debug)]
+pub enum Answer {
     Complete(Value),
     /// Cut by a limit: ask again over a shorter range.
     TooLarge(String),
+    /// An error the service reported (not a limit).
+    Failed(String),
+}
+
+/// Reads a query answer: complete, cut by a limit (`PartialError`, or `max_rows` rows or
+/// more), or failed. `Err`: not the documented JSON. Pure; never panics.
+pub fn read_answer(body: &[u8], max_rows: u64) -> Result<Answer, String> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("a query answer is not JSON: {e}"))?;
+    if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
+        let code = error.get("code").and_then(Value::as_str).unwrap_or("");
+        let text = error.to_string();
+        if code == "PartialError" || text.to_ascii_lowercase().contains("limit") {
+            return Ok(Answer::TooLarge(
+                error
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or(code)
+                    .to_string(),
+            ));
+        }
+        return Ok(Answer::Failed(format!(
+            "query failed: {}",
+            text.chars().take(300).collect::<String>()
+        )));
+    }
+    let rows: u64 = value
+        .get("tables")
+        .and_then(Value::as_array)
+        .map(|tables| {
+            tables
+                .iter()
+                .filter_map(|t| t.get("rows").and_then(Value::as_array))
+                .map(|r| r.len() as u64)
+                .sum()
+        })
+        .ok_or_else(|| "a query answer without `tables`".to_string())?;
+    if rows >= max_rows {
+        return Ok(Answer::TooLarge(format!(
+            "{rows} rows (the limit is {max_rows})"
+        )));
+    }
+    Ok(Answer::Complete(value))
 }
 
 /// The KQL of one sub-range. Table names come from a fixed list (validated with the
@@ -132,46 +176,7 @@ impl TableStream {
         let base = self.base();
         let body = self.api.call(&base, Method::POST, url, Some(body)).await?;
         self.queries += 1;
-        let value: Value = serde_json::from_slice(&body)
-            .map_err(|e| self.err(format!("a query answer is not JSON: {e}")))?;
-        if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
-            let code = error.get("code").and_then(Value::as_str).unwrap_or("");
-            let text = error.to_string();
-            if code == "PartialError" || text.to_ascii_lowercase().contains("limit") {
-                return Ok(Answer::TooLarge(
-                    error
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or(code)
-                        .to_string(),
-                ));
-            }
-            return Err(CollectError::Api {
-                source_name: self.source.name.clone(),
-                message: format!(
-                    "query failed: {}",
-                    text.chars().take(300).collect::<String>()
-                ),
-            });
-        }
-        let rows: u64 = value
-            .get("tables")
-            .and_then(Value::as_array)
-            .map(|tables| {
-                tables
-                    .iter()
-                    .filter_map(|t| t.get("rows").and_then(Value::as_array))
-                    .map(|r| r.len() as u64)
-                    .sum()
-            })
-            .ok_or_else(|| self.err("a query answer without `tables`".into()))?;
-        if rows >= self.source.max_rows {
-            return Ok(Answer::TooLarge(format!(
-                "{rows} rows (the limit is {})",
-                self.source.max_rows
-            )));
-        }
-        Ok(Answer::Complete(value))
+        read_answer(&body, self.source.max_rows).map_err(|message| self.err(message))
     }
 }
 
@@ -198,6 +203,12 @@ impl Stream for TableStream {
                 .min(window.to);
             match self.query(sub.start, end).await? {
                 Answer::Complete(v) => break (end, v),
+                Answer::Failed(message) => {
+                    return Err(CollectError::Api {
+                        source_name: self.source.name.clone(),
+                        message,
+                    })
+                }
                 Answer::TooLarge(why) => {
                     if sub.span <= min {
                         return Err(CollectError::Api {

@@ -519,4 +519,32 @@ async fn log_analytics_rides_out_throttling_and_a_slow_answer() {
     assert_eq!(count(&store, Source::EntraSignin), 5);
     // Two tables, one query each, plus the 429 and the timed-out attempt.
     assert_eq!(fake.api_requests().len(), 4, "{:#?}", fake.api_requests());
+
+    // A row the workspace ingested late, timed before the cursor but inside the overlap:
+    // the next run stores it, and only it.
+    let cursor_end = t0() + Duration::hours(1);
+    fake.add_rows(
+        "SigninLogs",
+        [signin_row(
+            "7c000000-0000-4000-8000-late00000001",
+            cursor_end - Duration::minutes(10),
+            "bob@contoso.com",
+            "198.51.100.9",
+            "0",
+        )],
+    );
+    let reports = run(
+        &store,
+        &cfg,
+        t0(),
+        cursor_end + Duration::minutes(30),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(
+        (reports[0].inserted, reports[0].duplicates),
+        (1, 0),
+        "{reports:?}"
+    );
+    assert_eq!(count(&store, Source::EntraSignin), 6);
 }
