@@ -8,7 +8,6 @@
 //! of the store. Where the run starts (from nothing, or from the state saved by the previous
 //! run) is decided by [`correlate_plan`]. Finding ids are stable, so a second run adds nothing.
 
-use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,28 +23,15 @@ use skein_store::{ReadMode, Store};
 
 use crate::cli::{CorrelateArgs, ReportFormat};
 use crate::correlate_plan::{self, Plan, Start};
+use crate::correlate_sink::{RuleLine, Sink};
 use crate::progress::{peak_rss_mib, Progress};
 use crate::rules_dir;
 
-/// Findings stored per sled transaction: measured on 116k findings, larger transactions are
-/// slower and hold more memory (5k: 7.4 s, 865 MiB peak; 20k: 8.5 s, 973 MiB; 1k: 7.1 s,
-/// 790 MiB).
-const FINDINGS_PER_BATCH: usize = 1_000;
 /// Length of a time slice: long enough that a slice is many chunks (parallel reading pays),
 /// short enough that its signals stay small. Stores spanning years get longer slices (at
 /// most [`MAX_SLICES`]).
 const SLICE_HOURS: i64 = 6;
 const MAX_SLICES: i64 = 2_000;
-
-/// One rule's line of the summary.
-struct RuleLine {
-    id: String,
-    kind: &'static str,
-    matched: u64,
-    inserted: u64,
-    updated: u64,
-    suppressed: Vec<(String, u64)>,
-}
 
 /// What evaluating the events gave (the findings went to the [`Sink`] slice by slice).
 struct Evaluated {
@@ -412,170 +398,6 @@ fn evaluate(
         signals: signal_count,
         correlate_secs,
     })
-}
-
-/// The findings of `list` not stored exactly so according to `digests`, which is updated
-/// to what storing them gives (repeated ids: the last one wins, as in the store).
-fn changed_only(digests: &mut HashMap<String, u128>, list: Vec<Finding>) -> Result<Vec<Finding>> {
-    let mut out = Vec::new();
-    for f in list {
-        let json =
-            serde_json::to_vec(&f).with_context(|| format!("serialising finding {}", f.id))?;
-        let digest = skein_store::finding_digest(&json);
-        if digests.get(&f.id) != Some(&digest) {
-            digests.insert(f.id.clone(), digest);
-            out.push(f);
-        }
-    }
-    Ok(out)
-}
-
-/// Where findings go as slices are evaluated: stored per rule in batches (so memory holds a
-/// slice's findings, not the run's), counted per rule for the summary, and the ids of
-/// multi-event findings remembered so that [`Sink::finish`] can remove those this run should
-/// have produced again and did not.
-struct Sink<'a> {
-    store: &'a Store,
-    rules: &'a RuleSet,
-    /// rule id → (inserted, updated).
-    outcomes: HashMap<String, (u64, u64)>,
-    /// rule id → findings produced (multi-event rules: each id once).
-    produced: HashMap<String, HashSet<String>>,
-    total: usize,
-    nanos: u64,
-    /// Stored findings' digests, loaded once this run has many findings to store (a re-run
-    /// mostly stores findings exactly as they are: comparing digests in memory spares a
-    /// random read per finding). `None` until then.
-    digests: Option<HashMap<String, u128>>,
-    /// Ids of the findings this run may have changed (passed on to be stored, or removed):
-    /// the cases that hold or could join them are rebuilt.
-    touched: HashSet<String>,
-}
-
-/// Findings stored by one run before the stored findings' digests are loaded.
-const DIGESTS_FROM: usize = 5_000;
-
-impl<'a> Sink<'a> {
-    fn new(store: &'a Store, rules: &'a RuleSet) -> Sink<'a> {
-        Sink {
-            store,
-            rules,
-            outcomes: HashMap::new(),
-            produced: HashMap::new(),
-            total: 0,
-            nanos: 0,
-            digests: None,
-            touched: HashSet::new(),
-        }
-    }
-
-    /// Stores `findings` (the last version of an id wins).
-    fn put(&mut self, findings: Vec<Finding>) -> Result<()> {
-        let started = Instant::now();
-        let mut by_rule: HashMap<String, Vec<Finding>> = HashMap::new();
-        for f in findings {
-            by_rule.entry(f.rule.clone()).or_default().push(f);
-        }
-        for (rule, list) in by_rule {
-            if self.rules.correlations().iter().any(|c| c.id == rule) {
-                let seen = self.produced.entry(rule.clone()).or_default();
-                self.total += list.iter().filter(|f| seen.insert(f.id.clone())).count();
-            } else {
-                self.total += list.len();
-            }
-            if self.digests.is_none() && self.total >= DIGESTS_FROM {
-                self.digests = Some(
-                    self.store
-                        .finding_digests()
-                        .context("reading the stored findings' digests")?,
-                );
-            }
-            let list = match &mut self.digests {
-                Some(digests) => changed_only(digests, list)?,
-                None => list,
-            };
-            self.touched.extend(list.iter().map(|f| f.id.clone()));
-            let outcome = self.outcomes.entry(rule.clone()).or_default();
-            for batch in list.chunks(FINDINGS_PER_BATCH) {
-                let o = self
-                    .store
-                    .put_findings_unflushed(batch)
-                    .with_context(|| format!("storing the findings of {rule}"))?;
-                outcome.0 += o.inserted;
-                outcome.1 += o.updated;
-            }
-        }
-        self.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        Ok(())
-    }
-
-    /// Removes the stale findings of multi-event rules, flushes everything stored, and
-    /// returns the summary lines.
-    /// `resumed_after`: the watermark of the restored state; findings that end at or before
-    /// it were settled by earlier runs.
-    fn finish(
-        mut self,
-        plan: &Plan,
-        resumed_after: Option<DateTime<Utc>>,
-        stats: &EvalStats,
-    ) -> Result<(Vec<RuleLine>, HashSet<String>)> {
-        self.store.flush().context("flushing the findings")?;
-        if !matches!(plan.start, Start::Bounded) {
-            let from = match &plan.start {
-                Start::Resume { .. } => resumed_after,
-                _ => None,
-            };
-            let produced: HashSet<&str> = self
-                .produced
-                .values()
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            let stale = correlate_plan::stale(self.store, self.rules, &produced, from)?;
-            if !stale.is_empty() {
-                self.store
-                    .remove_findings(&stale)
-                    .context("removing findings that no longer hold")?;
-            }
-            self.touched.extend(stale);
-        }
-        let counts = |id: &str| self.outcomes.get(id).copied().unwrap_or_default();
-        let mut lines = Vec::new();
-        for (i, rule) in self.rules.rules().iter().enumerate() {
-            let c = &stats.per_rule[i];
-            let (inserted, updated) = counts(&rule.id);
-            lines.push(RuleLine {
-                id: rule.id.clone(),
-                kind: if self.rules.is_silent(i) {
-                    "signal"
-                } else {
-                    "event"
-                },
-                matched: c.matched,
-                inserted,
-                updated,
-                suppressed: rule
-                    .allow
-                    .iter()
-                    .zip(&c.suppressed)
-                    .filter(|(_, n)| **n > 0)
-                    .map(|(b, n)| (format!("{} ({})", b.list, b.field), *n))
-                    .collect(),
-            });
-        }
-        for c in self.rules.correlations() {
-            let (inserted, updated) = counts(&c.id);
-            lines.push(RuleLine {
-                id: c.id.clone(),
-                kind: c.def.kind.name(),
-                matched: self.produced.get(&c.id).map_or(0, |s| s.len() as u64),
-                inserted,
-                updated,
-                suppressed: Vec::new(),
-            });
-        }
-        Ok((lines, self.touched))
-    }
 }
 
 fn report(

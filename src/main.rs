@@ -10,6 +10,7 @@ mod cli;
 mod collect_cmd;
 mod correlate_cmd;
 mod correlate_plan;
+mod correlate_sink;
 mod findings_cmd;
 mod ingest_cmd;
 mod investigate_cmd;
