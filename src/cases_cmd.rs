@@ -4,11 +4,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, Result};
-use skein_cases::{build_cases, Case, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
+use skein_cases::{
+    build_cases, entity_keys, Case, CaseConfig, CaseIndex, IssuedKey, Observed, PreviousCase,
+    RuleInfo,
+};
 use skein_collect::config::CasesConfig;
 use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
 use skein_rules::RuleSet;
-use skein_store::{CasesOutcome, ReadMode, Store};
+use skein_store::{CaseRecord, CasesOutcome, ReadMode, Store};
 
 /// The cloud a source's events come from.
 fn cloud(s: Source) -> &'static str {
@@ -58,6 +61,7 @@ fn accounts_seen(
     store: &Store,
     findings: &[Finding],
     config: &CaseConfig,
+    known_hubs: &HashMap<EntityRef, usize>,
 ) -> Result<HashMap<EntityRef, usize>> {
     type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
     let mut uses: HashMap<EntityRef, (BTreeSet<String>, Span)> = HashMap::new();
@@ -101,6 +105,12 @@ fn accounts_seen(
     shared.sort();
     let mut out = HashMap::new();
     for (ip, (first, last)) in shared {
+        if known_hubs
+            .get(&ip)
+            .is_some_and(|&n| n >= config.hub_accounts)
+        {
+            continue;
+        }
         let mut accounts = BTreeSet::new();
         let from = first.checked_sub_signed(config.window);
         let to = last.checked_add_signed(config.window);
@@ -124,6 +134,7 @@ fn accounts_seen(
                 }
             }
         }
+        tracing::debug!("{ip}: {} accounts from {first} to {last}", accounts.len());
         out.insert(ip, accounts.len());
     }
     Ok(out)
@@ -209,24 +220,32 @@ fn decode_cases(raw: &[(String, Vec<u8>)]) -> Vec<Case> {
     out
 }
 
-/// Keys a case entity (or a finding's entity) can be found by: `type:id`, and for a named
-/// account `user:<name>` (a UPN: object ids, sessions and principals named after it).
-fn entity_keys(ty: EntityType, id: &str, name: Option<&str>) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(r) = EntityRef::new(ty, id) {
-        keys.push(r.to_string());
+/// Every stored case's index entry, or `None` when the store has no complete index or an
+/// entry no longer decodes (the caller then rebuilds every case).
+fn stored_indexes(store: &Store) -> Result<Option<Vec<CaseIndex>>> {
+    let Some(raw) = store.case_indexes().context("reading the case index")? else {
+        return Ok(None);
+    };
+    let mut out = Vec::with_capacity(raw.len());
+    for (id, bytes) in raw {
+        match serde_json::from_slice::<CaseIndex>(&bytes) {
+            Ok(c) => out.push(c),
+            Err(e) => {
+                tracing::warn!(
+                    "the index entry of case {id} is unreadable ({e}); rebuilding every case"
+                );
+                return Ok(None);
+            }
+        }
     }
-    if let Some(n) = name.filter(|n| n.contains('@')) {
-        keys.push(format!("user:{}", n.to_lowercase()));
-    }
-    keys
+    Ok(Some(out))
 }
 
 /// What a case update rebuilds: these findings, over these earlier cases; the other stored
 /// cases are kept as they are (`None`: every case is rebuilt).
 struct Scope<'a> {
     findings: Vec<Finding>,
-    previous: Vec<&'a Case>,
+    previous: Vec<&'a CaseIndex>,
     kept: Option<BTreeSet<String>>,
 }
 
@@ -322,16 +341,20 @@ pub fn update(
     // Cases built with other settings are all rebuilt.
     let touched = touched.filter(|_| !settings_changed(store, settings).unwrap_or(true));
     let started = std::time::Instant::now();
-    let stored_raw = store.cases_json().context("reading cases")?;
-    let stored: Vec<Case> = decode_cases(&stored_raw);
+    // Each stored case's index entry; a state without a complete index (from before it, or
+    // with an entry that no longer decodes) rebuilds every case, which writes them all.
+    let indexed = stored_indexes(store)?;
+    let touched = touched.filter(|_| indexed.is_some());
+    let stored: Vec<CaseIndex> = match indexed {
+        Some(i) => i,
+        None => stored_cases(store)?.iter().map(CaseIndex::of).collect(),
+    };
     tracing::debug!(
-        "{} stored cases read in {:.2}s",
+        "{} stored case index entries read in {:.2}s",
         stored.len(),
         started.elapsed().as_secs_f64()
     );
     let started = std::time::Instant::now();
-    // A stored case that no longer decodes cannot be matched with its findings: rebuild all.
-    let touched = touched.filter(|_| stored.len() == stored_raw.len());
     // Issuing events of AWS keys, looked up once per key.
     let mut looked_up = BTreeSet::new();
     let mut issued = Vec::new();
@@ -341,41 +364,24 @@ pub fn update(
         kept,
     } = match touched {
         Some(touched) if !stored.is_empty() => {
-            let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
             let mut by_finding: HashMap<&str, usize> = HashMap::new();
             // A user's object id ↔ its UPN, as stored cases name them: a touched finding that
             // names only one of them reaches the cases that name the other.
-            let mut alias: HashMap<String, Vec<String>> = HashMap::new();
-            for c in &stored {
-                for e in c
-                    .entities
-                    .iter()
-                    .filter(|e| e.entity_type == EntityType::User)
-                {
-                    let keys = entity_keys(e.entity_type, &e.id, e.name.as_deref());
-                    if let [a, b] = keys.as_slice() {
-                        alias.entry(a.clone()).or_default().push(b.clone());
-                        alias.entry(b.clone()).or_default().push(a.clone());
-                    }
-                }
-            }
+            let mut alias: HashMap<&str, Vec<&str>> = HashMap::new();
             for (i, c) in stored.iter().enumerate() {
-                for e in c.entities.iter().filter(|e| e.joins) {
-                    for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
-                        by_key.entry(k).or_default().push(i);
-                    }
+                for (a, b) in &c.user_aliases {
+                    alias.entry(a).or_default().push(b);
+                    alias.entry(b).or_default().push(a);
                 }
-                // Both ends of identity links (a key issued to a user, a session named after
-                // one): a new finding of that user must rebuild this case.
-                for e in c.graph.edges.iter().filter(|e| e.kind != "finding") {
-                    for end in [&e.from, &e.to] {
-                        if let Ok(r) = end.parse::<EntityRef>() {
-                            by_key.entry(r.to_string()).or_default().push(i);
-                        }
-                    }
+                // Its joining entities, and both ends of its identity links (a key issued
+                // to a user, a session named after one): a new finding of that user must
+                // rebuild this case.
+                for k in c.joining_keys.iter().chain(&c.link_ends) {
+                    by_key.entry(k).or_default().push(i);
                 }
                 for f in &c.findings {
-                    by_finding.insert(f.id.as_str(), i);
+                    by_finding.insert(f.as_str(), i);
                 }
             }
             let mut marked = BTreeSet::new();
@@ -395,8 +401,8 @@ pub fn update(
                     .filter(|e| skein_cases::graph::joins(e.role))
                 {
                     for k in entity_keys(e.entity_type, &e.id, e.name.as_deref()) {
-                        let also = alias.get(&k).into_iter().flatten();
-                        for k in std::iter::once(&k).chain(also) {
+                        let also = alias.get(k.as_str()).into_iter().flatten().copied();
+                        for k in std::iter::once(k.as_str()).chain(also) {
                             marked.extend(by_key.get(k).into_iter().flatten().copied());
                         }
                     }
@@ -407,12 +413,12 @@ pub fn update(
             issued_keys(store, &fresh, &config, &mut looked_up, &mut issued)?;
             for k in &issued {
                 let key = format!("user:{}", k.user.to_lowercase());
-                marked.extend(by_key.get(&key).into_iter().flatten().copied());
+                marked.extend(by_key.get(key.as_str()).into_iter().flatten().copied());
             }
             let have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
             let wanted: BTreeSet<&str> = marked
                 .iter()
-                .flat_map(|&i| stored[i].findings.iter().map(|f| f.id.as_str()))
+                .flat_map(|&i| stored[i].findings.iter().map(String::as_str))
                 .filter(|id| !have.contains(*id))
                 .collect();
             // One read each (not a pass over every finding: memory stays at what is rebuilt).
@@ -423,9 +429,9 @@ pub fn update(
             }
             let marked_ids: BTreeSet<&str> =
                 marked.iter().map(|&i| stored[i].id.as_str()).collect();
-            let kept = stored_raw
-                .into_iter()
-                .map(|(id, _)| id)
+            let kept = stored
+                .iter()
+                .map(|c| c.id.clone())
                 .filter(|id| !marked_ids.contains(id.as_str()))
                 .collect();
             Scope {
@@ -453,18 +459,24 @@ pub fn update(
         .into_iter()
         .map(|c| PreviousCase {
             id: c.id.clone(),
-            findings: c.findings.iter().map(|f| f.id.clone()).collect(),
+            findings: c.findings.clone(),
         })
         .collect();
     let started = std::time::Instant::now();
-    let mut seen = accounts_seen(store, &findings, &config)?;
     // Hubs stay hubs: an incremental rebuild sees fewer findings than a full one, so the
-    // addresses stored cases list as hubs keep their count.
+    // addresses stored cases list as hubs keep their count (and their events are not read
+    // again: a hub's count stops at the threshold).
+    let mut known_hubs: HashMap<EntityRef, usize> = HashMap::new();
     for h in stored.iter().flat_map(|c| c.hubs.iter()) {
         if let Some(r) = EntityRef::new(h.entity_type, &h.id) {
-            let n = seen.entry(r).or_default();
+            let n = known_hubs.entry(r).or_default();
             *n = (*n).max(h.accounts);
         }
+    }
+    let mut seen = accounts_seen(store, &findings, &config, &known_hubs)?;
+    for (r, accounts) in known_hubs {
+        let n = seen.entry(r).or_default();
+        *n = (*n).max(accounts);
     }
     let observed = Observed {
         accounts_seen: seen,
@@ -490,7 +502,13 @@ pub fn update(
     );
     let encoded = cases
         .iter()
-        .map(|c| Ok((c.id.clone(), serde_json::to_vec(c)?)))
+        .map(|c| {
+            Ok(CaseRecord {
+                id: c.id.clone(),
+                json: serde_json::to_vec(c)?,
+                index: serde_json::to_vec(&CaseIndex::of(c))?,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let outcome = match &kept {
         Some(_) => {

@@ -63,7 +63,9 @@ fn start_text(plan: &Plan) -> String {
 }
 
 pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
+    let started = Instant::now();
     let rd = rules_dir::read_for_running(&args.rules.dir)?;
+    tracing::debug!("rules read in {:.2}s", started.elapsed().as_secs_f64());
     if !state.join(skein_store::DB_DIR).exists() {
         return Err(crate::UsageError(format!(
             "no skein state in {} (run `skein ingest` first, or pass --state)",
@@ -73,6 +75,7 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     }
     let store = Store::open(state, crate::store_options())
         .with_context(|| format!("opening state directory {}", state.display()))?;
+    tracing::debug!("state opened at {:.2}s", started.elapsed().as_secs_f64());
     // Without --config, the settings the stored cases were built with (the last sweep's).
     let case_config = match &args.config {
         Some(path) => crate::collect_cmd::load_config(path)?.cases,
@@ -99,7 +102,9 @@ pub fn correlate(
     print: bool,
 ) -> Result<Correlated> {
     let rules = &rd.loaded.rules;
+    let planning = Instant::now();
     let mut plan = correlate_plan::plan(store, &rd.fingerprint, args)?;
+    tracing::debug!("planned in {:.2}s", planning.elapsed().as_secs_f64());
     let correlator = match &plan.start {
         Start::Resume { state, .. } => match Correlator::restore(rules, &rd.fingerprint, state) {
             Ok(c) => c,
@@ -115,6 +120,10 @@ pub fn correlate(
         },
         _ => Correlator::new(rules, &rd.fingerprint),
     };
+    tracing::debug!(
+        "window state restored at {:.2}s",
+        planning.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
     if matches!(plan.start, Start::NothingNew) {
         // Nothing new to correlate; the cases are rebuilt only if their settings changed.
@@ -169,6 +178,11 @@ pub fn correlate(
     let total = sink.total;
     let store_nanos = sink.nanos;
     let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
+    tracing::debug!(
+        "evaluated in {:.2}s, findings stored at {:.2}s",
+        elapsed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     let casing = Instant::now();
     // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases

@@ -498,3 +498,56 @@ fn many_findings_are_compared_with_what_is_stored() {
     let last = s.correlate_json(&rules, &["--full"]);
     assert_eq!(last["updated_findings"], 0, "{last}");
 }
+
+#[test]
+fn an_unreadable_case_index_means_every_case_is_rebuilt_and_reindexed() {
+    let fail = |i: usize, hour: u32| {
+        signin(
+            &format!("f{hour}-{i}"),
+            &format!("2026-03-09T{hour:02}:{i:02}:00Z"),
+            &format!("u{i}@x.com"),
+            "203.0.113.7",
+            50126,
+        )
+    };
+    let batches = vec![
+        (0..6).map(|i| fail(i, 8)).collect::<Vec<_>>(),
+        (0..6).map(|i| fail(i, 14)).collect::<Vec<_>>(),
+    ];
+    let s = Skein::new();
+    ingest(&s, "b0", &batches[0]);
+    correlate(&s, &[]);
+    {
+        // What a damaged (or foreign) index entry looks like: the case as it was, its
+        // entry unreadable.
+        let store = skein_store::Store::open(&s.state(), skein_store::OpenOptions::default())
+            .expect("open");
+        let damaged: Vec<skein_store::CaseRecord> = store
+            .cases_json()
+            .expect("cases")
+            .into_iter()
+            .map(|(id, json)| skein_store::CaseRecord {
+                id,
+                json,
+                index: b"not an index entry".to_vec(),
+            })
+            .collect();
+        assert!(!damaged.is_empty());
+        store.update_cases(&damaged, &[]).expect("damage the index");
+    }
+    ingest(&s, "b1", &batches[1]);
+    let run = correlate(&s, &[]);
+    assert!(
+        run["run"].as_str().unwrap_or("").starts_with("incremental"),
+        "{run}"
+    );
+    assert_eq!(case_groups(&s), case_groups(&full_state(&batches)));
+    let store =
+        skein_store::Store::open(&s.state(), skein_store::OpenOptions::default()).expect("open");
+    let index = store.case_indexes().expect("index").expect("complete");
+    assert_eq!(index.len(), store.cases_json().expect("cases").len());
+    for (id, entry) in index {
+        let entry: skein_cases::CaseIndex = serde_json::from_slice(&entry).expect("rewritten");
+        assert_eq!(entry.id, id);
+    }
+}

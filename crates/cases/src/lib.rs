@@ -8,7 +8,7 @@
 //!   the address it came from, an AWS key or session) within a window, never through targets
 //!   of failed attempts, resources or hubs (addresses seen with too many accounts), with
 //!   stable ids across runs, an explained score, ordered tactics, a timeline and a subgraph;
-//! - the [`Case`] JSON model.
+//! - the [`Case`] JSON model, and the [`CaseIndex`] stored beside each case.
 //!
 //! It must not do IO: the store's events and findings come in as values (the binary reads
 //! them), and cases go out as values.
@@ -16,12 +16,14 @@
 pub mod build;
 pub mod export;
 pub mod graph;
+pub mod index;
 pub mod model;
 pub mod score;
 
 pub use build::{build_cases, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
 pub use export::{export, ExportError, Format};
 pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
+pub use index::{entity_keys, CaseIndex};
 pub use model::{
     Case, CaseEntity, CaseFinding, CaseGraph, GraphEdge, GraphNode, HubEntity, ScorePart,
     TimelineEntry,

@@ -71,8 +71,10 @@
 //! ## Cases
 //!
 //! [`Store::replace_cases`] keeps the cases `correlate` derives from the findings (JSON by
-//! id, written only when changed), [`Store::cases_json`] and [`Store::case_json`] read them.
-//! See the `cases` module.
+//! id, written only when changed, each with an opaque index entry written in the same
+//! transaction), [`Store::cases_json`] and [`Store::case_json`] read them, and
+//! [`Store::case_indexes`] reads every index entry (what an incremental case update needs,
+//! without decoding every case). See the `cases` module.
 //!
 //! ## Findings
 //!
@@ -133,7 +135,7 @@ mod store;
 mod summary;
 mod write;
 
-pub use cases::CasesOutcome;
+pub use cases::{CaseRecord, CasesOutcome, IndexEntry};
 pub use changes::ChangeSummary;
 pub use chunk::ReadMode;
 pub use error::{Result, StoreError};

@@ -27,6 +27,9 @@ pub(crate) mod meta {
     pub const NEXT_SEQ: &[u8] = b"next_chunk_seq";
     /// Findings stored, `u64` big-endian (see the `findings` module).
     pub const FINDINGS: &[u8] = b"findings";
+    /// Present when every stored case has its `case_index` entry (set by a replacement of
+    /// every case; older states lack it).
+    pub const CASES_INDEXED: &[u8] = b"cases_indexed";
     /// `source:` + source tag → event count and time span ([`crate::stats::Span`]).
     pub fn source(tag: u8) -> [u8; 8] {
         let mut k = *b"source:\0";
@@ -66,7 +69,8 @@ impl Default for OpenOptions {
 /// Trees: `chunks` (events without their original records), `chunk_raws` (the original
 /// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
 /// (summaries), `meta` (schema version and counters), `cursors`, `findings`,
-/// `findings_by_rule`, `cases`, `changes` (the change log) and `checkpoints` (readers' saved
+/// `findings_by_rule`, `cases`, `case_index` (a compact summary per case, written with it),
+/// `changes` (the change log) and `checkpoints` (readers' saved
 /// state); see [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may
 /// run on many threads; writes are serialised internally.
 #[derive(Debug)]
@@ -83,6 +87,7 @@ pub struct Store {
     pub(crate) findings: sled::Tree,
     pub(crate) findings_by_rule: sled::Tree,
     pub(crate) cases: sled::Tree,
+    pub(crate) case_index: sled::Tree,
     pub(crate) changes: sled::Tree,
     pub(crate) checkpoints: sled::Tree,
     pub(crate) quarantine: QuarantineLog,
@@ -134,6 +139,7 @@ impl Store {
             changes: tree("changes")?,
             checkpoints: tree("checkpoints")?,
             cases: tree("cases")?,
+            case_index: tree("case_index")?,
             db,
             quarantine: QuarantineLog::new(dir),
             state: Mutex::new(None),
