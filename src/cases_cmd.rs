@@ -114,9 +114,12 @@ fn accounts_seen(
         let mut accounts = BTreeSet::new();
         let from = first.checked_sub_signed(config.window);
         let to = last.checked_add_signed(config.window);
-        let events = store.events_for_entity_with(&ip, from, to, ReadMode::WithoutRaw);
+        // Source by source: the count stops at the threshold, and sign-ins reach it soonest.
+        let events = store.events_for_entity_by_source(&ip, from, to, ReadMode::WithoutRaw);
+        let mut read = 0usize;
         for ev in events {
             let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
+            read += 1;
             if !ev.outcome.success {
                 continue;
             }
@@ -134,7 +137,10 @@ fn accounts_seen(
                 }
             }
         }
-        tracing::debug!("{ip}: {} accounts from {first} to {last}", accounts.len());
+        tracing::debug!(
+            "{ip}: {} accounts in {read} events from {first} to {last}",
+            accounts.len()
+        );
         out.insert(ip, accounts.len());
     }
     Ok(out)

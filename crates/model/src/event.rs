@@ -319,6 +319,38 @@ impl Event {
         }
     }
 
+    /// Whether [`Event::entities`] holds `entity`, without building the list (only the
+    /// fields of the entity's type are looked at): what a reader filtering many events by
+    /// one entity asks.
+    pub fn mentions(&self, entity: &EntityRef) -> bool {
+        let is = |id: Option<&str>| {
+            id.and_then(|id| EntityRef::new(entity.ty, id))
+                .is_some_and(|r| &r == entity)
+        };
+        match entity.ty {
+            EntityType::User => is(self.actor.user_id.as_deref()) || is(self.actor.upn.as_deref()),
+            EntityType::App => {
+                is(self.actor.app_id.as_deref()) || is(self.actor.service_principal_id.as_deref())
+            }
+            EntityType::AwsPrincipal => is(self.actor.aws_arn.as_deref()),
+            EntityType::AwsKey => {
+                is(self.actor.access_key_id.as_deref())
+                    || is(self.tokens.issued_access_key_id.as_deref())
+            }
+            EntityType::AwsSession => {
+                self.actor.role_session_name.is_some() && is(self.actor.aws_arn.as_deref())
+            }
+            EntityType::Token => {
+                is(self.tokens.unique_token_id.as_deref()) || is(self.tokens.session_id.as_deref())
+            }
+            EntityType::Tenant => {
+                is(self.tenants.home.as_deref()) || is(self.tenants.resource.as_deref())
+            }
+            EntityType::Storage => is(self.target.storage_account.as_deref()),
+            EntityType::Ip => self.src_ip.is_some_and(|ip| is(Some(&ip.to_string()))),
+        }
+    }
+
     /// The entities this event mentions, de-duplicated, in a stable order. The store indexes
     /// events by these; the graph (a later crate) links them.
     pub fn entities(&self) -> Vec<EntityRef> {

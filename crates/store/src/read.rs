@@ -185,10 +185,7 @@ impl SourceScan {
         for (k, v) in chunks {
             for e in decode_chunk(&self.raws, &k, &v, self.mode)? {
                 if in_range(&e.time, self.from, self.to)
-                    && self
-                        .entity
-                        .as_ref()
-                        .is_none_or(|ent| e.entities().contains(ent))
+                    && self.entity.as_ref().is_none_or(|ent| e.mentions(ent))
                 {
                     events.push(e);
                 }
@@ -353,6 +350,31 @@ impl Store {
         to: Option<DateTime<Utc>>,
         mode: ReadMode,
     ) -> EventIter {
+        self.entity_events(entity, from, to, mode, true)
+    }
+
+    /// The events of [`Store::events_for_entity_with`], source by source (each in time
+    /// order) rather than merged: for a reader that looks for something in any order and
+    /// stops early (an address's sign-ins name its accounts far sooner than its CloudTrail
+    /// calls, which are mostly a few keys).
+    pub fn events_for_entity_by_source(
+        &self,
+        entity: &EntityRef,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+    ) -> EventIter {
+        self.entity_events(entity, from, to, mode, false)
+    }
+
+    fn entity_events(
+        &self,
+        entity: &EntityRef,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+        merged: bool,
+    ) -> EventIter {
         let id = entity
             .ty
             .canonical_id(&entity.id)
@@ -405,7 +427,11 @@ impl Store {
             };
             heads.push(EventIter(Box::new(scan)).peekable());
         }
-        EventIter(Box::new(MergeByTime { heads }))
+        if merged {
+            EventIter(Box::new(MergeByTime { heads }))
+        } else {
+            EventIter(Box::new(heads.into_iter().flatten()))
+        }
     }
 
     /// First and last time an entity was seen and how many events mention it; `None` when no

@@ -243,3 +243,16 @@ fn chunks_round_trip_in_time_order_whatever_the_batches() {
         );
     });
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// The entity filter of the store's entity reads (`Event::mentions`) says yes exactly for
+    /// the entities `Event::entities` lists (also for those of another event).
+    #[test]
+    fn mentions_agrees_with_the_entity_list(a in event(), b in event()) {
+        let listed = a.entities();
+        for r in listed.iter().chain(b.entities().iter()) {
+            prop_assert_eq!(a.mentions(r), listed.contains(r), "{}", r);
+        }
+    }
+}
