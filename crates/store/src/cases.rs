@@ -44,9 +44,15 @@ impl Store {
     pub fn replace_cases(&self, cases: &[CaseRecord]) -> Result<CasesOutcome> {
         let keep: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
         let mut gone = BTreeSet::new();
-        // Ids from both trees (the index tree alone is cheap to walk, but a state written
-        // before it existed has cases without entries).
-        for tree in [&self.case_index, &self.cases] {
+        // The stored ids: from the index alone when every case has its entry (cheap to walk,
+        // where walking the cases reads every case), otherwise from both trees.
+        let indexed = self.cases_indexed()?;
+        let trees = if indexed {
+            vec![&self.case_index]
+        } else {
+            vec![&self.case_index, &self.cases]
+        };
+        for tree in trees {
             for k in tree.iter().keys() {
                 let k = k.map_err(StoreError::sled("reading cases"))?;
                 let id = String::from_utf8_lossy(&k).into_owned();
@@ -156,12 +162,7 @@ impl Store {
     /// have none (a state from before the index: the caller rebuilds every case, which
     /// writes them).
     pub fn case_indexes(&self) -> Result<Option<Vec<IndexEntry>>> {
-        if self
-            .meta
-            .get(meta::CASES_INDEXED)
-            .map_err(StoreError::sled("reading the case index mark"))?
-            .is_none()
-        {
+        if !self.cases_indexed()? {
             return Ok(None);
         }
         self.case_index
@@ -172,6 +173,15 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()
             .map(Some)
+    }
+
+    /// Whether every stored case has its index entry.
+    fn cases_indexed(&self) -> Result<bool> {
+        Ok(self
+            .meta
+            .get(meta::CASES_INDEXED)
+            .map_err(StoreError::sled("reading the case index mark"))?
+            .is_some())
     }
 
     /// Every stored case as (id, JSON), by id.
