@@ -103,47 +103,78 @@ fn accounts_seen(
         .map(|(r, (_, span))| (r, span))
         .collect();
     shared.sort();
+    shared.retain(|(ip, _)| known_hubs.get(ip).is_none_or(|&n| n < config.hub_accounts));
+    // The addresses are independent: two workers (the machine's two cores) take them in turn.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let counted: Vec<Result<Vec<(EntityRef, usize)>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((ip, span)) = shared.get(i) else {
+                            return Ok(out);
+                        };
+                        out.push((ip.clone(), accounts_from(store, ip, *span, config)?));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a hub check worker panicked")))
+            })
+            .collect()
+    });
     let mut out = HashMap::new();
-    for (ip, (first, last)) in shared {
-        if known_hubs
-            .get(&ip)
-            .is_some_and(|&n| n >= config.hub_accounts)
-        {
-            continue;
-        }
-        let mut accounts = BTreeSet::new();
-        let from = first.checked_sub_signed(config.window);
-        let to = last.checked_add_signed(config.window);
-        // Source by source: the count stops at the threshold, and sign-ins reach it soonest.
-        let events = store.events_for_entity_by_source(&ip, from, to, ReadMode::WithoutRaw);
-        let mut read = 0usize;
-        for ev in events {
-            let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
-            read += 1;
-            if !ev.outcome.success {
-                continue;
-            }
-            let a = &ev.actor;
-            let account = a
-                .user_id
-                .as_deref()
-                .or(a.upn.as_deref())
-                .or(a.aws_arn.as_deref())
-                .or(a.access_key_id.as_deref());
-            if let Some(acc) = account {
-                accounts.insert(acc.to_lowercase());
-                if accounts.len() >= config.hub_accounts {
-                    break;
-                }
-            }
-        }
-        tracing::debug!(
-            "{ip}: {} accounts in {read} events from {first} to {last}",
-            accounts.len()
-        );
-        out.insert(ip, accounts.len());
+    for part in counted {
+        out.extend(part?);
     }
     Ok(out)
+}
+
+/// How many distinct accounts succeeded from `ip` within the window around `span` (counting
+/// stops at the hub threshold).
+fn accounts_from(
+    store: &Store,
+    ip: &EntityRef,
+    (first, last): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    config: &CaseConfig,
+) -> Result<usize> {
+    let mut accounts = BTreeSet::new();
+    let from = first.checked_sub_signed(config.window);
+    let to = last.checked_add_signed(config.window);
+    // Source by source: the count stops at the threshold, and sign-ins reach it soonest.
+    let events = store.events_for_entity_by_source(ip, from, to, ReadMode::WithoutRaw);
+    let mut read = 0usize;
+    for ev in events {
+        let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
+        read += 1;
+        if !ev.outcome.success {
+            continue;
+        }
+        let a = &ev.actor;
+        let account = a
+            .user_id
+            .as_deref()
+            .or(a.upn.as_deref())
+            .or(a.aws_arn.as_deref())
+            .or(a.access_key_id.as_deref());
+        if let Some(acc) = account {
+            accounts.insert(acc.to_lowercase());
+            if accounts.len() >= config.hub_accounts {
+                break;
+            }
+        }
+    }
+    tracing::debug!(
+        "{ip}: {} accounts in {read} events from {first} to {last}",
+        accounts.len()
+    );
+    Ok(accounts.len())
 }
 
 /// The users the findings' AWS keys were issued to: an issuing event
