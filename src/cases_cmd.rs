@@ -104,10 +104,12 @@ fn accounts_seen(
         .collect();
     shared.sort();
     shared.retain(|(ip, _)| known_hubs.get(ip).is_none_or(|&n| n < config.hub_accounts));
-    // The addresses are independent: two workers (the machine's two cores) take them in turn.
+    // The addresses are independent: one worker per core (at most one per address) takes
+    // them in turn.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = std::sync::atomic::AtomicUsize::new(0);
     let counted: Vec<Result<Vec<(EntityRef, usize)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..2)
+        let workers: Vec<_> = (0..cores.min(shared.len()))
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Vec::new();
