@@ -19,6 +19,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 use crate::error::{Result, StoreError};
+use crate::evict::evicting;
 use crate::keys;
 use crate::stats::decode_u64;
 use crate::store::{meta, Store};
@@ -109,7 +110,7 @@ impl Store {
     /// random read each, mostly cache misses after a scan of the events).
     pub fn finding_digests(&self) -> Result<std::collections::HashMap<String, u128>> {
         let mut out = std::collections::HashMap::with_capacity(self.findings.len());
-        for kv in self.findings.iter() {
+        for kv in evicting(&self.findings, self.findings.iter()) {
             let (k, v) = kv.map_err(StoreError::sled("reading findings"))?;
             let id = String::from_utf8_lossy(&k).into_owned();
             out.insert(id, finding_digest(&v));
@@ -271,7 +272,7 @@ impl Store {
         let mut out = Vec::new();
         match rule {
             None => {
-                for kv in self.findings.iter() {
+                for kv in evicting(&self.findings, self.findings.iter()) {
                     let (k, v) = kv.map_err(StoreError::sled("reading findings"))?;
                     out.push(decode(&k, &v)?);
                 }

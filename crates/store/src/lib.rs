@@ -122,6 +122,7 @@ mod chunk;
 #[cfg(test)]
 mod crash_tests;
 mod error;
+mod evict;
 mod findings;
 mod index;
 pub mod keys;

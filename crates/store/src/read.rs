@@ -8,6 +8,7 @@ use skein_model::{EntityRef, EntityType, Event, Source};
 
 use crate::chunk::{self, ReadMode};
 use crate::error::{Result, StoreError};
+use crate::evict::{evicting, Evicting};
 use crate::index;
 use crate::keys;
 use crate::stats::{EntitySummary, Span};
@@ -82,11 +83,12 @@ pub(crate) fn decode_chunk_counted(
 }
 
 /// A sled range over `[lower, upper)`.
-pub(crate) fn range(tree: &sled::Tree, lower: Vec<u8>, upper: Option<Vec<u8>>) -> sled::Iter {
-    match upper {
+pub(crate) fn range(tree: &sled::Tree, lower: Vec<u8>, upper: Option<Vec<u8>>) -> Evicting {
+    let inner = match upper {
         Some(upper) => tree.range(lower..upper),
         None => tree.range(lower..),
-    }
+    };
+    evicting(tree, inner)
 }
 
 /// The canonical form of a prefix of an id of type `ty` (the case rules of
@@ -108,7 +110,7 @@ fn canonical_prefix(ty: EntityType, prefix: &str) -> String {
 enum Buckets {
     /// Every bucket in a key range of `chunks`, in order.
     Range {
-        iter: Box<sled::Iter>,
+        iter: Box<Evicting>,
         pending: Option<(sled::IVec, sled::IVec)>,
     },
     /// Listed buckets of one source (from the entity index), in order.
@@ -156,7 +158,7 @@ impl Buckets {
             } => {
                 let b = buckets.next()?;
                 Some(
-                    tree.scan_prefix(keys::bucket_prefix(*source, b))
+                    evicting(tree, tree.scan_prefix(keys::bucket_prefix(*source, b)))
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(StoreError::sled("reading chunks")),
                 )

@@ -51,7 +51,7 @@ struct Feed<'a> {
     /// Sources not started yet, and the iterator of the current one.
     state: Mutex<(
         std::iter::Copied<std::slice::Iter<'a, Source>>,
-        Option<sled::Iter>,
+        Option<crate::evict::Evicting>,
     )>,
 }
 

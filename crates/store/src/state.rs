@@ -19,6 +19,7 @@ use skein_model::{EntityType, Source};
 
 use crate::chunk::{self, HASH_LEN};
 use crate::error::{Result, StoreError};
+use crate::evict::evicting;
 use crate::keys::{self, ChunkKey};
 use crate::stats::Span;
 use crate::store::{meta, Store};
@@ -188,7 +189,7 @@ impl Store {
             st.sources[s.tag() as usize] = self.meta_span(&meta::source(s.tag()))?;
         }
         st.ids.reserve(self.chunk_ids_hint());
-        for r in self.chunk_ids.iter() {
+        for r in evicting(&self.chunk_ids, self.chunk_ids.iter()) {
             let (k, v) = r.map_err(StoreError::sled("reading the id lists"))?;
             let key: ChunkKey = k
                 .as_ref()
