@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, Result};
 use skein_cases::{
-    build_cases, entity_keys, Case, CaseConfig, CaseIndex, IssuedKey, Observed, PreviousCase,
+    cases_one_by_one, entity_keys, Case, CaseConfig, CaseIndex, IssuedKey, Observed, PreviousCase,
     RuleInfo,
 };
 use skein_collect::config::CasesConfig;
@@ -486,9 +486,10 @@ pub fn update(
         },
     };
     tracing::debug!(
-        "{} findings to rebuild from read in {:.2}s",
+        "{} findings to rebuild from read in {:.2}s (peak memory so far {} MiB)",
         findings.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        crate::progress::peak_rss_mib().unwrap_or(0)
     );
     // One order whatever way they were read, so that names and aliases (the first finding
     // to give one wins) are the same in a full and an incremental rebuild.
@@ -532,38 +533,49 @@ pub fn update(
         started.elapsed().as_secs_f64()
     );
     let started = std::time::Instant::now();
-    let cases = build_cases(&findings, &rule_info(rules), &observed, &previous, &config);
-    tracing::debug!(
-        "{} cases from {} findings in {:.2}s",
-        cases.len(),
-        findings.len(),
-        started.elapsed().as_secs_f64()
-    );
-    let encoded = cases
-        .iter()
-        .map(|c| {
-            Ok(CaseRecord {
-                id: c.id.clone(),
-                json: serde_json::to_vec(c)?,
-                index: serde_json::to_vec(&CaseIndex::of(c))?,
-            })
+    let rule_info = rule_info(rules);
+    let encode = |c: Case| -> Result<CaseRecord> {
+        Ok(CaseRecord {
+            json: serde_json::to_vec(&c)?,
+            index: serde_json::to_vec(&CaseIndex::of(&c))?,
+            id: c.id,
         })
-        .collect::<Result<Vec<_>>>()?;
-    let outcome = match &kept {
-        Some(_) => {
-            let rebuilt: Vec<String> = previous.iter().map(|p| p.id.clone()).collect();
-            store
-                .update_cases(&encoded, &rebuilt)
-                .context("storing cases")?
-        }
-        None => store.replace_cases(&encoded).context("storing cases")?,
     };
+    // Each case is encoded as soon as it is built, and dropped. A full rebuild writes them
+    // batch by batch as they come (memory never holds every case, built or encoded); an
+    // incremental one rebuilds few and writes them together.
+    let cases = cases_one_by_one(&findings, &rule_info, &observed, &previous, &config);
+    let (built, outcome) = match &kept {
+        Some(_) => {
+            let encoded = cases.map(encode).collect::<Result<Vec<_>>>()?;
+            let rebuilt: Vec<String> = previous.iter().map(|p| p.id.clone()).collect();
+            let outcome = store
+                .update_cases(&encoded, &rebuilt)
+                .context("storing cases")?;
+            (encoded.len(), outcome)
+        }
+        None => {
+            let mut replacement = store.case_replacement();
+            let mut built = 0;
+            for c in cases {
+                replacement.put(encode(c)?).context("storing cases")?;
+                built += 1;
+            }
+            (built, replacement.finish().context("storing cases")?)
+        }
+    };
+    tracing::debug!(
+        "{built} cases from {} findings built and stored in {:.2}s (peak memory so far {} MiB)",
+        findings.len(),
+        started.elapsed().as_secs_f64(),
+        crate::progress::peak_rss_mib().unwrap_or(0)
+    );
     store
         .checkpoint_put(SETTINGS_CHECKPOINT, settings_text(settings).as_bytes())
         .context("saving the case settings")?;
     store
         .checkpoint_remove(PENDING_CHECKPOINT)
         .context("clearing the case update mark")?;
-    let total = kept.map_or(0, |k| k.len()) + encoded.len();
+    let total = kept.map_or(0, |k| k.len()) + built;
     Ok((total, outcome))
 }

@@ -179,9 +179,10 @@ pub fn correlate(
     let store_nanos = sink.nanos;
     let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
     tracing::debug!(
-        "evaluated in {:.2}s, findings stored at {:.2}s",
+        "evaluated in {:.2}s, findings stored at {:.2}s (peak memory so far {} MiB)",
         elapsed.as_secs_f64(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        peak_rss_mib().unwrap_or(0)
     );
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     let casing = Instant::now();

@@ -78,6 +78,19 @@ pub fn build_cases(
     previous: &[PreviousCase],
     config: &CaseConfig,
 ) -> Vec<Case> {
+    cases_one_by_one(findings, rules, observed, previous, config).collect()
+}
+
+/// [`build_cases`], each case made only when the iterator reaches it: a caller that encodes
+/// and drops each one never holds every case at once (a full rebuild makes thousands, one
+/// of them can hold tens of thousands of findings).
+pub fn cases_one_by_one<'a>(
+    findings: &'a [Finding],
+    rules: &'a HashMap<String, RuleInfo>,
+    observed: &Observed,
+    previous: &[PreviousCase],
+    config: &CaseConfig,
+) -> impl Iterator<Item = Case> + 'a {
     let mut graph = EntityGraph::from_findings(findings);
     for k in &observed.issued_keys {
         graph.link_issued_key(&k.key, &k.user, &k.reason);
@@ -139,10 +152,9 @@ pub fn build_cases(
     });
     let ids = assign_ids(findings, &members, previous, &observed.other_case_ids);
     members
-        .iter()
+        .into_iter()
         .zip(ids)
-        .map(|(m, id)| case_of(id, m, findings, &graph, &hubs, rules))
-        .collect()
+        .map(move |(m, id)| case_of(id, &m, findings, &graph, &hubs, rules))
 }
 
 /// Addresses that link too much: seen with at least `hub_accounts` accounts in the events,

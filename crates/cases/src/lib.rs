@@ -20,7 +20,9 @@ pub mod index;
 pub mod model;
 pub mod score;
 
-pub use build::{build_cases, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo};
+pub use build::{
+    build_cases, cases_one_by_one, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo,
+};
 pub use export::{export, ExportError, Format};
 pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
 pub use index::{entity_keys, CaseIndex};

@@ -1,11 +1,11 @@
 //! Cases (SPEC §5): derived from the findings on every `correlate`, stored as JSON by id
-//! in the `cases` tree, each with a compact summary in `case_index` (what an incremental
+//! (LZ4-compressed) in the `cases` tree, each with a compact summary in `case_index` (what an incremental
 //! update needs to find the cases new findings touch, without decoding every case). The store
 //! knows neither shape; `skein-cases` does.
 //!
-//! [`Store::replace_cases`] makes the trees hold exactly the given cases, writing only those
-//! that changed, in batches (each atomic across both trees), then removing the ones that are
-//! gone, and flushes. A crash part-way leaves a mix of old and new cases; the next run derives
+//! [`Store::replace_cases`] (or a [`CaseReplacement`] fed case by case) makes the trees hold
+//! exactly the given cases, writing only those that changed, in batches (each atomic across
+//! both trees), then removing the ones that are gone, and flushes. A crash part-way leaves a mix of old and new cases; the next run derives
 //! them all again from the findings, so nothing is lost.
 
 use std::collections::{BTreeSet, HashMap};
@@ -17,6 +17,47 @@ use crate::store::{meta, Store};
 
 /// Cases written per atomic sled batch.
 const CASES_PER_BATCH: usize = 500;
+
+/// First byte of a case stored LZ4-compressed (no JSON text starts with it; states written
+/// before compression hold plain JSON, read as it is and rewritten compressed).
+///
+/// Case JSON compresses about 5×, and it matters for memory as much as for disk: sled 0.34
+/// keeps the pages a full case replacement reads and writes (hundreds of MB of case JSON
+/// for a few million events) in memory.
+const PACKED: u8 = 0x01;
+/// Refuse to decompress a case claiming more than this (a damaged value).
+const MAX_CASE_BYTES: usize = 1 << 30;
+
+/// `json` as stored.
+fn pack(json: &[u8]) -> Vec<u8> {
+    let compressed = lz4_flex::compress_prepend_size(json);
+    let mut out = Vec::with_capacity(compressed.len() + 1);
+    out.push(PACKED);
+    out.extend_from_slice(&compressed);
+    out
+}
+
+/// A stored case's JSON (`id` names it in errors).
+fn unpack(id: &[u8], stored: &[u8]) -> Result<Vec<u8>> {
+    let Some((&PACKED, packed)) = stored.split_first() else {
+        return Ok(stored.to_vec());
+    };
+    let claimed = packed
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes);
+    match claimed {
+        Some(n) if (n as usize) <= MAX_CASE_BYTES => lz4_flex::decompress_size_prepended(packed)
+            .map_err(|e| {
+                StoreError::corrupt("cases", id, format!("case does not decompress: {e}"))
+            }),
+        _ => Err(StoreError::corrupt(
+            "cases",
+            id,
+            "case claims an impossible size",
+        )),
+    }
+}
 
 /// What [`Store::replace_cases`] did, by case id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,32 +83,25 @@ impl Store {
     /// Makes the stored cases exactly `cases`; ids given twice: the last wins. Afterwards
     /// every case has its index entry ([`Store::case_indexes`] answers).
     pub fn replace_cases(&self, cases: &[CaseRecord]) -> Result<CasesOutcome> {
-        let keep: BTreeSet<&str> = cases.iter().map(|c| c.id.as_str()).collect();
-        let mut gone = BTreeSet::new();
-        // The stored ids: from the index alone when every case has its entry (cheap to walk,
-        // where walking the cases reads every case), otherwise from both trees.
-        let indexed = self.cases_indexed()?;
-        let trees = if indexed {
-            vec![&self.case_index]
-        } else {
-            vec![&self.case_index, &self.cases]
-        };
-        for tree in trees {
-            for k in tree.iter().keys() {
-                let k = k.map_err(StoreError::sled("reading cases"))?;
-                let id = String::from_utf8_lossy(&k).into_owned();
-                if !keep.contains(id.as_str()) {
-                    gone.insert(id);
-                }
-            }
+        let mut replacement = self.case_replacement();
+        for c in cases {
+            replacement.put(c.clone())?;
         }
-        let gone: Vec<String> = gone.into_iter().collect();
-        let out = self.update_cases(cases, &gone)?;
-        self.meta
-            .insert(meta::CASES_INDEXED, &[1u8])
-            .map_err(StoreError::sled("marking the case index complete"))?;
-        self.flush()?;
-        Ok(out)
+        replacement.finish()
+    }
+
+    /// A replacement of every stored case by the cases [`CaseReplacement::put`] is given,
+    /// written batch by batch as they come (memory holds one batch, not every case);
+    /// [`CaseReplacement::finish`] then removes the cases not given. Dropped unfinished (the
+    /// caller failed to make a case), it removes nothing: the batches already written stay,
+    /// as after a crash, and the next full rebuild writes them all again.
+    pub fn case_replacement(&self) -> CaseReplacement<'_> {
+        CaseReplacement {
+            store: self,
+            out: CasesOutcome::default(),
+            given: HashMap::new(),
+            batch: Vec::new(),
+        }
     }
 
     /// Writes `put` (only those whose JSON or index entry differ from what is stored) and
@@ -85,36 +119,20 @@ impl Store {
         let mut writes = Vec::new();
         for id in order {
             let c = latest[id];
-            let index_same = self
-                .case_index
-                .get(id.as_bytes())
-                .map_err(StoreError::sled("reading a case index entry"))?
-                .is_some_and(|old| old.as_ref() == c.index.as_slice());
-            match self
-                .cases
-                .get(id.as_bytes())
-                .map_err(StoreError::sled("reading a case"))?
-            {
-                Some(old) if old.as_ref() == c.json.as_slice() => {
-                    out.unchanged += 1;
-                    if !index_same {
-                        writes.push(c);
-                    }
-                }
-                Some(_) => {
-                    out.updated.push(id.to_string());
-                    writes.push(c);
-                }
-                None => {
-                    out.inserted.push(id.to_string());
-                    writes.push(c);
-                }
+            let (status, write) = self.compare_case(c)?;
+            match status {
+                Status::Unchanged => out.unchanged += 1,
+                Status::Updated => out.updated.push(id.to_string()),
+                Status::Inserted => out.inserted.push(id.to_string()),
+            }
+            if write {
+                writes.push(c);
             }
         }
         for chunk in writes.chunks(CASES_PER_BATCH) {
             let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
             for c in chunk {
-                cases.insert(c.id.as_bytes(), c.json.as_slice());
+                cases.insert(c.id.as_bytes(), pack(&c.json));
                 index.insert(c.id.as_bytes(), c.index.as_slice());
             }
             self.apply_case_batches(&cases, &index, "writing cases")?;
@@ -135,6 +153,33 @@ impl Store {
         out.removed = gone;
         self.flush()?;
         Ok(out)
+    }
+
+    /// How `case` compares with the stored case of its id, and whether it must be written
+    /// (its JSON or its index entry differ).
+    fn compare_case(&self, case: &CaseRecord) -> Result<(Status, bool)> {
+        let index_same = self
+            .case_index
+            .get(case.id.as_bytes())
+            .map_err(StoreError::sled("reading a case index entry"))?
+            .is_some_and(|old| old.as_ref() == case.index.as_slice());
+        let stored = self
+            .cases
+            .get(case.id.as_bytes())
+            .map_err(StoreError::sled("reading a case"))?;
+        let Some(old) = stored else {
+            return Ok((Status::Inserted, true));
+        };
+        // A stored case that does not decompress is replaced.
+        let same = unpack(case.id.as_bytes(), &old).is_ok_and(|json| json == case.json);
+        Ok(match same {
+            // Plain JSON from an older state is rewritten compressed.
+            true => (
+                Status::Unchanged,
+                !index_same || old.first() != Some(&PACKED),
+            ),
+            false => (Status::Updated, true),
+        })
     }
 
     /// Applies a batch to `cases` and one to `case_index` in one transaction.
@@ -190,17 +235,126 @@ impl Store {
             .iter()
             .map(|kv| {
                 let (k, v) = kv.map_err(StoreError::sled("reading cases"))?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), v.to_vec()))
+                Ok((String::from_utf8_lossy(&k).into_owned(), unpack(&k, &v)?))
             })
             .collect()
     }
 
     /// One stored case's JSON.
     pub fn case_json(&self, id: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .cases
+        self.cases
             .get(id.as_bytes())
             .map_err(StoreError::sled("reading a case"))?
-            .map(|v| v.to_vec()))
+            .map(|v| unpack(id.as_bytes(), &v))
+            .transpose()
+    }
+}
+
+/// What a [`CaseReplacement`] found for an id it was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Inserted,
+    Updated,
+    Unchanged,
+}
+
+/// A replacement of every stored case, fed one case at a time ([`Store::case_replacement`]).
+#[derive(Debug)]
+pub struct CaseReplacement<'s> {
+    store: &'s Store,
+    out: CasesOutcome,
+    /// Every id given so far, with what it was found to be.
+    given: HashMap<String, Status>,
+    /// Cases to write in the next batch.
+    batch: Vec<CaseRecord>,
+}
+
+impl CaseReplacement<'_> {
+    /// Writes `case` (in the next batch) unless the stored case and its index entry are the
+    /// same. An id given again replaces the earlier one (the last wins); it stays counted as
+    /// it was first found, except that an unchanged case given again with other JSON counts
+    /// as updated.
+    pub fn put(&mut self, case: CaseRecord) -> Result<()> {
+        if let Some(status) = self.given.get_mut(&case.id) {
+            let earlier = self.batch.iter().position(|c| c.id == case.id);
+            if *status == Status::Unchanged
+                && self.store.compare_case(&case)?.0 != Status::Unchanged
+            {
+                *status = Status::Updated;
+                self.out.unchanged = self.out.unchanged.saturating_sub(1);
+                self.out.updated.push(case.id.clone());
+            }
+            match earlier {
+                Some(i) => self.batch[i] = case,
+                None => self.batch.push(case),
+            }
+            return self.write_if_full();
+        }
+        let (status, write) = self.store.compare_case(&case)?;
+        match status {
+            Status::Unchanged => self.out.unchanged += 1,
+            Status::Updated => self.out.updated.push(case.id.clone()),
+            Status::Inserted => self.out.inserted.push(case.id.clone()),
+        }
+        self.given.insert(case.id.clone(), status);
+        if write {
+            self.batch.push(case);
+        }
+        self.write_if_full()
+    }
+
+    fn write_if_full(&mut self) -> Result<()> {
+        if self.batch.len() >= CASES_PER_BATCH {
+            self.write_batch()?;
+        }
+        Ok(())
+    }
+
+    fn write_batch(&mut self) -> Result<()> {
+        let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
+        for c in self.batch.drain(..) {
+            cases.insert(c.id.as_bytes(), pack(&c.json));
+            index.insert(c.id.as_bytes(), c.index);
+        }
+        self.store
+            .apply_case_batches(&cases, &index, "writing cases")
+    }
+
+    /// Writes what is left, removes every stored case that was not given, marks the index
+    /// complete and flushes.
+    pub fn finish(mut self) -> Result<CasesOutcome> {
+        self.write_batch()?;
+        let store = self.store;
+        // The stored ids: from the index alone when every case has its entry (cheap to walk,
+        // where walking the cases reads every case), otherwise from both trees.
+        let trees = if store.cases_indexed()? {
+            vec![&store.case_index]
+        } else {
+            vec![&store.case_index, &store.cases]
+        };
+        let mut gone = BTreeSet::new();
+        for tree in trees {
+            for k in tree.iter().keys() {
+                let k = k.map_err(StoreError::sled("reading cases"))?;
+                let id = String::from_utf8_lossy(&k).into_owned();
+                if !self.given.contains_key(id.as_str()) {
+                    gone.insert(id);
+                }
+            }
+        }
+        let gone: Vec<String> = gone.into_iter().collect();
+        let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
+        for id in &gone {
+            cases.remove(id.as_bytes());
+            index.remove(id.as_bytes());
+        }
+        store.apply_case_batches(&cases, &index, "removing cases")?;
+        self.out.removed = gone;
+        store
+            .meta
+            .insert(meta::CASES_INDEXED, &[1u8])
+            .map_err(StoreError::sled("marking the case index complete"))?;
+        store.flush()?;
+        Ok(self.out)
     }
 }

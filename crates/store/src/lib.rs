@@ -70,9 +70,10 @@
 //!
 //! ## Cases
 //!
-//! [`Store::replace_cases`] keeps the cases `correlate` derives from the findings (JSON by
-//! id, written only when changed, each with an opaque index entry written in the same
-//! transaction), [`Store::cases_json`] and [`Store::case_json`] read them, and
+//! [`Store::replace_cases`] (or [`Store::case_replacement`], fed one case at a time) keeps
+//! the cases `correlate` derives from the findings (JSON by id, LZ4-compressed, written only
+//! when changed, each with an opaque index entry written in the same transaction),
+//! [`Store::cases_json`] and [`Store::case_json`] read them, and
 //! [`Store::case_indexes`] reads every index entry (what an incremental case update needs,
 //! without decoding every case). See the `cases` module.
 //!
@@ -136,7 +137,7 @@ mod store;
 mod summary;
 mod write;
 
-pub use cases::{CaseRecord, CasesOutcome, IndexEntry};
+pub use cases::{CaseRecord, CaseReplacement, CasesOutcome, IndexEntry};
 pub use changes::ChangeSummary;
 pub use chunk::ReadMode;
 pub use error::{Result, StoreError};

@@ -113,3 +113,120 @@ fn the_index_is_complete_only_after_a_replacement_and_follows_updates() {
         "removed with its case, and kept across a reopen"
     );
 }
+
+/// A case's stored bytes, read with sled directly (the store must be closed).
+fn raw_case(dir: &std::path::Path, id: &str) -> Option<Vec<u8>> {
+    let db = super::open_sled(dir);
+    let tree = db.open_tree("cases").unwrap();
+    tree.get(id).unwrap().map(|v| v.to_vec())
+}
+
+#[test]
+fn cases_are_stored_compressed_and_plain_json_from_older_states_is_read_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = case("C-1", &"repeated evidence ".repeat(500));
+    let store = open(dir.path());
+    store.replace_cases(std::slice::from_ref(&big)).unwrap();
+    drop(store);
+    let stored = raw_case(dir.path(), "C-1").expect("stored");
+    assert!(
+        stored.len() * 4 < big.json.len(),
+        "{} bytes stored for {} of JSON",
+        stored.len(),
+        big.json.len()
+    );
+    // An older state: the case as plain JSON.
+    {
+        let db = super::open_sled(dir.path());
+        let tree = db.open_tree("cases").unwrap();
+        tree.insert("C-1", big.json.as_slice()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.case_json("C-1").unwrap(), Some(big.json.clone()));
+    assert_eq!(
+        store.cases_json().unwrap(),
+        vec![("C-1".into(), big.json.clone())]
+    );
+    let out = store.replace_cases(std::slice::from_ref(&big)).unwrap();
+    assert_eq!(
+        out.unchanged, 1,
+        "the same JSON, compressed or not, is no change"
+    );
+    drop(store);
+    assert_eq!(
+        raw_case(dir.path(), "C-1"),
+        Some(stored),
+        "rewritten compressed all the same"
+    );
+}
+
+#[test]
+fn a_damaged_compressed_case_is_an_error_to_read_and_replaced_when_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.replace_cases(&[case("C-1", "a")]).unwrap();
+    drop(store);
+    {
+        let db = super::open_sled(dir.path());
+        let tree = db.open_tree("cases").unwrap();
+        // The compressed marker, then a size far beyond any case.
+        tree.insert("C-1", &[1u8, 0xff, 0xff, 0xff, 0xff, 0][..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    let err = store.case_json("C-1").unwrap_err().to_string();
+    assert!(
+        err.contains("corrupt state") && err.contains("cases"),
+        "{err}"
+    );
+    let out = store.replace_cases(&[case("C-1", "a")]).unwrap();
+    assert_eq!(out.updated, ["C-1"]);
+    assert_eq!(store.case_json("C-1").unwrap(), Some(case("C-1", "a").json));
+}
+
+#[test]
+fn a_streamed_replacement_writes_as_it_goes_and_removes_only_when_finished() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .replace_cases(&[case("C-1", "a"), case("C-2", "b")])
+        .unwrap();
+    // Enough cases for several batches; dropped unfinished (the caller failed).
+    let many: Vec<_> = (0..1_200)
+        .map(|i| case(&format!("N-{i:04}"), "n"))
+        .collect();
+    let mut replacement = store.case_replacement();
+    for c in &many {
+        replacement.put(c.clone()).unwrap();
+    }
+    drop(replacement);
+    let stored = store.cases_json().unwrap();
+    assert!(stored.iter().any(|(id, _)| id == "C-1"), "nothing removed");
+    assert_eq!(
+        stored.len(),
+        2 + 1_000,
+        "full batches (of 500) were written as they came, the rest was not"
+    );
+
+    let mut replacement = store.case_replacement();
+    replacement.put(case("C-2", "b")).unwrap();
+    replacement.put(case("C-3", "c")).unwrap();
+    replacement.put(case("C-2", "b2")).unwrap();
+    replacement.put(case("C-3", "c2")).unwrap();
+    let out = replacement.finish().unwrap();
+    assert_eq!(out.unchanged, 0);
+    assert_eq!(out.updated, ["C-2"], "unchanged at first, then changed");
+    assert_eq!(out.inserted, ["C-3"], "counted once");
+    assert_eq!(out.removed.len(), 1 + 1_000);
+    assert_eq!(
+        store.cases_json().unwrap(),
+        vec![
+            ("C-2".to_string(), case("C-2", "b2").json),
+            ("C-3".to_string(), case("C-3", "c2").json)
+        ],
+        "the last of an id given twice wins"
+    );
+    assert!(store.case_indexes().unwrap().is_some());
+}
