@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use skein_model::Finding;
 use skein_rules::{EvalStats, RuleSet};
-use skein_store::Store;
+use skein_store::{FindingRecord, Store};
 
 use crate::correlate_plan::{self, Plan, Start};
 
@@ -27,17 +27,19 @@ pub struct RuleLine {
     pub suppressed: Vec<(String, u64)>,
 }
 
-/// The findings of `list` not stored exactly so according to `digests`, which is updated
-/// to what storing them gives (repeated ids: the last one wins, as in the store).
-fn changed_only(digests: &mut HashMap<String, u128>, list: Vec<Finding>) -> Result<Vec<Finding>> {
+/// The findings of `list` not stored exactly so according to `digests` (which is updated
+/// to what storing them gives: repeated ids, the last one wins, as in the store), encoded.
+fn changed_only(
+    digests: &mut HashMap<String, u128>,
+    list: Vec<Finding>,
+) -> Result<Vec<FindingRecord>> {
     let mut out = Vec::new();
     for f in list {
-        let json =
-            serde_json::to_vec(&f).with_context(|| format!("serialising finding {}", f.id))?;
-        let digest = skein_store::finding_digest(&json);
-        if digests.get(&f.id) != Some(&digest) {
-            digests.insert(f.id.clone(), digest);
-            out.push(f);
+        let record = FindingRecord::of(&f).with_context(|| format!("encoding finding {}", f.id))?;
+        let digest = skein_store::finding_digest(&record.json);
+        if digests.get(&record.id) != Some(&digest) {
+            digests.insert(record.id.clone(), digest);
+            out.push(record);
         }
     }
     Ok(out)
@@ -103,19 +105,32 @@ impl<'a> Sink<'a> {
                         .context("reading the stored findings' digests")?,
                 );
             }
-            let list = match &mut self.digests {
-                Some(digests) => changed_only(digests, list)?,
-                None => list,
-            };
-            self.touched.extend(list.iter().map(|f| f.id.clone()));
             let outcome = self.outcomes.entry(rule.clone()).or_default();
-            for batch in list.chunks(FINDINGS_PER_BATCH) {
-                let o = self
-                    .store
-                    .put_findings_unflushed(batch)
-                    .with_context(|| format!("storing the findings of {rule}"))?;
+            let mut add = |o: skein_store::FindingsOutcome| {
                 outcome.0 += o.inserted;
                 outcome.1 += o.updated;
+            };
+            match &mut self.digests {
+                // Compared and encoded once: only the changed ones reach the store.
+                Some(digests) => {
+                    let records = changed_only(digests, list)?;
+                    self.touched.extend(records.iter().map(|r| r.id.clone()));
+                    for batch in records.chunks(FINDINGS_PER_BATCH) {
+                        add(self
+                            .store
+                            .put_changed_findings_unflushed(batch)
+                            .with_context(|| format!("storing the findings of {rule}"))?);
+                    }
+                }
+                None => {
+                    self.touched.extend(list.iter().map(|f| f.id.clone()));
+                    for batch in list.chunks(FINDINGS_PER_BATCH) {
+                        add(self
+                            .store
+                            .put_findings_unflushed(batch)
+                            .with_context(|| format!("storing the findings of {rule}"))?);
+                    }
+                }
             }
         }
         self.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);

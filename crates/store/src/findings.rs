@@ -24,6 +24,35 @@ use crate::keys;
 use crate::stats::decode_u64;
 use crate::store::{meta, Store};
 
+/// A finding encoded as stored: its id, its rule (for the index) and its JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingRecord {
+    pub id: String,
+    pub rule: String,
+    pub json: Vec<u8>,
+}
+
+impl FindingRecord {
+    /// `f` encoded; fails on an empty id or content JSON cannot hold.
+    pub fn of(f: &Finding) -> Result<FindingRecord> {
+        if f.id.is_empty() {
+            return Err(StoreError::InvalidFinding {
+                id: f.id.clone(),
+                what: "the id is empty".into(),
+            });
+        }
+        let json = serde_json::to_vec(f).map_err(|e| StoreError::InvalidFinding {
+            id: f.id.clone(),
+            what: format!("not serialisable as JSON: {e}"),
+        })?;
+        Ok(FindingRecord {
+            id: f.id.clone(),
+            rule: f.rule.clone(),
+            json,
+        })
+    }
+}
+
 /// What one [`Store::put_findings`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingsOutcome {
@@ -123,56 +152,65 @@ impl Store {
     /// many batches and flush once at the end, such as `correlate`, which recomputes what a
     /// crash lost (a flush per batch cost about a second per hundred batches).
     pub fn put_findings_unflushed(&self, findings: &[Finding]) -> Result<FindingsOutcome> {
-        let mut values = Vec::with_capacity(findings.len());
-        for f in findings {
-            if f.id.is_empty() {
-                return Err(StoreError::InvalidFinding {
-                    id: f.id.clone(),
-                    what: "the id is empty".into(),
-                });
-            }
-            let json = serde_json::to_vec(f).map_err(|e| StoreError::InvalidFinding {
-                id: f.id.clone(),
-                what: format!("not serialisable as JSON: {e}"),
-            })?;
-            values.push((f, json));
-        }
+        let records = findings
+            .iter()
+            .map(FindingRecord::of)
+            .collect::<Result<Vec<_>>>()?;
         // Findings stored exactly as given need no transaction: a re-run mostly gives those.
         // (A writer running concurrently could change one between this read and the
         // transaction only to another full finding; the transaction below re-checks the rest.)
         // Ids given more than once go through the transaction, where the last one wins.
         let mut seen = std::collections::HashSet::new();
-        let repeated: std::collections::HashSet<&str> = values
+        let repeated: std::collections::HashSet<&str> = records
             .iter()
-            .filter(|(f, _)| !seen.insert(f.id.as_str()))
-            .map(|(f, _)| f.id.as_str())
+            .filter(|r| !seen.insert(r.id.as_str()))
+            .map(|r| r.id.as_str())
             .collect();
         let mut unchanged = 0;
-        values.retain(|(f, json)| {
-            if repeated.contains(f.id.as_str()) {
-                return true;
-            }
-            let same = self
-                .findings
-                .get(f.id.as_bytes())
-                .ok()
-                .flatten()
-                .is_some_and(|old| old.as_ref() == json.as_slice());
-            unchanged += u64::from(same);
-            !same
-        });
+        let changed: Vec<&FindingRecord> = records
+            .iter()
+            .filter(|r| {
+                if repeated.contains(r.id.as_str()) {
+                    return true;
+                }
+                let same = self
+                    .findings
+                    .get(r.id.as_bytes())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|old| old.as_ref() == r.json.as_slice());
+                unchanged += u64::from(same);
+                !same
+            })
+            .collect();
+        let mut outcome = self.write_findings(&changed)?;
+        outcome.unchanged += unchanged;
+        Ok(outcome)
+    }
+
+    /// [`Store::put_findings_unflushed`] for a writer that has already compared its findings
+    /// with [`Store::finding_digests`] and encoded them: they go straight to the transaction
+    /// (which still compares each with what is stored, so one that is in fact unchanged is
+    /// counted so and not written).
+    pub fn put_changed_findings_unflushed(
+        &self,
+        records: &[FindingRecord],
+    ) -> Result<FindingsOutcome> {
+        self.write_findings(&records.iter().collect::<Vec<_>>())
+    }
+
+    /// Writes `values` (the last of an id wins) with their index entries and the new count,
+    /// in one transaction.
+    fn write_findings(&self, values: &[&FindingRecord]) -> Result<FindingsOutcome> {
         if values.is_empty() {
-            return Ok(FindingsOutcome {
-                unchanged,
-                ..FindingsOutcome::default()
-            });
+            return Ok(FindingsOutcome::default());
         }
-        let mut outcome = (&self.findings, &self.findings_by_rule, &self.meta)
+        (&self.findings, &self.findings_by_rule, &self.meta)
             .transaction(|(tree, by_rule, meta_tree)| {
                 let mut outcome = FindingsOutcome::default();
                 let mut count = read_count(meta_tree)?;
-                for (f, json) in &values {
-                    let key = f.id.as_bytes();
+                for f in values {
+                    let (key, json) = (f.id.as_bytes(), &f.json);
                     match tree.get(key)? {
                         None => {
                             outcome.inserted += 1;
@@ -205,9 +243,7 @@ impl Store {
                     action: "writing findings",
                     source,
                 },
-            })?;
-        outcome.unchanged += unchanged;
-        Ok(outcome)
+            })
     }
 
     /// Removes the findings with these ids, with their `findings_by_rule` entries, and lowers

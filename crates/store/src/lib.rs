@@ -141,7 +141,7 @@ pub use cases::{CaseRecord, CaseReplacement, CasesOutcome, IndexEntry};
 pub use changes::ChangeSummary;
 pub use chunk::ReadMode;
 pub use error::{Result, StoreError};
-pub use findings::{finding_digest, FindingsOutcome};
+pub use findings::{finding_digest, FindingRecord, FindingsOutcome};
 pub use lock::{LockHolder, LOCK_FILE};
 pub use quarantine::{QuarantineRecord, MAX_EXCERPT, QUARANTINE_FILE};
 pub use read::EventIter;

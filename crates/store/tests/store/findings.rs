@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use skein_model::{EntityRole, EntityType, Finding, FindingEntity, Severity};
-use skein_store::{FindingsOutcome, OpenOptions, Store, StoreError};
+use skein_store::{FindingRecord, FindingsOutcome, OpenOptions, Store, StoreError};
 
 use super::{open, t};
 
@@ -370,4 +370,38 @@ fn finding_digests_are_the_digests_of_what_is_stored() {
         .finding_digests()
         .expect("digests")
         .contains_key("F-b"));
+}
+
+#[test]
+fn encoded_findings_go_straight_to_the_transaction_and_are_still_counted_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = finding("F-a", "r1", 10);
+    let b = finding("F-b", "r1", 20);
+    store.put_findings(&[a.clone(), b.clone()]).expect("put");
+    let mut moved = b.clone();
+    moved.rule = "r2".into();
+    let c = finding("F-c", "r2", 30);
+    let records: Vec<FindingRecord> = [&a, &moved, &c]
+        .into_iter()
+        .map(|f| FindingRecord::of(f).expect("encode"))
+        .collect();
+    let out = store
+        .put_changed_findings_unflushed(&records)
+        .expect("put records");
+    assert_eq!(out, outcome(1, 1, 1), "a given unchanged is counted so");
+    store.flush().expect("flush");
+    assert_eq!(store.finding_count().unwrap(), 3);
+    assert_eq!(ids(&store.findings(Some("r1")).unwrap()), ["F-a"]);
+    assert_eq!(
+        ids(&store.findings(Some("r2")).unwrap()),
+        ["F-b", "F-c"],
+        "re-indexed under its new rule"
+    );
+    let mut nameless = finding("", "r1", 40);
+    nameless.id.clear();
+    assert!(matches!(
+        FindingRecord::of(&nameless),
+        Err(StoreError::InvalidFinding { .. })
+    ));
 }
