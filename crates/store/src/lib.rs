@@ -46,10 +46,10 @@
 //! keeps each chunk's hashes under the chunk's key. `get_event` goes hash → chunk → decode →
 //! match on the id.
 //!
-//! The **entity index** (`by_entity`) records, for every entity but tenants, the
-//! `(source, bucket)`s whose events mention it, packed into one sorted run per hash shard per
-//! batch (see the `index` module for why not one key per posting); `events_for_entity`
-//! decodes those buckets and keeps the events that mention the entity.
+//! The **entity index** (`by_entity`) records, for every entity but tenants, the chunks
+//! whose events mention it, packed into one sorted run per hash shard per batch (see the
+//! `index` module for why not one key per posting); `events_for_entity` decodes those chunks
+//! and keeps the events that mention the entity.
 //! **Summaries** (first/last seen, count) exist for every entity type but tokens (about one
 //! per sign-in); the writer keeps them in memory and writes them back as hash partitions of
 //! packed entries (see the `summary` module).

@@ -6,10 +6,11 @@
 //! 2. sorts the new events by source and time and cuts them into chunks, one or more per
 //!    `(source, bucket)` (at most [`MAX_CHUNK_EVENTS`] events each), numbered from the
 //!    store-wide chunk counter;
-//! 3. writes the batch's entity index postings, one run per shard ([`crate::index`]) keyed by
-//!    the batch's first chunk seq. A run of a batch that never commits (a crash before step
-//!    4) only names buckets without matching events — a wasted decode, since readers filter
-//!    every event they decode — and the retry, reusing the seq, overwrites it;
+//! 3. writes the batch's entity index postings (each naming the chunk of its event), one run
+//!    per shard ([`crate::index`]) keyed by the batch's first chunk seq. A run of a batch that
+//!    never commits (a crash before step 4) only names chunks that do not exist or hold other
+//!    events — skipped, or a wasted decode, since readers filter every event they decode —
+//!    and the retry, reusing the seq, overwrites it;
 //! 4. in **one sled transaction** over `chunks`, `chunk_raws`, `chunk_ids`, `meta` and
 //!    `changes`: every chunk's two values, its id list, the per-source counters, the next
 //!    chunk seq and the batch's change-log entry. This is the commit point: a
@@ -189,32 +190,8 @@ impl Store {
                 .then_with(|| a.0.id.cmp(&b.0.id))
         });
 
-        // Index keys and summaries of the batch.
-        let mut postings: Vec<index::Posting> = Vec::with_capacity(fresh.len() * 6);
-        let mut buf = Vec::with_capacity(128);
-        let mut spans: HashMap<EntityRef, Span> = HashMap::with_capacity(fresh.len());
-        let mut source_spans: BTreeMap<Source, Span> = BTreeMap::new();
-        for &(ev, t, _) in &fresh {
-            let bucket = keys::bucket_of(t);
-            for ent in ev.entities() {
-                if ent.ty != EntityType::Tenant {
-                    let h = index::entity_hash(&mut buf, ent.ty.tag(), &ent.id);
-                    postings.push((h, ev.source.tag(), bucket));
-                }
-                if ent.ty != EntityType::Token {
-                    spans
-                        .entry(ent)
-                        .and_modify(|s| s.add(t))
-                        .or_insert_with(|| Span::one(t));
-                }
-            }
-            source_spans
-                .entry(ev.source)
-                .and_modify(|s| s.add(t))
-                .or_insert_with(|| Span::one(t));
-        }
-
-        // Chunks: runs of one source and bucket, cut at MAX_CHUNK_EVENTS.
+        // Chunks: runs of one source and bucket, cut at MAX_CHUNK_EVENTS; the i-th is
+        // stored under seq `next_seq + i`.
         let mut runs: Vec<(usize, usize)> = Vec::new();
         let mut start = 0;
         while start < fresh.len() {
@@ -231,6 +208,34 @@ impl Store {
             runs.push((start, end));
             start = end;
         }
+
+        // Index keys (each naming its event's chunk) and summaries of the batch.
+        let mut postings: Vec<index::Posting> = Vec::with_capacity(fresh.len() * 6);
+        let mut buf = Vec::with_capacity(128);
+        let mut spans: HashMap<EntityRef, Span> = HashMap::with_capacity(fresh.len());
+        let mut source_spans: BTreeMap<Source, Span> = BTreeMap::new();
+        for (chunk_seq, &(start, end)) in (st.next_seq..).zip(&runs) {
+            for &(ev, t, _) in &fresh[start..end] {
+                let bucket = keys::bucket_of(t);
+                for ent in ev.entities() {
+                    if ent.ty != EntityType::Tenant {
+                        let h = index::entity_hash(&mut buf, ent.ty.tag(), &ent.id);
+                        postings.push((h, ev.source.tag(), bucket, chunk_seq));
+                    }
+                    if ent.ty != EntityType::Token {
+                        spans
+                            .entry(ent)
+                            .and_modify(|s| s.add(t))
+                            .or_insert_with(|| Span::one(t));
+                    }
+                }
+                source_spans
+                    .entry(ev.source)
+                    .and_modify(|s| s.add(t))
+                    .or_insert_with(|| Span::one(t));
+            }
+        }
+
         let values = encode_runs(&fresh, &runs)?;
         let seq = st.next_seq + runs.len() as u64;
         let mut new_chunks: Vec<NewChunk> = Vec::with_capacity(runs.len());
