@@ -347,7 +347,11 @@ impl Event {
                 is(self.tenants.home.as_deref()) || is(self.tenants.resource.as_deref())
             }
             EntityType::Storage => is(self.target.storage_account.as_deref()),
-            EntityType::Ip => self.src_ip.is_some_and(|ip| is(Some(&ip.to_string()))),
+            // A canonical address id is its address printed, and printing is one-to-one:
+            // comparing addresses spares printing (and re-parsing) every event's.
+            EntityType::Ip => self
+                .src_ip
+                .is_some_and(|ip| entity.id.parse::<IpAddr>().is_ok_and(|want| want == ip)),
         }
     }
 
