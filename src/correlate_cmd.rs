@@ -8,6 +8,7 @@
 //! of the store. Where the run starts (from nothing, or from the state saved by the previous
 //! run) is decided by [`correlate_plan`]. Finding ids are stable, so a second run adds nothing.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -153,8 +154,8 @@ pub fn correlate(
             ..Correlated::default()
         });
     }
-    let per_source = store.stats().context("reading store statistics")?;
-    let stored: u64 = per_source.events.values().sum();
+    let per_source = store.source_stats().context("reading store statistics")?;
+    let stored: u64 = per_source.values().map(|s| s.count).sum();
     let sources = rules.sources();
     let eval_nanos = AtomicU64::new(0);
     // A previous run that stored findings and died before updating the cases: rebuild all.
@@ -246,9 +247,9 @@ fn slices(
     from: Option<DateTime<Utc>>,
     until: Option<DateTime<Utc>>,
     sources: &[Source],
-    stats: &skein_store::StoreStats,
+    stats: &BTreeMap<Source, skein_store::SourceStats>,
 ) -> Vec<(Bound, Bound)> {
-    let spans = sources.iter().filter_map(|s| stats.sources.get(s));
+    let spans = sources.iter().filter_map(|s| stats.get(s));
     let (first, last) = spans.fold(
         (None, None),
         |(lo, hi): (Option<DateTime<Utc>>, Option<DateTime<Utc>>), s| {
@@ -292,7 +293,7 @@ fn evaluate(
     plan: &Plan,
     sources: &[Source],
     args: &CorrelateArgs,
-    stats: &skein_store::StoreStats,
+    stats: &BTreeMap<Source, skein_store::SourceStats>,
     eval_nanos: &AtomicU64,
     sink: &mut Sink<'_>,
 ) -> Result<Evaluated> {
@@ -308,7 +309,7 @@ fn evaluate(
     };
     let total: u64 = sources
         .iter()
-        .filter_map(|s| stats.sources.get(s))
+        .filter_map(|s| stats.get(s))
         .map(|s| s.count)
         .sum();
     let progress = Progress::events(total, !args.no_progress);

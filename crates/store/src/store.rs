@@ -10,7 +10,7 @@ use crate::error::{Result, StoreError};
 use crate::lock::{StateLock, LOCK_FILE};
 use crate::quarantine::{QuarantineLog, QuarantineRecord, QUARANTINE_FILE};
 use crate::state::State;
-use crate::stats::{decode_u64, Span, StoreStats};
+use crate::stats::{decode_u64, SourceStats, Span, StoreStats};
 use crate::summary;
 use crate::SCHEMA_VERSION;
 
@@ -312,19 +312,8 @@ impl Store {
     /// count is always 0.
     pub fn stats(&self) -> Result<StoreStats> {
         self.settle_summaries()?;
-        let mut events = BTreeMap::new();
-        let mut sources = BTreeMap::new();
-        for s in Source::ALL {
-            let key = meta::source(s.tag());
-            let stats = match self.meta_span(&key)? {
-                Some(span) => span
-                    .source_stats()
-                    .ok_or_else(|| StoreError::corrupt("meta", &key, "time out of range"))?,
-                None => Default::default(),
-            };
-            events.insert(s, stats.count);
-            sources.insert(s, stats);
-        }
+        let sources = self.source_stats()?;
+        let events = sources.iter().map(|(s, st)| (*s, st.count)).collect();
         let loaded = self
             .state
             .lock()
@@ -352,6 +341,26 @@ impl Store {
                 .size_on_disk()
                 .map_err(StoreError::sled("measuring the database"))?,
         })
+    }
+}
+
+impl Store {
+    /// Per source: how many events are stored and their first and last time — the part of
+    /// [`Store::stats`] a reader of events needs (a few keys, where the rest of the
+    /// statistics walk the cases and the entity summaries).
+    pub fn source_stats(&self) -> Result<BTreeMap<Source, SourceStats>> {
+        let mut sources = BTreeMap::new();
+        for s in Source::ALL {
+            let key = meta::source(s.tag());
+            let stats = match self.meta_span(&key)? {
+                Some(span) => span
+                    .source_stats()
+                    .ok_or_else(|| StoreError::corrupt("meta", &key, "time out of range"))?,
+                None => Default::default(),
+            };
+            sources.insert(s, stats);
+        }
+        Ok(sources)
     }
 }
 
