@@ -439,9 +439,9 @@ pub fn update(
     } = match touched {
         Some(touched) if !stored.is_empty() => {
             let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
-            let mut by_finding: HashMap<&str, usize> = HashMap::new();
             // A user's object id ↔ its UPN, as stored cases name them: a touched finding that
             // names only one of them reaches the cases that name the other.
+            let mut marked = BTreeSet::new();
             let mut alias: HashMap<&str, Vec<&str>> = HashMap::new();
             for (i, c) in stored.iter().enumerate() {
                 for (a, b) in &c.user_aliases {
@@ -454,18 +454,16 @@ pub fn update(
                 for k in c.joining_keys.iter().chain(&c.link_ends) {
                     by_key.entry(k).or_default().push(i);
                 }
-                for f in &c.findings {
-                    by_finding.insert(f.as_str(), i);
+                // A case holding a touched finding is rebuilt (a set lookup per stored finding,
+                // where a map of every stored finding cost a hash insert each).
+                if c.findings.iter().any(|f| touched.contains(f)) {
+                    marked.insert(i);
                 }
             }
-            let mut marked = BTreeSet::new();
             let mut fresh = Vec::new();
             let mut ids: Vec<&String> = touched.iter().collect();
             ids.sort();
             for id in ids {
-                if let Some(&i) = by_finding.get(id.as_str()) {
-                    marked.insert(i);
-                }
                 let Some(f) = store.finding(id).context("reading a finding")? else {
                     continue;
                 };

@@ -197,7 +197,13 @@ pub fn correlate(
     if matches!(plan.start, Start::Bounded) {
         correlate_plan::mark_partial(store)?;
     } else {
+        let saving = Instant::now();
         correlate_plan::save(store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
+        tracing::debug!(
+            "correlation state ({} KiB) saved in {:.2}s",
+            ev.state.len() >> 10,
+            saving.elapsed().as_secs_f64()
+        );
     }
     if args.timings {
         let secs = elapsed.as_secs_f64().max(1e-9);

@@ -277,7 +277,9 @@ impl EntityGraph {
         findings: &[usize],
         members: &BTreeSet<EntityRef>,
     ) -> Vec<(EntityRef, EntityRef, Link)> {
-        let mut out = Vec::new();
+        // Sorted and de-duplicated by reference, cloned once each (a long case's findings
+        // make tens of thousands of edges, many of them the same link again).
+        let mut found: Vec<(&EntityRef, &EntityRef, &Link)> = Vec::new();
         let edges = findings
             .iter()
             .filter_map(|&i| self.finding_edges.get(i))
@@ -290,12 +292,15 @@ impl EntityGraph {
             let (a, b) = (&self.graph[a].entity, &self.graph[b].entity);
             if members.contains(a) && members.contains(b) {
                 let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                out.push((a.clone(), b.clone(), self.graph[e].clone()));
+                found.push((a, b, &self.graph[e]));
             }
         }
-        out.sort_by(|x, y| (&x.0, &x.1, &x.2.kind).cmp(&(&y.0, &y.1, &y.2.kind)));
-        out.dedup();
-        out
+        found.sort_by(|x, y| (x.0, x.1, &x.2.kind).cmp(&(y.0, y.1, &y.2.kind)));
+        found.dedup();
+        found
+            .into_iter()
+            .map(|(a, b, link)| (a.clone(), b.clone(), link.clone()))
+            .collect()
     }
 
     /// Identity clusters: entities joined by identity links (a session and the user it is
