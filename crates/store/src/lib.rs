@@ -37,6 +37,11 @@
 //!   (over a million events a second on two cores without `raw`; see
 //!   `examples/store_throughput.rs`).
 //!
+//! Long scans (of chunks, findings, id lists) look each key up again as they read it, so that
+//! sled 0.34's page cache, which weighs accesses only once 64 have queued per shard, can evict
+//! what they read (see the `evict` module): memory stays at the cache and what the reader
+//! keeps, not at what the scan read.
+//!
 //! Every time range is `from <= time < to`, either bound optional.
 //!
 //! ## Indexes and summaries
