@@ -45,6 +45,21 @@ fn changed_only(
     Ok(out)
 }
 
+/// Stores `items` [`FINDINGS_PER_BATCH`] at a time with `put`, adding to `outcome`'s
+/// (inserted, updated).
+fn in_batches<T>(
+    items: &[T],
+    outcome: &mut (u64, u64),
+    mut put: impl FnMut(&[T]) -> Result<skein_store::FindingsOutcome>,
+) -> Result<()> {
+    for batch in items.chunks(FINDINGS_PER_BATCH) {
+        let o = put(batch)?;
+        outcome.0 += o.inserted;
+        outcome.1 += o.updated;
+    }
+    Ok(())
+}
+
 /// Where findings go as slices are evaluated: stored per rule in batches (so memory holds a
 /// slice's findings, not the run's), counted per rule for the summary, and the ids of
 /// multi-event findings remembered so that [`Sink::finish`] can remove those this run should
@@ -106,30 +121,24 @@ impl<'a> Sink<'a> {
                 );
             }
             let outcome = self.outcomes.entry(rule.clone()).or_default();
-            let mut add = |o: skein_store::FindingsOutcome| {
-                outcome.0 += o.inserted;
-                outcome.1 += o.updated;
-            };
+            let store = self.store;
+            let context = || format!("storing the findings of {rule}");
             match &mut self.digests {
                 // Compared and encoded once: only the changed ones reach the store.
                 Some(digests) => {
                     let records = changed_only(digests, list)?;
                     self.touched.extend(records.iter().map(|r| r.id.clone()));
-                    for batch in records.chunks(FINDINGS_PER_BATCH) {
-                        add(self
-                            .store
-                            .put_changed_findings_unflushed(batch)
-                            .with_context(|| format!("storing the findings of {rule}"))?);
-                    }
+                    in_batches(&records, outcome, |b| {
+                        store
+                            .put_changed_findings_unflushed(b)
+                            .with_context(context)
+                    })?;
                 }
                 None => {
                     self.touched.extend(list.iter().map(|f| f.id.clone()));
-                    for batch in list.chunks(FINDINGS_PER_BATCH) {
-                        add(self
-                            .store
-                            .put_findings_unflushed(batch)
-                            .with_context(|| format!("storing the findings of {rule}"))?);
-                    }
+                    in_batches(&list, outcome, |b| {
+                        store.put_findings_unflushed(b).with_context(context)
+                    })?;
                 }
             }
         }
