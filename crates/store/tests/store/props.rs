@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
-use skein_model::{Actor, Event, Geo, Source, Target, Tenants, Tokens, WireShape};
+use skein_model::{
+    Actor, EntityRef, EntityType, Event, Geo, Source, Target, Tenants, Tokens, WireShape,
+};
 
 use super::open;
 
@@ -236,6 +238,17 @@ fn chunks_round_trip_in_time_order_whatever_the_batches() {
             .map(|e| e.unwrap())
             .collect();
         prop_assert_eq!(got.iter().collect::<Vec<_>>(), inside);
+        // An entity's events, through the index (postings name chunks, several per bucket
+        // when batches cut it): exactly those that mention it, in the same order.
+        for u in 0..3 {
+            let who = EntityRef::new(EntityType::User, &format!("user{u}@contoso.com")).unwrap();
+            let theirs: Vec<&Event> = want.iter().copied().filter(|e| e.mentions(&who)).collect();
+            let got: Vec<Event> = store
+                .events_for_entity(&who, None, None)
+                .map(|e| e.unwrap())
+                .collect();
+            prop_assert_eq!(got.iter().collect::<Vec<_>>(), theirs);
+        }
         let stats = store.stats().unwrap();
         prop_assert_eq!(
             stats.events.values().sum::<u64>(),
