@@ -439,9 +439,9 @@ pub fn update(
     } = match touched {
         Some(touched) if !stored.is_empty() => {
             let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
+            let mut marked = BTreeSet::new();
             // A user's object id ↔ its UPN, as stored cases name them: a touched finding that
             // names only one of them reaches the cases that name the other.
-            let mut marked = BTreeSet::new();
             let mut alias: HashMap<&str, Vec<&str>> = HashMap::new();
             for (i, c) in stored.iter().enumerate() {
                 for (a, b) in &c.user_aliases {

@@ -1,12 +1,13 @@
 //! Cases (SPEC §5): derived from the findings on every `correlate`, stored as JSON by id
-//! (LZ4-compressed) in the `cases` tree, each with a compact summary in `case_index` (what an incremental
-//! update needs to find the cases new findings touch, without decoding every case). The store
-//! knows neither shape; `skein-cases` does.
+//! (LZ4-compressed) in the `cases` tree, each with a compact summary in `case_index` (what
+//! an incremental update needs to find the cases new findings touch, without decoding every
+//! case). The store knows neither shape; `skein-cases` does.
 //!
 //! [`Store::replace_cases`] (or a [`CaseReplacement`] fed case by case) makes the trees hold
 //! exactly the given cases, writing only those that changed, in batches (each atomic across
-//! both trees), then removing the ones that are gone, and flushes. A crash part-way leaves a mix of old and new cases; the next run derives
-//! them all again from the findings, so nothing is lost.
+//! both trees), then removing the ones that are gone, and flushes. A crash part-way leaves a
+//! mix of old and new cases; the next run derives them all again from the findings, so
+//! nothing is lost.
 
 use std::collections::{BTreeSet, HashMap};
 
