@@ -205,6 +205,13 @@ impl Store {
         if values.is_empty() {
             return Ok(FindingsOutcome::default());
         }
+        // Records can be built by hand: the same refusal as `FindingRecord::of`.
+        if let Some(r) = values.iter().find(|r| r.id.is_empty()) {
+            return Err(StoreError::InvalidFinding {
+                id: r.id.clone(),
+                what: "the id is empty".into(),
+            });
+        }
         (&self.findings, &self.findings_by_rule, &self.meta)
             .transaction(|(tree, by_rule, meta_tree)| {
                 let mut outcome = FindingsOutcome::default();

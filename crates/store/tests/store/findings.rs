@@ -404,4 +404,14 @@ fn encoded_findings_go_straight_to_the_transaction_and_are_still_counted_exactly
         FindingRecord::of(&nameless),
         Err(StoreError::InvalidFinding { .. })
     ));
+    let by_hand = FindingRecord {
+        id: String::new(),
+        rule: "r1".into(),
+        json: b"{}".to_vec(),
+    };
+    assert!(matches!(
+        store.put_changed_findings_unflushed(&[by_hand]),
+        Err(StoreError::InvalidFinding { .. })
+    ));
+    assert_eq!(store.finding_count().unwrap(), 3, "nothing written");
 }
