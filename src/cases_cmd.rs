@@ -104,21 +104,34 @@ fn accounts_seen(
         .collect();
     shared.sort();
     shared.retain(|(ip, _)| known_hubs.get(ip).is_none_or(|&n| n < config.hub_accounts));
-    // The addresses are independent: one worker per core (at most one per address) takes
-    // them in turn.
+    // The addresses are independent: one worker per core takes them in turn.
+    let counted = on_every_core(&shared, "a hub check worker", |(ip, span)| {
+        Ok((ip.clone(), accounts_from(store, ip, *span, config)?))
+    })?;
+    Ok(counted.into_iter().collect())
+}
+
+/// `f` over `items` on one worker per core (at most one per item), each taking the next
+/// item in turn: the results in no particular order, or the first error. `who` names the
+/// workers if one panics.
+fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    who: &str,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let counted: Vec<Result<Vec<(EntityRef, usize)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..cores.min(shared.len()))
+    let parts: Vec<Result<Vec<R>>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..cores.min(items.len()))
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((ip, span)) = shared.get(i) else {
+                        let Some(item) = items.get(i) else {
                             return Ok(out);
                         };
-                        out.push((ip.clone(), accounts_from(store, ip, *span, config)?));
+                        out.push(f(item)?);
                     }
                 })
             })
@@ -127,12 +140,12 @@ fn accounts_seen(
             .into_iter()
             .map(|w| {
                 w.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a hub check worker panicked")))
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("{who} panicked")))
             })
             .collect()
     });
-    let mut out = HashMap::new();
-    for part in counted {
+    let mut out = Vec::with_capacity(items.len());
+    for part in parts {
         out.extend(part?);
     }
     Ok(out)
@@ -141,36 +154,10 @@ fn accounts_seen(
 /// The stored findings with these ids (those that exist), in no particular order: decoded
 /// on one thread per core (a case of a user with a daily risky sign-in holds thousands).
 fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = ids.len().div_ceil(cores).max(256);
-    let parts: Vec<Result<Vec<Finding>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = ids
-            .chunks(per)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    for id in part {
-                        if let Some(f) = store.finding(id).context("reading a finding")? {
-                            out.push(f);
-                        }
-                    }
-                    Ok(out)
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a finding reader panicked")))
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(ids.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
+    let found = on_every_core(ids, "a finding reader", |id| {
+        store.finding(id).context("reading a finding")
+    })?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 /// How many distinct accounts succeeded from `ip` within the window around `span` (counting

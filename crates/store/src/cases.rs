@@ -121,22 +121,13 @@ impl Store {
         for id in order {
             let c = latest[id];
             let (status, write) = self.compare_case(c)?;
-            match status {
-                Status::Unchanged => out.unchanged += 1,
-                Status::Updated => out.updated.push(id.to_string()),
-                Status::Inserted => out.inserted.push(id.to_string()),
-            }
+            out.count(id, status);
             if write {
                 writes.push(c);
             }
         }
         for chunk in writes.chunks(CASES_PER_BATCH) {
-            let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
-            for c in chunk {
-                cases.insert(c.id.as_bytes(), pack(&c.json));
-                index.insert(c.id.as_bytes(), c.index.as_slice());
-            }
-            self.apply_case_batches(&cases, &index, "writing cases")?;
+            self.write_cases(chunk.iter().copied())?;
         }
         let mut gone: Vec<String> = remove
             .iter()
@@ -145,12 +136,7 @@ impl Store {
             .collect();
         gone.sort();
         gone.dedup();
-        let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
-        for id in &gone {
-            cases.remove(id.as_bytes());
-            index.remove(id.as_bytes());
-        }
-        self.apply_case_batches(&cases, &index, "removing cases")?;
+        self.remove_cases(&gone)?;
         out.removed = gone;
         self.flush()?;
         Ok(out)
@@ -181,6 +167,26 @@ impl Store {
             ),
             false => (Status::Updated, true),
         })
+    }
+
+    /// Writes `cases` (compressed) with their index entries, in one transaction.
+    fn write_cases<'c>(&self, cases: impl IntoIterator<Item = &'c CaseRecord>) -> Result<()> {
+        let (mut json, mut index) = (sled::Batch::default(), sled::Batch::default());
+        for c in cases {
+            json.insert(c.id.as_bytes(), pack(&c.json));
+            index.insert(c.id.as_bytes(), c.index.as_slice());
+        }
+        self.apply_case_batches(&json, &index, "writing cases")
+    }
+
+    /// Removes the cases `ids` with their index entries, in one transaction.
+    fn remove_cases(&self, ids: &[String]) -> Result<()> {
+        let (mut json, mut index) = (sled::Batch::default(), sled::Batch::default());
+        for id in ids {
+            json.remove(id.as_bytes());
+            index.remove(id.as_bytes());
+        }
+        self.apply_case_batches(&json, &index, "removing cases")
     }
 
     /// Applies a batch to `cases` and one to `case_index` in one transaction.
@@ -251,6 +257,17 @@ impl Store {
     }
 }
 
+impl CasesOutcome {
+    /// Counts case `id` as `status` says.
+    fn count(&mut self, id: &str, status: Status) {
+        match status {
+            Status::Unchanged => self.unchanged += 1,
+            Status::Updated => self.updated.push(id.to_string()),
+            Status::Inserted => self.inserted.push(id.to_string()),
+        }
+    }
+}
+
 /// What a [`CaseReplacement`] found for an id it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -292,11 +309,7 @@ impl CaseReplacement<'_> {
             return self.write_if_full();
         }
         let (status, write) = self.store.compare_case(&case)?;
-        match status {
-            Status::Unchanged => self.out.unchanged += 1,
-            Status::Updated => self.out.updated.push(case.id.clone()),
-            Status::Inserted => self.out.inserted.push(case.id.clone()),
-        }
+        self.out.count(&case.id, status);
         self.given.insert(case.id.clone(), status);
         if write {
             self.batch.push(case);
@@ -312,13 +325,9 @@ impl CaseReplacement<'_> {
     }
 
     fn write_batch(&mut self) -> Result<()> {
-        let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
-        for c in self.batch.drain(..) {
-            cases.insert(c.id.as_bytes(), pack(&c.json));
-            index.insert(c.id.as_bytes(), c.index);
-        }
-        self.store
-            .apply_case_batches(&cases, &index, "writing cases")
+        self.store.write_cases(self.batch.iter())?;
+        self.batch.clear();
+        Ok(())
     }
 
     /// Writes what is left, removes every stored case that was not given, marks the index
@@ -344,12 +353,7 @@ impl CaseReplacement<'_> {
             }
         }
         let gone: Vec<String> = gone.into_iter().collect();
-        let (mut cases, mut index) = (sled::Batch::default(), sled::Batch::default());
-        for id in &gone {
-            cases.remove(id.as_bytes());
-            index.remove(id.as_bytes());
-        }
-        store.apply_case_batches(&cases, &index, "removing cases")?;
+        store.remove_cases(&gone)?;
         self.out.removed = gone;
         store
             .meta
