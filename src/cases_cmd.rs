@@ -11,7 +11,7 @@ use skein_cases::{
 use skein_collect::config::CasesConfig;
 use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
 use skein_rules::RuleSet;
-use skein_store::{CaseRecord, CasesOutcome, ReadMode, Store};
+use skein_store::{CaseRecord, CasesOutcome, EntityOrder, ReadMode, Store};
 
 /// The cloud a source's events come from.
 fn cloud(s: Source) -> &'static str {
@@ -172,7 +172,12 @@ fn accounts_from(
     let from = first.checked_sub_signed(config.window);
     let to = last.checked_add_signed(config.window);
     // Source by source: the count stops at the threshold, and sign-ins reach it soonest.
-    let events = store.events_for_entity_by_source(ip, from, to, ReadMode::WithoutRaw);
+    let events = store.events_for_entity_ordered(
+        ip,
+        (from, to),
+        ReadMode::WithoutRaw,
+        EntityOrder::BySource,
+    );
     let mut read = 0usize;
     for ev in events {
         let ev = ev.with_context(|| format!("reading the events of {ip}"))?;

@@ -149,7 +149,7 @@ pub use error::{Result, StoreError};
 pub use findings::{finding_digest, FindingRecord, FindingsOutcome};
 pub use lock::{LockHolder, LOCK_FILE};
 pub use quarantine::{QuarantineRecord, MAX_EXCERPT, QUARANTINE_FILE};
-pub use read::EventIter;
+pub use read::{EntityOrder, EventIter};
 pub use scan::ScanStats;
 pub use stats::{EntitySummary, SourceStats, StoreStats};
 pub use store::{OpenOptions, Store, DB_DIR};

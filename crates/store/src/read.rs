@@ -107,6 +107,15 @@ fn canonical_prefix(ty: EntityType, prefix: &str) -> String {
     }
 }
 
+/// The order of an entity's events ([`Store::events_for_entity_ordered`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityOrder {
+    /// All sources merged in time order.
+    ByTime,
+    /// Source after source, each in time order.
+    BySource,
+}
+
 /// Where a [`SourceScan`] finds its buckets.
 enum Buckets {
     /// Every bucket in a key range of `chunks`, in order.
@@ -368,30 +377,19 @@ impl Store {
         to: Option<DateTime<Utc>>,
         mode: ReadMode,
     ) -> EventIter {
-        self.entity_events(entity, from, to, mode, true)
+        self.events_for_entity_ordered(entity, (from, to), mode, EntityOrder::ByTime)
     }
 
-    /// The events of [`Store::events_for_entity_with`], source by source (each in time
-    /// order) rather than merged: for a reader that looks for something in any order and
-    /// stops early (an address's sign-ins name its accounts far sooner than its CloudTrail
-    /// calls, which are mostly a few keys).
-    pub fn events_for_entity_by_source(
+    /// The events of [`Store::events_for_entity_with`] in `order`: [`EntityOrder::BySource`]
+    /// suits a reader that looks for something in any order and stops early (an address's
+    /// sign-ins name its accounts far sooner than its CloudTrail calls, which are mostly a
+    /// few keys).
+    pub fn events_for_entity_ordered(
         &self,
         entity: &EntityRef,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
         mode: ReadMode,
-    ) -> EventIter {
-        self.entity_events(entity, from, to, mode, false)
-    }
-
-    fn entity_events(
-        &self,
-        entity: &EntityRef,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-        mode: ReadMode,
-        merged: bool,
+        order: EntityOrder,
     ) -> EventIter {
         let id = entity
             .ty
@@ -445,7 +443,7 @@ impl Store {
             };
             heads.push(EventIter(Box::new(scan)).peekable());
         }
-        if merged {
+        if order == EntityOrder::ByTime {
             EventIter(Box::new(MergeByTime { heads }))
         } else {
             EventIter(Box::new(heads.into_iter().flatten()))
