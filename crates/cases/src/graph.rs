@@ -28,8 +28,8 @@ pub struct EntityNode {
 /// Why two entities are linked.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LinkKind {
-    /// Named together by a finding (its id).
-    Finding(String),
+    /// Named together by a finding (its id and rule).
+    Finding { finding: String, rule: String },
     /// An AWS role session whose session name is an Entra user's UPN.
     SessionName,
     /// An AWS principal whose user name (a SAML user) is an Entra user's UPN.
@@ -41,7 +41,7 @@ pub enum LinkKind {
 impl LinkKind {
     pub fn as_str(&self) -> &'static str {
         match self {
-            LinkKind::Finding(_) => "finding",
+            LinkKind::Finding { .. } => "finding",
             LinkKind::SessionName => "session_name",
             LinkKind::UserName => "user_name",
             LinkKind::IssuedKey => "issued_key",
@@ -50,7 +50,7 @@ impl LinkKind {
 
     /// Whether the link says two entities are one identity (not just seen together).
     pub fn is_identity(&self) -> bool {
-        !matches!(self, LinkKind::Finding(_))
+        !matches!(self, LinkKind::Finding { .. })
     }
 }
 
@@ -133,7 +133,10 @@ impl EntityGraph {
                             c,
                             n,
                             Link {
-                                kind: LinkKind::Finding(f.id.clone()),
+                                kind: LinkKind::Finding {
+                                    finding: f.id.clone(),
+                                    rule: f.rule.clone(),
+                                },
                                 reason: format!("named together by {} ({})", f.id, f.rule),
                             },
                         ));
@@ -270,36 +273,68 @@ impl EntityGraph {
         self.graph.node_weights()
     }
 
-    /// The links of a case: the edges its findings (indices) made, and the identity links
-    /// among `members`, as (from, to, link) in a stable order.
+    /// The links of a case: the edges its findings (indices, in the case's order) made, and
+    /// the identity links among `members`, as (from, to, link) in a stable order.
+    ///
+    /// The findings that name the same two entities make one link, not one each: its reason
+    /// says how many findings, of which rules, and the first of them (a device account's
+    /// sign-ins flagged every few minutes made tens of thousands of links between four
+    /// entities, which no graph, export or reader could use).
     pub fn case_links(
         &self,
         findings: &[usize],
         members: &BTreeSet<EntityRef>,
     ) -> Vec<(EntityRef, EntityRef, Link)> {
-        // Sorted and de-duplicated by reference, cloned once each (a long case's findings
-        // make tens of thousands of edges, many of them the same link again).
-        let mut found: Vec<(&EntityRef, &EntityRef, &Link)> = Vec::new();
-        let edges = findings
+        type Pair<'g> = (&'g EntityRef, &'g EntityRef);
+        let ends = |e: EdgeIndex| -> Option<Pair<'_>> {
+            let (a, b) = self.graph.edge_endpoints(e)?;
+            let (a, b) = (&self.graph[a].entity, &self.graph[b].entity);
+            let in_case = members.contains(a) && members.contains(b);
+            in_case.then_some(if a <= b { (a, b) } else { (b, a) })
+        };
+        // Per pair: the first finding's link, how many findings, and their rules.
+        let mut named: BTreeMap<Pair<'_>, (&Link, usize, BTreeSet<&str>)> = BTreeMap::new();
+        for &e in findings
             .iter()
             .filter_map(|&i| self.finding_edges.get(i))
             .flatten()
-            .chain(self.identity_edges.iter());
-        for &e in edges {
-            let Some((a, b)) = self.graph.edge_endpoints(e) else {
-                continue;
-            };
-            let (a, b) = (&self.graph[a].entity, &self.graph[b].entity);
-            if members.contains(a) && members.contains(b) {
-                let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                found.push((a, b, &self.graph[e]));
+        {
+            let Some(pair) = ends(e) else { continue };
+            let link = &self.graph[e];
+            let entry = named.entry(pair).or_insert((link, 0, BTreeSet::new()));
+            entry.1 += 1;
+            if let LinkKind::Finding { rule, .. } = &link.kind {
+                entry.2.insert(rule);
             }
         }
+        let mut found: Vec<(&EntityRef, &EntityRef, Link)> = named
+            .into_iter()
+            .map(|((a, b), (first, count, rules))| {
+                let link = match (&first.kind, count) {
+                    (LinkKind::Finding { finding, .. }, 2..) => Link {
+                        kind: first.kind.clone(),
+                        reason: format!(
+                            "named together by {count} findings ({}), the first {finding}",
+                            rules.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                    },
+                    _ => first.clone(),
+                };
+                (a, b, link)
+            })
+            .collect();
+        let mut identity: Vec<(&EntityRef, &EntityRef, &Link)> = self
+            .identity_edges
+            .iter()
+            .filter_map(|&e| ends(e).map(|(a, b)| (a, b, &self.graph[e])))
+            .collect();
+        identity.sort_by(|x, y| (x.0, x.1, &x.2.kind).cmp(&(y.0, y.1, &y.2.kind)));
+        identity.dedup();
+        found.extend(identity.into_iter().map(|(a, b, l)| (a, b, l.clone())));
         found.sort_by(|x, y| (x.0, x.1, &x.2.kind).cmp(&(y.0, y.1, &y.2.kind)));
-        found.dedup();
         found
             .into_iter()
-            .map(|(a, b, link)| (a.clone(), b.clone(), link.clone()))
+            .map(|(a, b, link)| (a.clone(), b.clone(), link))
             .collect()
     }
 

@@ -323,3 +323,44 @@ fn ids_of_cases_kept_as_they_are_are_not_reused() {
     assert_ne!(again[0].id, alone[0].id);
     assert!(again[0].id.starts_with("C-"));
 }
+
+/// Findings that name the same two entities make one link between them (with how many and
+/// which rules), not one link each: a device account flagged every few minutes would
+/// otherwise draw thousands of edges between a handful of entities.
+#[test]
+fn repeated_findings_between_the_same_entities_make_one_link() {
+    let office = "192.0.2.10";
+    let mut findings: Vec<Finding> = (0..5)
+        .map(|i| {
+            finding(
+                &format!("F-scan{i}"),
+                "legacy-auth-signin",
+                t(1, 10 * i),
+                40,
+                vec![user("scanner@contoso.com", EntityRole::Actor), ip(office)],
+            )
+        })
+        .collect();
+    findings.push(finding(
+        "F-risky",
+        "risky-signin",
+        t(2, 0),
+        60,
+        vec![user("scanner@contoso.com", EntityRole::Actor), ip(office)],
+    ));
+    let got = cases(&findings);
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let edges = &got[0].graph.edges;
+    assert_eq!(edges.len(), 1, "{edges:#?}");
+    assert_eq!(edges[0].kind, "finding");
+    assert_eq!(
+        edges[0].reason,
+        "named together by 6 findings (legacy-auth-signin, risky-signin), the first F-scan0"
+    );
+    // A link made by one finding still names it.
+    let one = cases(&findings[5..]);
+    assert_eq!(
+        one[0].graph.edges[0].reason,
+        "named together by F-risky (risky-signin)"
+    );
+}
