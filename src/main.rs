@@ -132,10 +132,16 @@ fn init_tracing(verbose: u8) {
         .init();
 }
 
+/// Whether `err` comes from writing to a closed pipe: directly, or through serde_json
+/// (JSON written straight to stdout fails with its own error type wrapping the io error).
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
-            .downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+        let kind = match cause.downcast_ref::<io::Error>() {
+            Some(e) => Some(e.kind()),
+            None => cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|e| e.io_error_kind()),
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
     })
 }

@@ -208,3 +208,35 @@ fn a_second_writer_is_told_who_holds_the_state() {
     // Once released, the state opens again.
     skein.ok(&["stats"]);
 }
+
+/// `skein findings --format ndjson | head -1`: a reader that stops early is success, also
+/// when the output is JSON written straight to the pipe (serde_json wraps the io error).
+#[test]
+fn a_closed_output_pipe_is_success_in_every_format() {
+    let skein = Skein::new();
+    let inputs = demo_inputs();
+    let inputs: Vec<&std::path::Path> = inputs.iter().map(|p| p.as_path()).collect();
+    skein.ingest_json(&inputs);
+    skein.correlate_json(&repo_root().join("correlations"), &[]);
+    let commands: [&[&str]; 5] = [
+        &["findings", "--format", "ndjson"],
+        &["findings", "--format", "json"],
+        &["findings", "--format", "csv"],
+        &["cases", "export", "--format", "ndjson"],
+        &["cases", "list", "--format", "json"],
+    ];
+    for args in commands {
+        let mut child = skein
+            .cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before the first byte is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?} says nothing: {stderr}");
+    }
+}
