@@ -361,7 +361,7 @@ fn case_of(
             })
             .collect(),
         edges: graph
-            .case_links(members, &member_refs)
+            .case_links(findings, members, &member_refs)
             .into_iter()
             .map(|(a, b, l)| GraphEdge {
                 from: key(&a),

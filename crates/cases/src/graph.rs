@@ -28,8 +28,10 @@ pub struct EntityNode {
 /// Why two entities are linked.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LinkKind {
-    /// Named together by a finding (its id and rule).
-    Finding { finding: String, rule: String },
+    /// Named together by a finding: its index among the findings the graph was built from
+    /// (the link's reason is written when a case lists it: a graph over a hundred thousand
+    /// findings holds several hundred thousand of these links).
+    Finding(usize),
     /// An AWS role session whose session name is an Entra user's UPN.
     SessionName,
     /// An AWS principal whose user name (a SAML user) is an Entra user's UPN.
@@ -41,7 +43,7 @@ pub enum LinkKind {
 impl LinkKind {
     pub fn as_str(&self) -> &'static str {
         match self {
-            LinkKind::Finding { .. } => "finding",
+            LinkKind::Finding(_) => "finding",
             LinkKind::SessionName => "session_name",
             LinkKind::UserName => "user_name",
             LinkKind::IssuedKey => "issued_key",
@@ -50,11 +52,12 @@ impl LinkKind {
 
     /// Whether the link says two entities are one identity (not just seen together).
     pub fn is_identity(&self) -> bool {
-        !matches!(self, LinkKind::Finding { .. })
+        !matches!(self, LinkKind::Finding(_))
     }
 }
 
-/// A link with its reason in words.
+/// A link with its reason in words (empty in the graph for a finding's link: see
+/// [`EntityGraph::case_links`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
     pub kind: LinkKind,
@@ -133,11 +136,8 @@ impl EntityGraph {
                             c,
                             n,
                             Link {
-                                kind: LinkKind::Finding {
-                                    finding: f.id.clone(),
-                                    rule: f.rule.clone(),
-                                },
-                                reason: format!("named together by {} ({})", f.id, f.rule),
+                                kind: LinkKind::Finding(i),
+                                reason: String::new(),
                             },
                         ));
                     }
@@ -273,8 +273,9 @@ impl EntityGraph {
         self.graph.node_weights()
     }
 
-    /// The links of a case: the edges its findings (indices, in the case's order) made, and
-    /// the identity links among `members`, as (from, to, link) in a stable order.
+    /// The links of a case: the edges its findings (indices into `all`, the findings the
+    /// graph was built from, in the case's order) made, and the identity links among
+    /// `members`, as (from, to, link) in a stable order.
     ///
     /// The findings that name the same two entities make one link, not one each: its reason
     /// says how many findings, of which rules, and the first of them (a device account's
@@ -282,6 +283,7 @@ impl EntityGraph {
     /// entities, which no graph, export or reader could use).
     pub fn case_links(
         &self,
+        all: &[Finding],
         findings: &[usize],
         members: &BTreeSet<EntityRef>,
     ) -> Vec<(EntityRef, EntityRef, Link)> {
@@ -292,35 +294,33 @@ impl EntityGraph {
             let in_case = members.contains(a) && members.contains(b);
             in_case.then_some(if a <= b { (a, b) } else { (b, a) })
         };
-        // Per pair: the first finding's link, how many findings, and their rules.
-        let mut named: BTreeMap<Pair<'_>, (&Link, usize, BTreeSet<&str>)> = BTreeMap::new();
-        for &e in findings
-            .iter()
-            .filter_map(|&i| self.finding_edges.get(i))
-            .flatten()
-        {
-            let Some(pair) = ends(e) else { continue };
-            let link = &self.graph[e];
-            let entry = named.entry(pair).or_insert((link, 0, BTreeSet::new()));
-            entry.1 += 1;
-            if let LinkKind::Finding { rule, .. } = &link.kind {
-                entry.2.insert(rule);
+        // Per pair: the first finding, how many findings, and their rules.
+        let mut named: BTreeMap<Pair<'_>, (usize, usize, BTreeSet<&str>)> = BTreeMap::new();
+        for &i in findings {
+            let (Some(edges), Some(f)) = (self.finding_edges.get(i), all.get(i)) else {
+                continue;
+            };
+            for &e in edges {
+                let Some(pair) = ends(e) else { continue };
+                let entry = named.entry(pair).or_insert((i, 0, BTreeSet::new()));
+                entry.1 += 1;
+                entry.2.insert(&f.rule);
             }
         }
         let mut found: Vec<(&EntityRef, &EntityRef, Link)> = named
             .into_iter()
             .map(|((a, b), (first, count, rules))| {
-                let link = match (&first.kind, count) {
-                    (LinkKind::Finding { finding, .. }, 2..) => Link {
-                        kind: first.kind.clone(),
-                        reason: format!(
-                            "named together by {count} findings ({}), the first {finding}",
-                            rules.into_iter().collect::<Vec<_>>().join(", ")
-                        ),
-                    },
-                    _ => first.clone(),
+                let f = &all[first];
+                let reason = match count {
+                    1 => format!("named together by {} ({})", f.id, f.rule),
+                    _ => format!(
+                        "named together by {count} findings ({}), the first {}",
+                        rules.into_iter().collect::<Vec<_>>().join(", "),
+                        f.id
+                    ),
                 };
-                (a, b, link)
+                let kind = LinkKind::Finding(first);
+                (a, b, Link { kind, reason })
             })
             .collect();
         let mut identity: Vec<(&EntityRef, &EntityRef, &Link)> = self
