@@ -5,13 +5,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, Result};
 use skein_cases::{
-    cases_one_by_one, entity_keys, Case, CaseConfig, CaseIndex, IssuedKey, Observed, PreviousCase,
-    RuleInfo,
+    cases_one_by_one, entity_keys, Case, CaseConfig, CaseIndex, Observed, PreviousCase, RuleInfo,
 };
 use skein_collect::config::CasesConfig;
-use skein_model::{EntityRef, EntityRole, EntityType, Finding, Source};
+use skein_model::{EntityRef, Finding, Source};
 use skein_rules::RuleSet;
-use skein_store::{CaseRecord, CasesOutcome, EntityOrder, ReadMode, Store};
+use skein_store::{CaseRecord, CasesOutcome, Store};
+
+use crate::cases_observe::{accounts_seen, issued_keys, on_every_core};
 
 /// The cloud a source's events come from.
 fn cloud(s: Source) -> &'static str {
@@ -52,105 +53,6 @@ fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
     out
 }
 
-/// For each address that could join findings of different parties (accounts, or a finding
-/// with none): how many distinct accounts succeeded from it in the stored events around those
-/// findings (counting stops
-/// at the hub threshold). An address whose findings all name one account (a user's home
-/// address) cannot merge two people's activity, so its events are not read.
-fn accounts_seen(
-    store: &Store,
-    findings: &[Finding],
-    config: &CaseConfig,
-    known_hubs: &HashMap<EntityRef, usize>,
-) -> Result<HashMap<EntityRef, usize>> {
-    type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
-    let mut uses: HashMap<EntityRef, (BTreeSet<String>, Span)> = HashMap::new();
-    for f in findings {
-        // The parties of a finding: its accounts (a principal and its session share an
-        // ARN: one party), or, with no account (a spray names only targets), the finding.
-        let mut actors: Vec<String> = f
-            .entities
-            .iter()
-            .filter(|e| {
-                e.role == EntityRole::Actor
-                    && matches!(
-                        e.entity_type,
-                        EntityType::User | EntityType::AwsPrincipal | EntityType::AwsSession
-                    )
-            })
-            .map(|e| e.id.to_lowercase())
-            .collect();
-        if actors.is_empty() {
-            actors.push(format!("finding:{}", f.id));
-        }
-        for e in &f.entities {
-            if e.entity_type != EntityType::Ip || e.role != EntityRole::Source {
-                continue;
-            }
-            let Some(r) = EntityRef::new(EntityType::Ip, &e.id) else {
-                continue;
-            };
-            let entry = uses
-                .entry(r)
-                .or_insert_with(|| (BTreeSet::new(), (f.first_seen, f.last_seen)));
-            entry.0.extend(actors.iter().cloned());
-            entry.1 = (entry.1 .0.min(f.first_seen), entry.1 .1.max(f.last_seen));
-        }
-    }
-    let mut shared: Vec<(EntityRef, Span)> = uses
-        .into_iter()
-        .filter(|(_, (actors, _))| actors.len() > 1)
-        .map(|(r, (_, span))| (r, span))
-        .collect();
-    shared.sort();
-    shared.retain(|(ip, _)| known_hubs.get(ip).is_none_or(|&n| n < config.hub_accounts));
-    // The addresses are independent: one worker per core takes them in turn.
-    let counted = on_every_core(&shared, "a hub check worker", |(ip, span)| {
-        Ok((ip.clone(), accounts_from(store, ip, *span, config)?))
-    })?;
-    Ok(counted.into_iter().collect())
-}
-
-/// `f` over `items` on one worker per core (at most one per item), each taking the next
-/// item in turn: the results in no particular order, or the first error. `who` names the
-/// workers if one panics.
-fn on_every_core<T: Sync, R: Send>(
-    items: &[T],
-    who: &str,
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let parts: Vec<Result<Vec<R>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..cores.min(items.len()))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else {
-                            return Ok(out);
-                        };
-                        out.push(f(item)?);
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("{who} panicked")))
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
-}
-
 /// The stored findings with these ids (those that exist), in no particular order: decoded
 /// on one thread per core (a case of a user with a daily risky sign-in holds thousands).
 fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>> {
@@ -160,111 +62,52 @@ fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>> {
     Ok(found.into_iter().flatten().collect())
 }
 
-/// How many distinct accounts succeeded from `ip` within the window around `span` (counting
-/// stops at the hub threshold).
-fn accounts_from(
+/// The stored findings of `cases` but those in `skip` (the caller reads those itself), each
+/// once: from each case's stored findings (one read) when they are exactly the findings its
+/// index entry lists, otherwise (a state from an older build, a damaged value) one read per
+/// finding. Reading a long case's findings one by one touched pages all over the findings
+/// tree. One worker per core, the longest cases first.
+fn findings_of_cases(
     store: &Store,
-    ip: &EntityRef,
-    (first, last): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
-    config: &CaseConfig,
-) -> Result<usize> {
-    let mut accounts = BTreeSet::new();
-    let from = first.checked_sub_signed(config.window);
-    let to = last.checked_add_signed(config.window);
-    // Source by source: the count stops at the threshold, and sign-ins reach it soonest.
-    let events = store.events_for_entity_ordered(
-        ip,
-        (from, to),
-        ReadMode::WithoutRaw,
-        EntityOrder::BySource,
-    );
-    let mut read = 0usize;
-    for ev in events {
-        let ev = ev.with_context(|| format!("reading the events of {ip}"))?;
-        read += 1;
-        if !ev.outcome.success {
-            continue;
-        }
-        let a = &ev.actor;
-        let account = a
-            .user_id
-            .as_deref()
-            .or(a.upn.as_deref())
-            .or(a.aws_arn.as_deref())
-            .or(a.access_key_id.as_deref());
-        if let Some(acc) = account {
-            accounts.insert(acc.to_lowercase());
-            if accounts.len() >= config.hub_accounts {
-                break;
-            }
+    cases: &[&CaseIndex],
+    skip: &std::collections::HashSet<String>,
+) -> Result<Vec<Finding>> {
+    let mut cases = cases.to_vec();
+    cases.sort_by_key(|c| std::cmp::Reverse(c.findings.len()));
+    let per_case = on_every_core(&cases, "a case findings reader", |&c| {
+        let stored = store
+            .case_findings(&c.id)
+            .with_context(|| format!("reading the findings of case {}", c.id))?;
+        let decoded = stored.and_then(|bytes| {
+            serde_json::from_slice::<Vec<Finding>>(&bytes)
+                .map_err(|e| {
+                    tracing::warn!(
+                        "the stored findings of case {} are unreadable ({e}); reading them one by one",
+                        c.id
+                    )
+                })
+                .ok()
+        });
+        Ok(match decoded {
+            Some(list) if list.iter().map(|f| &f.id).eq(c.findings.iter()) => Ok(list),
+            _ => Err(c),
+        })
+    })?;
+    let (mut out, mut one_by_one) = (Vec::new(), BTreeSet::new());
+    for found in per_case {
+        match found {
+            Ok(list) => out.extend(list),
+            Err(c) => one_by_one.extend(c.findings.iter().map(String::as_str)),
         }
     }
-    tracing::debug!(
-        "{ip}: {} accounts in {read} events from {first} to {last}",
-        accounts.len()
-    );
-    Ok(accounts.len())
-}
-
-/// The users the findings' AWS keys were issued to: an issuing event
-/// (`AssumeRoleWithSAML`, `AssumeRoleWithWebIdentity`) that returned the key to a user named
-/// by a UPN, found through the entity index. Keys in `looked_up` were searched for already
-/// (their answers are in `found`, which this extends); each key's events are read once.
-fn issued_keys(
-    store: &Store,
-    findings: &[Finding],
-    config: &CaseConfig,
-    looked_up: &mut BTreeSet<EntityRef>,
-    found: &mut Vec<IssuedKey>,
-) -> Result<()> {
-    type Span = (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>);
-    let mut keys: std::collections::BTreeMap<EntityRef, Span> = std::collections::BTreeMap::new();
-    for f in findings {
-        for e in &f.entities {
-            if e.entity_type != EntityType::AwsKey || e.role != EntityRole::Actor {
-                continue;
-            }
-            if let Some(r) = EntityRef::new(EntityType::AwsKey, &e.id) {
-                let span = keys.entry(r).or_insert((f.first_seen, f.last_seen));
-                *span = (span.0.min(f.first_seen), span.1.max(f.last_seen));
-            }
-        }
-    }
-    for (key, (first, last)) in keys {
-        if !looked_up.insert(key.clone()) {
-            continue;
-        }
-        // Temporary credentials live at most 12 hours (36 for role chaining): look that far
-        // back for the event that issued the key.
-        let from = first.checked_sub_signed(chrono::TimeDelta::hours(36));
-        let to = last.checked_add_signed(config.window);
-        for ev in store.events_for_entity_with(&key, from, to, ReadMode::WithoutRaw) {
-            let ev = ev.with_context(|| format!("reading the events of {key}"))?;
-            let issued = ev
-                .tokens
-                .issued_access_key_id
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case(&key.id));
-            let user = ev
-                .actor
-                .aws_user_name
-                .as_deref()
-                .filter(|u| u.contains('@'));
-            if let (true, Some(user)) = (issued, user) {
-                found.push(IssuedKey {
-                    key: key.clone(),
-                    user: user.to_string(),
-                    reason: format!(
-                        "{} at {} issued this key to {user}",
-                        ev.target.action.as_deref().unwrap_or("an STS call"),
-                        ev.time.to_rfc3339()
-                    ),
-                });
-                break;
-            }
-        }
-    }
-    Ok(())
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|f| !skip.contains(&f.id) && seen.insert(f.id.clone()));
+    let ids: Vec<&str> = one_by_one
+        .into_iter()
+        .filter(|id| !skip.contains(*id) && !seen.contains(*id))
+        .collect();
+    out.extend(findings_by_id(store, &ids)?);
+    Ok(out)
 }
 
 /// The stored cases, decoded (a case that no longer decodes is skipped with a warning: it
@@ -479,15 +322,10 @@ pub fn update(
                 let key = format!("user:{}", k.user.to_lowercase());
                 marked.extend(by_key.get(key.as_str()).into_iter().flatten().copied());
             }
-            let have: BTreeSet<String> = fresh.iter().map(|f| f.id.clone()).collect();
-            let wanted: BTreeSet<&str> = marked
-                .iter()
-                .flat_map(|&i| stored[i].findings.iter().map(String::as_str))
-                .filter(|id| !have.contains(*id))
-                .collect();
-            // One read each (not a pass over every finding: memory stays at what is rebuilt).
-            let wanted: Vec<&str> = wanted.into_iter().collect();
-            fresh.extend(findings_by_id(store, &wanted)?);
+            // The rebuilt cases' other findings (not a pass over every finding: memory stays
+            // at what is rebuilt).
+            let rebuilt: Vec<&CaseIndex> = marked.iter().map(|&i| &stored[i]).collect();
+            fresh.extend(findings_of_cases(store, &rebuilt, touched)?);
             let marked_ids: BTreeSet<&str> =
                 marked.iter().map(|&i| stored[i].id.as_str()).collect();
             let kept = stored
@@ -556,10 +394,18 @@ pub fn update(
     );
     let started = std::time::Instant::now();
     let rule_info = rule_info(rules);
+    let by_id: HashMap<&str, &Finding> = findings.iter().map(|f| (f.id.as_str(), f)).collect();
     let encode = |c: Case| -> Result<CaseRecord> {
+        // The case's findings as they are stored, in its order: what rebuilding it reads.
+        let members: Vec<&Finding> = c
+            .findings
+            .iter()
+            .filter_map(|f| by_id.get(f.id.as_str()).copied())
+            .collect();
         Ok(CaseRecord {
             json: serde_json::to_vec(&c)?,
             index: serde_json::to_vec(&CaseIndex::of(&c))?,
+            findings: serde_json::to_vec(&members)?,
             id: c.id,
         })
     };

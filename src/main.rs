@@ -5,6 +5,7 @@
 //! or configuration error (SPEC §6). A closed output pipe (`skein stats | head`) is success.
 
 mod cases_cmd;
+mod cases_observe;
 mod cases_view;
 mod cli;
 mod collect_cmd;

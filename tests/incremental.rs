@@ -530,6 +530,7 @@ fn an_unreadable_case_index_means_every_case_is_rebuilt_and_reindexed() {
                 id,
                 json,
                 index: b"not an index entry".to_vec(),
+                findings: Vec::new(),
             })
             .collect();
         assert!(!damaged.is_empty());
@@ -549,5 +550,74 @@ fn an_unreadable_case_index_means_every_case_is_rebuilt_and_reindexed() {
     for (id, entry) in index {
         let entry: skein_cases::CaseIndex = serde_json::from_slice(&entry).expect("rewritten");
         assert_eq!(entry.id, id);
+    }
+}
+
+/// A stored case's findings that are missing, unreadable or not the findings its index
+/// entry lists (an older state, a damaged value) are read one by one instead: the rebuilt
+/// case is the one a full run makes.
+#[test]
+fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
+    let fail = |i: usize, hour: u32| {
+        signin(
+            &format!("f{hour}-{i}"),
+            &format!("2026-03-09T{hour:02}:{i:02}:00Z"),
+            &format!("u{i}@x.com"),
+            "203.0.113.7",
+            50126,
+        )
+    };
+    // The first spray ends hours before the first run's last event: the second run's
+    // lookback does not reach it, so its finding is not produced again (not touched).
+    let mut first: Vec<Value> = (0..6).map(|i| fail(i, 8)).collect();
+    first.push(signin(
+        "later",
+        "2026-03-09T13:50:00Z",
+        "z@x.com",
+        "198.51.100.1",
+        0,
+    ));
+    let batches = vec![first, (0..6).map(|i| fail(i, 14)).collect::<Vec<_>>()];
+    let want = case_groups(&full_state(&batches));
+    assert!(
+        want.iter().any(|c| c.len() == 2),
+        "the second spray joins the first: {want:?}"
+    );
+    for damage in [&b"[]"[..], b"not JSON"] {
+        let s = Skein::new();
+        ingest(&s, "b0", &batches[0]);
+        correlate(&s, &[]);
+        {
+            let store = skein_store::Store::open(&s.state(), skein_store::OpenOptions::default())
+                .expect("open");
+            let index: std::collections::HashMap<String, Vec<u8>> = store
+                .case_indexes()
+                .expect("index")
+                .expect("complete")
+                .into_iter()
+                .collect();
+            let damaged: Vec<skein_store::CaseRecord> = store
+                .cases_json()
+                .expect("cases")
+                .into_iter()
+                .map(|(id, json)| skein_store::CaseRecord {
+                    index: index[&id].clone(),
+                    findings: damage.to_vec(),
+                    id,
+                    json,
+                })
+                .collect();
+            assert_eq!(damaged.len(), 1);
+            store
+                .update_cases(&damaged, &[])
+                .expect("damage the findings");
+        }
+        ingest(&s, "b1", &batches[1]);
+        let run = correlate(&s, &[]);
+        assert!(
+            run["run"].as_str().unwrap_or("").starts_with("incremental"),
+            "{run}"
+        );
+        assert_eq!(case_groups(&s), want, "stored findings {damage:?}");
     }
 }

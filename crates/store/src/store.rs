@@ -70,6 +70,7 @@ impl Default for OpenOptions {
 /// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
 /// (summaries), `meta` (schema version and counters), `cursors`, `findings`,
 /// `findings_by_rule`, `cases`, `case_index` (a compact summary per case, written with it),
+/// `case_findings` (each case's findings as its builder encoded them, written with it),
 /// `changes` (the change log) and `checkpoints` (readers' saved
 /// state); see [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may
 /// run on many threads; writes are serialised internally.
@@ -88,6 +89,7 @@ pub struct Store {
     pub(crate) findings_by_rule: sled::Tree,
     pub(crate) cases: sled::Tree,
     pub(crate) case_index: sled::Tree,
+    pub(crate) case_findings: sled::Tree,
     pub(crate) changes: sled::Tree,
     pub(crate) checkpoints: sled::Tree,
     pub(crate) quarantine: QuarantineLog,
@@ -140,6 +142,7 @@ impl Store {
             checkpoints: tree("checkpoints")?,
             cases: tree("cases")?,
             case_index: tree("case_index")?,
+            case_findings: tree("case_findings")?,
             db,
             quarantine: QuarantineLog::new(dir),
             state: Mutex::new(None),

@@ -9,6 +9,7 @@ fn case(id: &str, text: &str) -> CaseRecord {
         id: id.to_string(),
         json: format!("{{\"id\":\"{id}\",\"t\":\"{text}\"}}").into_bytes(),
         index: format!("index of {id}").into_bytes(),
+        findings: format!("[findings of {id}]").into_bytes(),
     }
 }
 
@@ -114,6 +115,55 @@ fn the_index_is_complete_only_after_a_replacement_and_follows_updates() {
     );
 }
 
+/// A case's findings are written, rewritten and removed with it; an older state's case
+/// without them answers `None` and gets them when next written.
+#[test]
+fn a_cases_findings_follow_the_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .replace_cases(&[case("C-1", "a"), case("C-2", "b")])
+        .unwrap();
+    assert_eq!(
+        store.case_findings("C-1").unwrap(),
+        Some(case("C-1", "a").findings)
+    );
+    // The same JSON with other findings: no case change, but the findings are written.
+    let mut more = case("C-1", "a");
+    more.findings = b"[findings of C-1, and one more]".to_vec();
+    let out = store
+        .update_cases(std::slice::from_ref(&more), &["C-2".to_string()])
+        .unwrap();
+    assert_eq!(
+        (out.unchanged, out.removed.clone()),
+        (1, vec!["C-2".to_string()])
+    );
+    assert_eq!(
+        store.case_findings("C-1").unwrap(),
+        Some(more.findings.clone())
+    );
+    assert_eq!(
+        store.case_findings("C-2").unwrap(),
+        None,
+        "removed with its case"
+    );
+    drop(store);
+    // An older state: the case without its findings.
+    {
+        let db = super::open_sled(dir.path());
+        db.open_tree("case_findings")
+            .unwrap()
+            .remove("C-1")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.case_findings("C-1").unwrap(), None);
+    let out = store.replace_cases(std::slice::from_ref(&more)).unwrap();
+    assert_eq!(out.unchanged, 1);
+    assert_eq!(store.case_findings("C-1").unwrap(), Some(more.findings));
+}
+
 /// A case's stored bytes, read with sled directly (the store must be closed).
 fn raw_case(dir: &std::path::Path, id: &str) -> Option<Vec<u8>> {
     let db = super::open_sled(dir);
@@ -194,7 +244,7 @@ fn a_streamed_replacement_writes_as_it_goes_and_removes_only_when_finished() {
         .replace_cases(&[case("C-1", "a"), case("C-2", "b")])
         .unwrap();
     // Enough cases for several batches; dropped unfinished (the caller failed).
-    let many: Vec<_> = (0..1_200)
+    let many: Vec<_> = (0..1_250)
         .map(|i| case(&format!("N-{i:04}"), "n"))
         .collect();
     let mut replacement = store.case_replacement();
@@ -206,8 +256,8 @@ fn a_streamed_replacement_writes_as_it_goes_and_removes_only_when_finished() {
     assert!(stored.iter().any(|(id, _)| id == "C-1"), "nothing removed");
     assert_eq!(
         stored.len(),
-        2 + 1_000,
-        "full batches (of 500) were written as they came, the rest was not"
+        2 + 1_200,
+        "full batches (of 100) were written as they came, the rest was not"
     );
 
     let mut replacement = store.case_replacement();
@@ -219,7 +269,7 @@ fn a_streamed_replacement_writes_as_it_goes_and_removes_only_when_finished() {
     assert_eq!(out.unchanged, 0);
     assert_eq!(out.updated, ["C-2"], "unchanged at first, then changed");
     assert_eq!(out.inserted, ["C-3"], "counted once");
-    assert_eq!(out.removed.len(), 1 + 1_000);
+    assert_eq!(out.removed.len(), 1 + 1_200);
     assert_eq!(
         store.cases_json().unwrap(),
         vec![
