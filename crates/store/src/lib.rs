@@ -77,10 +77,11 @@
 //!
 //! [`Store::replace_cases`] (or [`Store::case_replacement`], fed one case at a time) keeps
 //! the cases `correlate` derives from the findings (JSON by id, LZ4-compressed, written only
-//! when changed, each with an opaque index entry written in the same transaction),
-//! [`Store::cases_json`] and [`Store::case_json`] read them, and
+//! when changed, each with an opaque index entry and its opaque findings written in the
+//! same transaction), [`Store::cases_json`] and [`Store::case_json`] read them,
 //! [`Store::case_indexes`] reads every index entry (what an incremental case update needs,
-//! without decoding every case). See the `cases` module.
+//! without decoding every case) and [`Store::case_findings`] one case's findings (what
+//! rebuilding it needs, in one read). See the `cases` module.
 //!
 //! ## Findings
 //!
