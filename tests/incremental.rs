@@ -499,17 +499,20 @@ fn many_findings_are_compared_with_what_is_stored() {
     assert_eq!(last["updated_findings"], 0, "{last}");
 }
 
+/// Failed attempt `i` (user `u{i}`) of a spray from 203.0.113.7 in hour `hour`.
+fn spray_attempt(i: usize, hour: u32) -> Value {
+    signin(
+        &format!("f{hour}-{i}"),
+        &format!("2026-03-09T{hour:02}:{i:02}:00Z"),
+        &format!("u{i}@x.com"),
+        "203.0.113.7",
+        50126,
+    )
+}
+
 #[test]
 fn an_unreadable_case_index_means_every_case_is_rebuilt_and_reindexed() {
-    let fail = |i: usize, hour: u32| {
-        signin(
-            &format!("f{hour}-{i}"),
-            &format!("2026-03-09T{hour:02}:{i:02}:00Z"),
-            &format!("u{i}@x.com"),
-            "203.0.113.7",
-            50126,
-        )
-    };
+    let fail = spray_attempt;
     let batches = vec![
         (0..6).map(|i| fail(i, 8)).collect::<Vec<_>>(),
         (0..6).map(|i| fail(i, 14)).collect::<Vec<_>>(),
@@ -558,15 +561,7 @@ fn an_unreadable_case_index_means_every_case_is_rebuilt_and_reindexed() {
 /// case is the one a full run makes.
 #[test]
 fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
-    let fail = |i: usize, hour: u32| {
-        signin(
-            &format!("f{hour}-{i}"),
-            &format!("2026-03-09T{hour:02}:{i:02}:00Z"),
-            &format!("u{i}@x.com"),
-            "203.0.113.7",
-            50126,
-        )
-    };
+    let fail = spray_attempt;
     // The first spray ends hours before the first run's last event: the second run's
     // lookback does not reach it, so its finding is not produced again (not touched).
     let mut first: Vec<Value> = (0..6).map(|i| fail(i, 8)).collect();
