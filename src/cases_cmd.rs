@@ -62,11 +62,17 @@ fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>> {
     Ok(found.into_iter().flatten().collect())
 }
 
+/// The digest of a case's stored findings its index entry records (xxh3-128, hex).
+fn findings_digest(bytes: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
 /// The stored findings of `cases` but those in `skip` (the caller reads those itself), each
-/// once: from each case's stored findings (one read) when they are exactly the findings its
-/// index entry lists, otherwise (a state from an older build, a damaged value) one read per
-/// finding. Reading a long case's findings one by one touched pages all over the findings
-/// tree. One worker per core, the longest cases first.
+/// once: from each case's stored findings (one read) when their digest is the one its index
+/// entry records and they are exactly the findings it lists, otherwise (a state from an
+/// older build, a damaged value) one read per finding. Reading a long case's findings one by
+/// one touched pages all over the findings tree. One worker per core, the longest cases
+/// first.
 fn findings_of_cases(
     store: &Store,
     cases: &[&CaseIndex],
@@ -77,7 +83,9 @@ fn findings_of_cases(
     let per_case = on_every_core(&cases, "a case findings reader", |&c| {
         let stored = store
             .case_findings(&c.id)
-            .with_context(|| format!("reading the findings of case {}", c.id))?;
+            .with_context(|| format!("reading the findings of case {}", c.id))?
+            // Written with this index entry (an older build rewrites the entry without it).
+            .filter(|bytes| c.findings_digest.as_deref() == Some(&findings_digest(bytes)));
         let decoded = stored.and_then(|bytes| {
             serde_json::from_slice::<Vec<Finding>>(&bytes)
                 .map_err(|e| {
@@ -402,10 +410,15 @@ pub fn update(
             .iter()
             .filter_map(|f| by_id.get(f.id.as_str()).copied())
             .collect();
+        let findings = serde_json::to_vec(&members)?;
+        let index = CaseIndex {
+            findings_digest: Some(findings_digest(&findings)),
+            ..CaseIndex::of(&c)
+        };
         Ok(CaseRecord {
             json: serde_json::to_vec(&c)?,
-            index: serde_json::to_vec(&CaseIndex::of(&c))?,
-            findings: serde_json::to_vec(&members)?,
+            index: serde_json::to_vec(&index)?,
+            findings,
             id: c.id,
         })
     };

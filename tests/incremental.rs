@@ -556,8 +556,9 @@ fn an_unreadable_case_index_means_every_case_is_rebuilt_and_reindexed() {
     }
 }
 
-/// A stored case's findings that are missing, unreadable or not the findings its index
-/// entry lists (an older state, a damaged value) are read one by one instead: the rebuilt
+/// A stored case's findings that are missing, unreadable, not the findings its index entry
+/// lists, or not the ones it records a digest of (an entry rewritten by an older build that
+/// did not store them, after its findings changed) are read one by one instead: the rebuilt
 /// case is the one a full run makes.
 #[test]
 fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
@@ -578,7 +579,32 @@ fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
         want.iter().any(|c| c.len() == 2),
         "the second spray joins the first: {want:?}"
     );
-    for damage in [&b"[]"[..], b"not JSON"] {
+    // (stored findings, index entry) → what a damaged or older state holds instead.
+    type Damage = fn(&[u8], &[u8]) -> (Vec<u8>, Vec<u8>);
+    let damages: [(&str, Damage); 3] = [
+        ("no findings listed", |_, index| {
+            (b"[]".to_vec(), index.to_vec())
+        }),
+        ("not JSON", |_, index| {
+            (b"not JSON".to_vec(), index.to_vec())
+        }),
+        ("stale, entry without a digest", |findings, index| {
+            let mut list: Vec<Value> = serde_json::from_slice(findings).expect("findings");
+            for f in &mut list {
+                f["summary"] = "stale".into();
+            }
+            let mut entry: Value = serde_json::from_slice(index).expect("index entry");
+            entry
+                .as_object_mut()
+                .expect("object")
+                .remove("findings_digest");
+            (
+                serde_json::to_vec(&list).expect("json"),
+                serde_json::to_vec(&entry).expect("json"),
+            )
+        }),
+    ];
+    for (what, damage) in damages {
         let s = Skein::new();
         ingest(&s, "b0", &batches[0]);
         correlate(&s, &[]);
@@ -595,11 +621,15 @@ fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
                 .cases_json()
                 .expect("cases")
                 .into_iter()
-                .map(|(id, json)| skein_store::CaseRecord {
-                    index: index[&id].clone(),
-                    findings: damage.to_vec(),
-                    id,
-                    json,
+                .map(|(id, json)| {
+                    let stored = store.case_findings(&id).expect("read").expect("stored");
+                    let (findings, index) = damage(&stored, &index[&id]);
+                    skein_store::CaseRecord {
+                        index,
+                        findings,
+                        id,
+                        json,
+                    }
                 })
                 .collect();
             assert_eq!(damaged.len(), 1);
@@ -613,6 +643,8 @@ fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
             run["run"].as_str().unwrap_or("").starts_with("incremental"),
             "{run}"
         );
-        assert_eq!(case_groups(&s), want, "stored findings {damage:?}");
+        assert_eq!(case_groups(&s), want, "stored findings: {what}");
+        let cases = s.ok(&["cases", "export", "--format", "json"]);
+        assert!(!cases.contains("stale"), "stored findings: {what}: {cases}");
     }
 }

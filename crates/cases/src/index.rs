@@ -23,6 +23,11 @@ pub struct CaseIndex {
     pub link_ends: Vec<String>,
     /// Its hubs, with their account counts.
     pub hubs: Vec<HubEntity>,
+    /// A digest of the findings stored beside the case, set by whoever stores them (`None`
+    /// from [`CaseIndex::of`]). A reader trusts those findings only when they match it: an
+    /// entry rewritten by a build that does not store them has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub findings_digest: Option<String>,
 }
 
 /// Keys a case entity (or a finding's entity) can be found by: `type:id`, and for a named
@@ -71,6 +76,7 @@ impl CaseIndex {
                 .map(|r| r.to_string())
                 .collect(),
             hubs: case.hubs.clone(),
+            findings_digest: None,
         }
     }
 }
