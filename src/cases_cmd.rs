@@ -81,19 +81,22 @@ fn findings_of_cases(
     let mut cases = cases.to_vec();
     cases.sort_by_key(|c| std::cmp::Reverse(c.findings.len()));
     let per_case = on_every_core(&cases, "a case findings reader", |&c| {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            tracing::warn!(
+                "the stored findings of case {} are unreadable ({e}); reading them one by one",
+                c.id
+            )
+        };
         let stored = store
             .case_findings(&c.id)
-            .with_context(|| format!("reading the findings of case {}", c.id))?
+            .map_err(|e| unreadable(&e))
+            .ok()
+            .flatten()
             // Written with this index entry (an older build rewrites the entry without it).
             .filter(|bytes| c.findings_digest.as_deref() == Some(&findings_digest(bytes)));
         let decoded = stored.and_then(|bytes| {
             serde_json::from_slice::<Vec<Finding>>(&bytes)
-                .map_err(|e| {
-                    tracing::warn!(
-                        "the stored findings of case {} are unreadable ({e}); reading them one by one",
-                        c.id
-                    )
-                })
+                .map_err(|e| unreadable(&e))
                 .ok()
         });
         Ok(match decoded {

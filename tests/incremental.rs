@@ -581,9 +581,12 @@ fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
     );
     // (stored findings, index entry) → what a damaged or older state holds instead.
     type Damage = fn(&[u8], &[u8]) -> (Vec<u8>, Vec<u8>);
-    let damages: [(&str, Damage); 3] = [
+    let damages: [(&str, Damage); 4] = [
         ("no findings listed", |_, index| {
             (b"[]".to_vec(), index.to_vec())
+        }),
+        ("does not decompress", |findings, index| {
+            (findings.to_vec(), index.to_vec())
         }),
         ("not JSON", |_, index| {
             (b"not JSON".to_vec(), index.to_vec())
@@ -636,6 +639,17 @@ fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
             store
                 .update_cases(&damaged, &[])
                 .expect("damage the findings");
+        }
+        if what == "does not decompress" {
+            // Written with sled directly: the store only writes values it can read back.
+            let db = sled::open(s.state().join(skein_store::DB_DIR)).expect("sled");
+            let tree = db.open_tree("case_findings").expect("tree");
+            let ids: Vec<sled::IVec> = tree.iter().keys().map(|k| k.expect("key")).collect();
+            for id in ids {
+                tree.insert(id, &[1u8, 0xff, 0xff, 0xff, 0xff, 0][..])
+                    .expect("damage");
+            }
+            db.flush().expect("flush");
         }
         ingest(&s, "b1", &batches[1]);
         let run = correlate(&s, &[]);
