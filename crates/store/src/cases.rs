@@ -182,13 +182,14 @@ impl Store {
             return Ok((Status::Updated, true));
         }
         // Plain JSON from an older state is rewritten compressed; findings missing (an
-        // older state) or different are written.
-        let findings_same = self
-            .case_findings(&case.id)
-            .ok()
-            .flatten()
-            .is_some_and(|f| f == case.findings);
-        let rewrite = !index_same || !findings_same || old.first() != Some(&PACKED);
+        // older state) or different are written (read only when nothing else differs).
+        let findings_same = || {
+            self.case_findings(&case.id)
+                .ok()
+                .flatten()
+                .is_some_and(|f| f == case.findings)
+        };
+        let rewrite = !index_same || old.first() != Some(&PACKED) || !findings_same();
         Ok((Status::Unchanged, rewrite))
     }
 
