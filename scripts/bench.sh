@@ -49,12 +49,35 @@ if [ ! -f "$newer/manifest.json" ]; then
     --start 2026-11-08T00:00:00Z --days 2 --out "$newer" > /dev/null
 fi
 echo "== incremental sweep: ingest 1 % new events (the two days after the corpus), correlate"
-target/release/skein --state "$state" ingest --no-progress "$newer"/*/ | tail -n 1
-t2=$(now)
-target/release/skein --state "$state" correlate --no-progress --timings --rules correlations | { head -n 1; tail -n 1; }
-t3=$(now)
-awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v t3="$t3" 'BEGIN { f = t1 - t0; i = t3 - t2;
-  printf "skein: full correlate %.2fs, incremental sweep over 1%% new events %.2fs: %.0fx faster (target >= 20x)\n", f, i, f / i }'
+# Three sweeps, each from the state as the full run left it (two from copies, flushed to disk
+# before the clock starts): a sub-second run varies by a few tenths on a busy machine, so the
+# median is compared with the full run.
+before_sweep="$BENCH_DIR/state-before-sweep"
+rm -rf "$before_sweep"
+cp -r "$state" "$before_sweep"
+sweeps=()
+for rep in 1 2 3; do
+  target_state="$state"
+  if [ "$rep" -gt 1 ]; then
+    target_state="$BENCH_DIR/state-sweep"
+    rm -rf "$target_state"
+    cp -r "$before_sweep" "$target_state"
+  fi
+  target/release/skein --state "$target_state" ingest --no-progress "$newer"/*/ | tail -n 1
+  sync
+  t2=$(now)
+  if [ "$rep" -eq 1 ]; then
+    target/release/skein --state "$target_state" correlate --no-progress --timings --rules correlations | { head -n 1; tail -n 1; }
+  else
+    target/release/skein --state "$target_state" correlate --no-progress --rules correlations > /dev/null
+  fi
+  t3=$(now)
+  sweeps+=("$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')")
+done
+rm -rf "$before_sweep" "$BENCH_DIR/state-sweep"
+printf '%s\n' "${sweeps[@]}" | sort -n | awk -v t0="$t0" -v t1="$t1" -v all="${sweeps[*]}" '
+  { v[NR] = $1 } END { f = t1 - t0; m = v[2];
+  printf "skein: full correlate %.2fs, incremental sweep over 1%% new events %.2fs (median of %s s): %.0fx faster (target >= 20x)\n", f, m, all, f / m }'
 
 echo "== correlate's reading floor: the same scan with rules that read only canonical fields and match nothing"
 floor="$BENCH_DIR/floor-rules"
