@@ -306,13 +306,9 @@ pub fn update(
                     marked.insert(i);
                 }
             }
-            let mut fresh = Vec::new();
-            let mut ids: Vec<&String> = touched.iter().collect();
-            ids.sort();
-            for id in ids {
-                let Some(f) = store.finding(id).context("reading a finding")? else {
-                    continue;
-                };
+            let ids: Vec<&str> = touched.iter().map(String::as_str).collect();
+            let mut fresh = findings_by_id(store, &ids)?;
+            for f in &fresh {
                 for e in f
                     .entities
                     .iter()
@@ -325,7 +321,6 @@ pub fn update(
                         }
                     }
                 }
-                fresh.push(f);
             }
             // A touched finding's key may have been issued to a user other cases name.
             issued_keys(store, &fresh, &config, &mut looked_up, &mut issued)?;

@@ -35,12 +35,7 @@ pub struct FindingRecord {
 impl FindingRecord {
     /// `f` encoded; fails on an empty id or content JSON cannot hold.
     pub fn of(f: &Finding) -> Result<FindingRecord> {
-        if f.id.is_empty() {
-            return Err(StoreError::InvalidFinding {
-                id: f.id.clone(),
-                what: "the id is empty".into(),
-            });
-        }
+        refuse_empty_id(&f.id)?;
         let json = serde_json::to_vec(f).map_err(|e| StoreError::InvalidFinding {
             id: f.id.clone(),
             what: format!("not serialisable as JSON: {e}"),
@@ -51,6 +46,17 @@ impl FindingRecord {
             json,
         })
     }
+}
+
+/// A finding without an id cannot be stored (it would have no key).
+fn refuse_empty_id(id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(StoreError::InvalidFinding {
+            id: String::new(),
+            what: "the id is empty".into(),
+        });
+    }
+    Ok(())
 }
 
 /// What one [`Store::put_findings`] did.
@@ -206,11 +212,8 @@ impl Store {
             return Ok(FindingsOutcome::default());
         }
         // Records can be built by hand: the same refusal as `FindingRecord::of`.
-        if let Some(r) = values.iter().find(|r| r.id.is_empty()) {
-            return Err(StoreError::InvalidFinding {
-                id: r.id.clone(),
-                what: "the id is empty".into(),
-            });
+        for r in values {
+            refuse_empty_id(&r.id)?;
         }
         (&self.findings, &self.findings_by_rule, &self.meta)
             .transaction(|(tree, by_rule, meta_tree)| {
