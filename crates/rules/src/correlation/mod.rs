@@ -483,3 +483,31 @@ pub fn silent_rules(correlations: &[Correlation]) -> BTreeMap<String, ()> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Saved states hold these hashes: the text hashed (each alternative lower-cased as
+    /// `str::to_lowercase` does, keys joined by `\u{1f}`) must not change between releases.
+    #[test]
+    fn tuple_hashes_hash_every_combination_of_the_lowered_alternatives() {
+        let keys = vec![
+            vec![
+                "0\u{1e}B98C473A-8284".to_string(),
+                "1\u{1e}Julia@Fabrikam.COM".to_string(),
+            ],
+            vec!["0\u{1e}90.3.44.10".to_string()],
+            vec!["2\u{1e}ΟΔΟΣ Σ".to_string()],
+        ];
+        let hash = |s: &str| xxhash_rust::xxh3::xxh3_128(s.as_bytes());
+        // Final sigma: "ΟΔΟΣ" ends in ς, a lone "Σ" is σ.
+        assert_eq!(
+            tuple_hashes(&keys),
+            vec![
+                hash("0\u{1e}b98c473a-8284\u{1f}0\u{1e}90.3.44.10\u{1f}2\u{1e}οδος σ"),
+                hash("1\u{1e}julia@fabrikam.com\u{1f}0\u{1e}90.3.44.10\u{1f}2\u{1e}οδος σ"),
+            ]
+        );
+    }
+}
