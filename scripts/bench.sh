@@ -29,8 +29,10 @@ target/release/skein --state "$state" stats
 now() { date +%s.%N; }
 echo "== skein correlate --full (every rule in correlations/ over every stored event, multi-event rules in time order)"
 t0=$(now)
-target/release/skein --state "$state" correlate --no-progress --timings --full --rules correlations | tail -n 6
+full_out=$(target/release/skein --state "$state" correlate --no-progress --timings --full --rules correlations 2> "$BENCH_DIR/full-correlate.err")
 t1=$(now)
+cat "$BENCH_DIR/full-correlate.err"
+echo "$full_out" | tail -n 6
 echo "skein: qradar-t1586-003 flagged $(target/release/skein --state "$state" findings --rule qradar-t1586-003 --format ndjson | wc -l) sign-ins (DuckDB's count of the same query is printed below)"
 for r in password-spray impossible-travel oauth-blob-without-signin aws-recon-burst; do
   echo "skein: $r: $(target/release/skein --state "$state" findings --rule "$r" --format ndjson | wc -l) findings"
@@ -78,6 +80,29 @@ rm -rf "$before_sweep" "$BENCH_DIR/state-sweep"
 printf '%s\n' "${sweeps[@]}" | sort -n | awk -v t0="$t0" -v t1="$t1" -v all="${sweeps[*]}" '
   { v[NR] = $1 } END { f = t1 - t0; m = v[2];
   printf "skein: full correlate %.2fs, incremental sweep over 1%% new events %.2fs (median of %s s): %.0fx faster (target >= 20x)\n", f, m, all, f / m }'
+
+echo "== memory against history length: the same events per day over 2 days instead of 7"
+# Correlation should hold what its windows need, which depends on how many events a window
+# sees, not on how long the stored history is: a corpus of 2 days at the same daily rate is
+# correlated in full and both peaks are compared.
+short_events=$((BENCH_EVENTS * 2 / 7))
+short="$BENCH_DIR/corpus-$short_events-$SEED-2days"
+if [ ! -f "$short/manifest.json" ]; then
+  rm -rf "$short"
+  target/release/skein-corpus --events "$short_events" --seed "$SEED" --days 2 --out "$short" > /dev/null
+fi
+short_state="$BENCH_DIR/state-2days"
+rm -rf "$short_state"
+target/release/skein --state "$short_state" ingest --no-progress "$short"/*/ > /dev/null
+peaks() { # the correlate --timings line: "<events> <window entries> <MiB correlating> <MiB with cases>"
+  sed -nE 's/^correlate: ([0-9]+) stored events.*window state at the end ([0-9]+) entries\); peak memory ([0-9?]+) MiB while correlating, ([0-9?]+) MiB with the cases.*/\1 \2 \3 \4/p'
+}
+short_peaks=$(target/release/skein --state "$short_state" correlate --no-progress --timings --full --rules correlations 2>&1 >/dev/null | peaks)
+rm -rf "$short_state"
+full_peaks=$(peaks < "$BENCH_DIR/full-correlate.err")
+echo "$short_peaks" "$full_peaks" | awk '{
+  printf "skein: correlating %d events over 2 days peaked at %s MiB (window state %d entries), %d events over 7 days at %s MiB (window state %d entries): %.1fx the events, %.1fx the memory; with the full case rebuild %s and %s MiB\n",
+    $1, $3, $2, $5, $7, $6, $5 / $1, ($3 > 0 ? $7 / $3 : 0), $4, $8 }'
 
 echo "== correlate's reading floor: the same scan with rules that read only canonical fields and match nothing"
 floor="$BENCH_DIR/floor-rules"

@@ -179,11 +179,14 @@ pub fn correlate(
     let total = sink.total;
     let store_nanos = sink.nanos;
     let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
+    // Correlating (reading, window state, storing findings) apart from the cases, which a
+    // full run rebuilds from every finding.
+    let correlating_peak = peak_rss_mib();
     tracing::debug!(
         "evaluated in {:.2}s, findings stored at {:.2}s (peak memory so far {} MiB)",
         elapsed.as_secs_f64(),
         started.elapsed().as_secs_f64(),
-        peak_rss_mib().unwrap_or(0)
+        correlating_peak.unwrap_or(0)
     );
     let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
     let casing = Instant::now();
@@ -216,7 +219,7 @@ pub fn correlate(
              evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; multi-event \
              rules over {} signals in time order {:.2}s and storing findings {store_secs:.2}s, \
              on a thread overlapping the reading (window state at the end {} entries); peak \
-             memory {} MiB; cases {cases_secs:.2}s",
+             memory {} MiB while correlating, {} MiB with the cases; cases {cases_secs:.2}s",
             stored as f64 / secs,
             scanned as f64 / secs,
             scanned as f64 / eval_secs,
@@ -224,6 +227,7 @@ pub fn correlate(
             ev.signals,
             ev.correlate_secs,
             ev.window_state,
+            correlating_peak.map_or("?".into(), |m| m.to_string()),
             peak_rss_mib().map_or("?".into(), |m| m.to_string())
         );
     }
