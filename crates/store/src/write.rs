@@ -50,9 +50,16 @@ use crate::store::{meta, Store};
 
 /// The most events one chunk holds (a bucket with more gets several chunks).
 ///
-/// Kept small on purpose: sled 0.34 keeps large values resident (measured: writing 1.5 GB
-/// of 300 KB values grew the process to 1.4 GiB whatever `cache_capacity` was, while 20 KB
-/// values stayed at 150 MiB). 128 events of ~1 KB compressed each trade that against speed.
+/// It decides ingest's memory. A sled 0.34 leaf holds up to 17 values; a page over a quarter
+/// of a segment (128 KiB) is written as a blob file, and the page cache weighs a blob page by
+/// its pointer record (about 20 bytes), so leaves of large values are not evicted. With 128
+/// events the original records compress to ~30 KB (up to 70 KB), leaves are 0.5–1 MB blobs,
+/// and ingesting the bench's 2.5M events peaks at ~1.4 GiB whatever `cache_capacity` is
+/// (heaptrack: ~440 MB in leaves read back by inserts). With 12, leaves stay inline: measured,
+/// ingest peaked at ~0.85 GiB and was no slower, and a full correlate was as fast. But the state took
+/// ~65% more disk (LZ4 gains less on small blocks; sled's log holds the pages), correlate's
+/// reading floor fell by ~30%, and an incremental sweep was ~10% slower. 128 stays until
+/// that trade is decided.
 pub(crate) const MAX_CHUNK_EVENTS: usize = 128;
 
 /// What one [`Store::insert_batch`] did.
