@@ -104,6 +104,10 @@ peaks() { # the correlate --timings line: "<events> <window entries> <MiB correl
 short_peaks=$(target/release/skein --state "$short_state" correlate --no-progress --timings --full --rules correlations 2>&1 >/dev/null | peaks)
 rm -rf "$short_state"
 full_peaks=$(peaks < "$BENCH_DIR/full-correlate.err")
+if [ -z "$short_peaks" ] || [ -z "$full_peaks" ]; then
+  echo "bench: no --timings line with both peaks in correlate's output (did its wording change?)" >&2
+  exit 1
+fi
 echo "$short_peaks" "$full_peaks" | awk '{
   printf "skein: correlating %d events over 2 days peaked at %s MiB (window state at the end %d entries), %d events over 7 days at %s MiB (%d entries): %.1fx the events, %.1fx the memory; with the full case rebuild %s and %s MiB\n",
     $1, $3, $2, $5, $7, $6, $5 / $1, ($3 > 0 ? $7 / $3 : 0), $4, $8 }'

@@ -55,11 +55,11 @@ use crate::store::{meta, Store};
 /// its pointer record (about 20 bytes), so leaves of large values are not evicted. With 128
 /// events the original records compress to ~30 KB (up to 70 KB), leaves are 0.5–1 MB blobs,
 /// and ingesting the bench's 2.5M events peaks at ~1.4 GiB whatever `cache_capacity` is
-/// (heaptrack: ~440 MB in leaves read back by inserts). With 12, leaves stay inline: measured,
-/// ingest peaked at ~0.85 GiB and was no slower, and a full correlate was as fast. But the state took
-/// ~65% more disk (LZ4 gains less on small blocks; sled's log holds the pages), correlate's
-/// reading floor fell by ~30%, and an incremental sweep was ~10% slower. 128 stays until
-/// that trade is decided.
+/// (heaptrack: ~440 MB in leaves read back by inserts). With 12, leaves stay inline:
+/// measured, ingest peaked at ~0.85 GiB and was no slower, and a full correlate was as fast.
+/// But the state took ~65% more disk (LZ4 gains less on small blocks; sled's log holds the
+/// pages), correlate's reading floor fell by ~30%, and an incremental sweep was ~10% slower.
+/// 128 stays until that trade is decided.
 pub(crate) const MAX_CHUNK_EVENTS: usize = 128;
 
 /// What one [`Store::insert_batch`] did.
