@@ -5,10 +5,12 @@
 //! `chunk_raws`. Both values are
 //!
 //! ```text
-//! format (1) | count (u32 LE) | length (u32 LE) | lz4 block of `length` bytes
+//! format (1) | count (u32 LE) | length (u32 LE) | block compressed from `length` bytes
 //!
-//! chunks, format 2:     postcard(Vec<Event>), every `raw` empty (the "head")
-//! chunk_raws, format 1: postcard(Vec<String>), the `raw` of every event, in the head's order
+//! chunks, format 2:     LZ4 of postcard(Vec<Event>), every `raw` empty (the "head")
+//! chunk_raws, format 2: zstd of postcard(Vec<String>), the `raw` of every event, in the
+//!                       head's order
+//! chunk_raws, format 1: the same in LZ4 (written by earlier builds, still read)
 //! ```
 //!
 //! The original record (`raw`) is most of an event's bytes (about 80% of them uncompressed,
@@ -24,11 +26,17 @@
 //! No schema-4 database holds one (schema 3 databases are refused), so only a damaged or
 //! hand-made value would use that path.
 //!
-//! Compression is LZ4 through `lz4_flex` (pure Rust, maintained): it compresses JSON-heavy
-//! events 2–4× at several hundred MB/s per core and decompresses at GB/s, so it costs less
-//! time than it saves in sled's log writes; zstd would compress better but is several times
-//! slower to write and needs a C library. `checked-decode` keeps decoding of a damaged value
-//! from reading out of bounds.
+//! Heads are compressed with LZ4 through `lz4_flex` (pure Rust, maintained): every correlate
+//! decompresses every head it reads, and LZ4 decompresses at GB/s. `checked-decode` keeps
+//! decoding of a damaged value from reading out of bounds.
+//!
+//! The original records are compressed with zstd at level 1 through the `zstd` crate (the
+//! maintained bindings to the reference library, built from its bundled C source; there is no
+//! pure-Rust zstd compressor of the same ratio). They are written once and read only by
+//! exports and investigations, so zstd's slower decompression costs little, and on chunks of a
+//! few dozen records it is about 1.5× smaller than LZ4. That is what keeps chunks small
+//! enough for sled's cache to weigh (see `MAX_CHUNK_EVENTS` in `write.rs`) without the disk
+//! growing: small LZ4 blocks compressed too little.
 //!
 //! The `chunk_ids` value of a chunk is the concatenation of its events' [`event_hash`]es in
 //! the chunk's order, 16 bytes each.
@@ -57,8 +65,13 @@ pub enum ReadMode {
 const FORMAT_HEAD: u8 = 2;
 /// The format of a `chunks` value with the raws inline (still read).
 const FORMAT_INLINE: u8 = 1;
-/// The format of a `chunk_raws` value.
-const FORMAT_RAWS: u8 = 1;
+/// The format of a `chunk_raws` value in LZ4 (written by earlier builds, still read).
+const FORMAT_RAWS_LZ4: u8 = 1;
+/// The format of a `chunk_raws` value written by this build: zstd.
+const FORMAT_RAWS: u8 = 2;
+/// The zstd level of the original records: the fastest standard level. Ingest is the
+/// writer's serial stage, and higher levels gained little on these records.
+const ZSTD_LEVEL: i32 = 1;
 /// Length of the header before the compressed block.
 const HEADER: usize = 9;
 /// Refuse to decompress a block claiming more than this many bytes (a damaged header).
@@ -150,22 +163,68 @@ pub(crate) struct Encoded {
     pub raws: Vec<u8>,
 }
 
-/// `format | count | length | lz4(block)`.
-fn frame(format: u8, count: u32, block: &[u8]) -> Result<Vec<u8>, String> {
+/// The compression of a value's block.
+#[derive(Debug, Clone, Copy)]
+enum Codec {
+    Lz4,
+    Zstd,
+}
+
+thread_local! {
+    /// zstd contexts, one of each per thread, reused: making one costs more than compressing
+    /// a small chunk.
+    static ZSTD_COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { RefCell::new(None) };
+    static ZSTD_DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's zstd context of type `C`, made by `new` on first use.
+fn with_zstd<C, T>(
+    key: &'static std::thread::LocalKey<RefCell<Option<C>>>,
+    new: impl FnOnce() -> std::io::Result<C>,
+    f: impl FnOnce(&mut C) -> std::io::Result<T>,
+) -> Result<T, String> {
+    let run = |slot: &mut Option<C>| {
+        let context = match slot {
+            Some(c) => c,
+            None => slot.insert(new()?),
+        };
+        f(context)
+    };
+    key.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => run(&mut slot),
+        // Not reached (compressing does not nest), but a fresh context is always correct.
+        Err(_) => run(&mut None),
+    })
+    .map_err(|e| format!("zstd: {e}"))
+}
+
+/// `format | count | length | compressed block`.
+fn frame(format: u8, codec: Codec, count: u32, block: &[u8]) -> Result<Vec<u8>, String> {
     let len = u32::try_from(block.len())
         .ok()
         .filter(|&n| n as usize <= MAX_RAW)
         .ok_or("over 1 GiB")?;
-    let mut out =
-        Vec::with_capacity(HEADER + lz4_flex::block::get_maximum_output_size(block.len()));
+    let bound = match codec {
+        Codec::Lz4 => lz4_flex::block::get_maximum_output_size(block.len()),
+        Codec::Zstd => zstd::zstd_safe::compress_bound(block.len()),
+    };
+    let mut out = Vec::with_capacity(HEADER + bound);
     out.push(format);
     out.extend_from_slice(&count.to_le_bytes());
     out.extend_from_slice(&len.to_le_bytes());
-    out.resize(
-        HEADER + lz4_flex::block::get_maximum_output_size(block.len()),
-        0,
-    );
-    let n = lz4_flex::block::compress_into(block, &mut out[HEADER..]).map_err(|e| e.to_string())?;
+    out.resize(HEADER + bound, 0);
+    let n = match codec {
+        Codec::Lz4 => {
+            lz4_flex::block::compress_into(block, &mut out[HEADER..]).map_err(|e| e.to_string())?
+        }
+        Codec::Zstd => with_zstd(
+            &ZSTD_COMPRESSOR,
+            || zstd::bulk::Compressor::new(ZSTD_LEVEL),
+            |c| c.compress_to_buffer(block, &mut out[HEADER..]),
+        )?,
+    };
     out.truncate(HEADER + n);
     Ok(out)
 }
@@ -197,13 +256,13 @@ pub(crate) fn encode(events: &[&Event]) -> Result<Encoded> {
     let raws: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
     let raws = postcard::to_allocvec(&raws).map_err(|e| encode_error(e.to_string()))?;
     Ok(Encoded {
-        head: frame(FORMAT_HEAD, count, &head).map_err(too_big)?,
-        raws: frame(FORMAT_RAWS, count, &raws).map_err(too_big)?,
+        head: frame(FORMAT_HEAD, Codec::Lz4, count, &head).map_err(too_big)?,
+        raws: frame(FORMAT_RAWS, Codec::Zstd, count, &raws).map_err(too_big)?,
     })
 }
 
-/// Buffers kept for decompressing, one per thread, up to this size (a chunk of 128 events
-/// is well under it): allocating a fresh zeroed buffer per chunk costs page faults, which
+/// Buffers kept for decompressing, one per thread, up to this size (a chunk is well under
+/// it): allocating a fresh zeroed buffer per chunk costs page faults, which
 /// were a third of the time of a first scan.
 const KEEP_BUFFER: usize = 4 << 20;
 
@@ -211,21 +270,41 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Decompresses an lz4 block that must expand to exactly `len` bytes and decodes it with
-/// `f`, in this thread's reused buffer.
+/// Decompresses a block that must expand to exactly `len` bytes and decodes it with `f`, in
+/// this thread's reused buffer.
 fn with_decompressed<T>(
+    codec: Codec,
     block: &[u8],
     len: usize,
     f: impl FnOnce(&[u8]) -> Result<T, String>,
 ) -> Result<T, String> {
-    if len > MAX_RAW {
-        return Err(format!("block claims {len} bytes"));
+    // A damaged length must not make the buffer huge: it is checked against what the block
+    // can expand to (LZ4 expands at most 255× plus a little; a zstd frame states its size).
+    let possible = match codec {
+        Codec::Lz4 => block.len().saturating_mul(255).saturating_add(64) >= len,
+        Codec::Zstd => {
+            zstd::zstd_safe::get_frame_content_size(block)
+                .ok()
+                .flatten()
+                == Some(len as u64)
+        }
+    };
+    if len > MAX_RAW || !possible {
+        return Err(format!(
+            "block of {} bytes claims to expand to {len}",
+            block.len()
+        ));
     }
     let run = |buf: &mut Vec<u8>| {
         buf.clear();
         buf.resize(len, 0);
-        let n = lz4_flex::block::decompress_into(block, buf)
-            .map_err(|e| format!("undecompressable block: {e}"))?;
+        let n = match codec {
+            Codec::Lz4 => lz4_flex::block::decompress_into(block, buf).map_err(|e| e.to_string()),
+            Codec::Zstd => with_zstd(&ZSTD_DECOMPRESSOR, zstd::bulk::Decompressor::new, |d| {
+                d.decompress_to_buffer(block, &mut buf[..])
+            }),
+        }
+        .map_err(|e| format!("undecompressable block: {e}"))?;
         if n != len {
             return Err(format!("block expands to {n} bytes, its header says {len}"));
         }
@@ -281,7 +360,8 @@ pub(crate) fn decode_head(key: &[u8], value: &[u8]) -> Result<(Vec<Event>, bool)
     let (format, count, len, block) = unframe(value, &[FORMAT_HEAD, FORMAT_INLINE])
         .map_err(|e| corrupt(format!("chunk: {e}")))?;
     let events: Vec<Event> =
-        with_decompressed(block, len, |b| from_postcard(b, "chunk")).map_err(corrupt)?;
+        with_decompressed(Codec::Lz4, block, len, |b| from_postcard(b, "chunk"))
+            .map_err(corrupt)?;
     if events.len() != count {
         return Err(corrupt(format!(
             "chunk holds {} events, its header says {count}",
@@ -294,10 +374,16 @@ pub(crate) fn decode_head(key: &[u8], value: &[u8]) -> Result<(Vec<Event>, bool)
 /// Puts back the raws of a chunk from its `chunk_raws` value, stored under `key`.
 pub(crate) fn add_raws(key: &[u8], events: &mut [Event], value: &[u8]) -> Result<()> {
     let corrupt = |what: String| StoreError::corrupt("chunk_raws", key, what);
-    let (_, count, len, block) =
-        unframe(value, &[FORMAT_RAWS]).map_err(|e| corrupt(format!("raw records: {e}")))?;
+    let (format, count, len, block) = unframe(value, &[FORMAT_RAWS, FORMAT_RAWS_LZ4])
+        .map_err(|e| corrupt(format!("raw records: {e}")))?;
+    let codec = if format == FORMAT_RAWS {
+        Codec::Zstd
+    } else {
+        Codec::Lz4
+    };
     let raws: Vec<String> =
-        with_decompressed(block, len, |b| from_postcard(b, "raw records")).map_err(corrupt)?;
+        with_decompressed(codec, block, len, |b| from_postcard(b, "raw records"))
+            .map_err(corrupt)?;
     if raws.len() != count || count != events.len() {
         return Err(corrupt(format!(
             "{} raw records, the header says {count}, the chunk holds {} events",
@@ -437,11 +523,35 @@ mod tests {
     fn inline_chunks_of_format_1_are_still_read() {
         let events = events();
         let plain = postcard::to_allocvec(&events).unwrap();
-        let v = frame(FORMAT_INLINE, events.len() as u32, &plain).unwrap();
+        let v = frame(FORMAT_INLINE, Codec::Lz4, events.len() as u32, &plain).unwrap();
         assert_eq!(decode_head(b"k", &v).unwrap(), (events, false));
         let mut bad = v;
         bad[1] = 9;
         assert!(decode_head(b"k", &bad).is_err());
+    }
+
+    #[test]
+    fn lz4_raws_of_format_1_are_still_read() {
+        let events = events();
+        let refs: Vec<&Event> = events.iter().collect();
+        let c = encode(&refs).unwrap();
+        let raws: Vec<&str> = events.iter().map(|e| e.raw.as_str()).collect();
+        let plain = postcard::to_allocvec(&raws).unwrap();
+        let lz4 = frame(FORMAT_RAWS_LZ4, Codec::Lz4, events.len() as u32, &plain).unwrap();
+        let (mut lean, _) = decode_head(b"k", &c.head).unwrap();
+        add_raws(b"k", &mut lean, &lz4).unwrap();
+        assert_eq!(lean, events);
+        // zstd bytes under the LZ4 format byte, and the other way round, are reported.
+        for (format, codec) in [(FORMAT_RAWS_LZ4, Codec::Zstd), (FORMAT_RAWS, Codec::Lz4)] {
+            let v = frame(format, codec, events.len() as u32, &plain).unwrap();
+            let err = add_raws(b"k", &mut without_raw(&events), &v).unwrap_err();
+            let err = err.to_string();
+            assert!(
+                err.contains("tree 'chunk_raws'")
+                    && (err.contains("undecompressable") || err.contains("claims to expand")),
+                "{err}"
+            );
+        }
     }
 
     #[test]
@@ -478,6 +588,28 @@ mod tests {
         }
 
         proptest! {
+            #[test]
+            fn arbitrary_values_never_panic(
+                format in prop_oneof![Just(FORMAT_HEAD), Just(FORMAT_RAWS), Just(FORMAT_RAWS_LZ4), any::<u8>()],
+                count in 0u32..40,
+                len in prop_oneof![0u32..4096, any::<u32>()],
+                block in proptest::collection::vec(any::<u8>(), 0..512),
+                zstd_magic in any::<bool>(),
+            ) {
+                let mut value = vec![format];
+                value.extend_from_slice(&count.to_le_bytes());
+                value.extend_from_slice(&len.to_le_bytes());
+                if zstd_magic {
+                    value.extend_from_slice(&[0x28, 0xb5, 0x2f, 0xfd]);
+                }
+                value.extend_from_slice(&block);
+                let _ = decode_head(b"k", &value);
+                let mut events = vec![Event::new(
+                    String::new(), Source::Cloudtrail, WireShape::EventBridge, DateTime::UNIX_EPOCH,
+                ); count as usize];
+                let _ = add_raws(b"k", &mut events, &value);
+            }
+
             #[test]
             fn without_raw_is_full_with_raw_cleared(
                 events in proptest::collection::vec(event(), 0..20),
