@@ -96,8 +96,8 @@ impl Store {
     /// never an empty `Vec`, each stored event in exactly one call. Within a call the events
     /// are of one source and 10-minute bucket and in time order (to the microsecond); the
     /// order of the calls is unspecified, and calls run concurrently. Events of one bucket
-    /// may come in several calls (a bucket is written as one chunk per insert, of at most 128
-    /// events). With [`ReadMode::WithoutRaw`] events come with `raw` empty, and the raws
+    /// may come in several calls (a bucket is written as one or more chunks per insert, of at
+    /// most 24 events, 128 in stores written by earlier builds). With [`ReadMode::WithoutRaw`] events come with `raw` empty, and the raws
     /// are not even read: about twice as fast on realistic events.
     ///
     /// Memory is one decoded chunk (at most 128 events) per thread plus whatever `f` keeps.

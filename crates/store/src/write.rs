@@ -52,15 +52,18 @@ use crate::store::{meta, Store};
 ///
 /// It decides ingest's memory. A sled 0.34 leaf holds up to 17 values; a page over a quarter
 /// of a segment (128 KiB) is written as a blob file, and the page cache weighs a blob page by
-/// its pointer record (about 20 bytes), so leaves of large values are not evicted. With 128
-/// events the original records compress to ~30 KB (up to 70 KB), leaves are 0.5–1 MB blobs,
-/// and ingesting the bench's 2.5M events peaks at ~1.4 GiB whatever `cache_capacity` is
-/// (heaptrack: ~440 MB in leaves read back by inserts). With 12, leaves stay inline:
-/// measured, ingest peaked at ~0.85 GiB and was no slower, and a full correlate was as fast.
-/// But the state took ~65% more disk (LZ4 gains less on small blocks; sled's log holds the
-/// pages), correlate's reading floor fell by ~30%, and an incremental sweep was ~10% slower.
-/// 128 stays until that trade is decided.
-pub(crate) const MAX_CHUNK_EVENTS: usize = 128;
+/// its pointer record (about 20 bytes), so leaves of large values are never evicted. With 128
+/// events (earlier builds) the original records compressed to ~30 KB (up to 70 KB), leaves
+/// were 0.5–1 MB blobs, and ingesting the bench's 2.5M events peaked at ~1.3–1.4 GiB whatever
+/// `cache_capacity` was (heaptrack: ~440 MB in leaves read back by inserts). With 24 and the
+/// records in zstd (see `chunk.rs`), leaves stay inline and are weighed. Measured on the
+/// bench: ingest peaked at 0.79–0.83 GiB and was no slower; a full correlate and an
+/// incremental sweep were as fast (medians of nine alternated sweeps: 0.81 s both); the state
+/// took 15% more disk (3.1 against 2.7 GB). With 12 and LZ4, ingest peaked at ~0.85 GiB but
+/// the state took 65% more disk and correlate's reading floor fell by ~30%.
+///
+/// Stores written with larger chunks are read as they are: nothing depends on the size.
+pub(crate) const MAX_CHUNK_EVENTS: usize = 24;
 
 /// What one [`Store::insert_batch`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +120,7 @@ pub(crate) fn crash_point(_: u8) -> Result<()> {
     Ok(())
 }
 
-/// Encodes (postcard + lz4) the chunk of every run, on as many threads as there are cores:
+/// Encodes (postcard, then LZ4 and zstd) the chunk of every run, on as many threads as there are cores:
 /// encoding is most of the writer's CPU time, and the writer is the pipeline's serial stage.
 fn encode_runs(
     fresh: &[(&Event, i64, [u8; HASH_LEN])],
