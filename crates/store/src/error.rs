@@ -38,6 +38,17 @@ pub enum StoreError {
         /// The version this build reads and writes.
         supported: u32,
     },
+    /// The database holds values in a format revision newer than this build reads.
+    #[error(
+        "state was written by a newer skein (value format revision {found}; this build reads \
+         up to {supported}); use that skein or a newer one, or a new state directory"
+    )]
+    FormatTooNew {
+        /// The revision marked in the database.
+        found: u32,
+        /// The newest revision this build reads and writes.
+        supported: u32,
+    },
     /// A filesystem operation on the state directory, lock or quarantine file failed.
     #[error("{action} {}: {source}", path.display())]
     Io {

@@ -3,7 +3,8 @@
 //! It owns
 //! - the sled database under `STATE/db` and the layout of its trees ([`keys`]);
 //! - the writer's in-memory state: de-duplication index, entity summaries, counters;
-//! - the schema version ([`SCHEMA_VERSION`]) checked on every open;
+//! - the schema version ([`SCHEMA_VERSION`]) and value format revision ([`FORMAT_REVISION`])
+//!   checked on every open;
 //! - the single-writer lock `STATE/skein.lock`, whose error names the process holding it;
 //! - the quarantine file `STATE/quarantine.ndjson` for records that could not be ingested;
 //! - collectors' durable cursors, flushed on every advance;
@@ -162,3 +163,12 @@ pub use write::{BatchOutcome, SourceOutcome};
 /// postcard stores by position, so that an older database is refused with a clear error
 /// instead of failing to decode; there are no migrations yet, so it must be re-ingested.
 pub const SCHEMA_VERSION: u32 = 4;
+
+/// The newest value format this build writes within [`SCHEMA_VERSION`]. A schema change means
+/// re-ingesting; a format revision does not: it adds a new encoding of some value that this
+/// build and later ones read alongside the older ones (revision 1: original records in zstd,
+/// compressed cases, format-2 index runs). Opening a store marks it with this revision when its
+/// mark is lower, and a build whose revision is lower than a store's mark refuses the store
+/// ([`StoreError::FormatTooNew`]) instead of reporting values it cannot decode as damaged.
+/// Builds from before the mark existed do not check it.
+pub const FORMAT_REVISION: u32 = 1;

@@ -12,7 +12,7 @@ use crate::quarantine::{QuarantineLog, QuarantineRecord, QUARANTINE_FILE};
 use crate::state::State;
 use crate::stats::{decode_u64, SourceStats, Span, StoreStats};
 use crate::summary;
-use crate::SCHEMA_VERSION;
+use crate::{FORMAT_REVISION, SCHEMA_VERSION};
 
 /// Name of the sled database directory inside the state directory.
 pub const DB_DIR: &str = "db";
@@ -21,6 +21,9 @@ pub const DB_DIR: &str = "db";
 pub(crate) mod meta {
     /// The schema version, `u32` big-endian.
     pub const SCHEMA: &[u8] = b"schema_version";
+    /// The highest value format revision that has written to the store, `u32` big-endian
+    /// (see [`crate::FORMAT_REVISION`]).
+    pub const FORMAT_REVISION: &[u8] = b"format_revision";
     /// Records quarantined, `u64` big-endian.
     pub const QUARANTINED: &[u8] = b"quarantined";
     /// The next chunk sequence number, `u64` big-endian.
@@ -186,7 +189,41 @@ impl Store {
                 found,
                 supported: SCHEMA_VERSION,
             }),
-            std::cmp::Ordering::Equal => Ok(()),
+            std::cmp::Ordering::Equal => self.check_format_revision(),
+        }
+    }
+
+    /// Refuses a store marked by a newer value format revision, and marks this build's on a
+    /// store with an older mark or none. The mark needs no flush of its own: sled recovers a
+    /// prefix of its log, so any value written later in the new format is durable only if
+    /// the mark is.
+    fn check_format_revision(&self) -> Result<()> {
+        let found = self
+            .meta
+            .get(meta::FORMAT_REVISION)
+            .map_err(StoreError::sled("reading the format revision"))?
+            .map(|v| {
+                v.as_ref().try_into().map(u32::from_be_bytes).map_err(|_| {
+                    StoreError::corrupt(
+                        "meta",
+                        meta::FORMAT_REVISION,
+                        "format revision is not 4 bytes",
+                    )
+                })
+            })
+            .transpose()?;
+        match found {
+            Some(found) if found > FORMAT_REVISION => Err(StoreError::FormatTooNew {
+                found,
+                supported: FORMAT_REVISION,
+            }),
+            Some(found) if found == FORMAT_REVISION => Ok(()),
+            _ => {
+                self.meta
+                    .insert(meta::FORMAT_REVISION, &FORMAT_REVISION.to_be_bytes())
+                    .map_err(StoreError::sled("writing the format revision"))?;
+                Ok(())
+            }
         }
     }
 

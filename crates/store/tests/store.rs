@@ -6,7 +6,9 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, TimeZone, Utc};
 use skein_model::{EntityRef, EntityType, Event, Source, WireShape};
-use skein_store::{OpenOptions, QuarantineRecord, Store, StoreError, MAX_EXCERPT, SCHEMA_VERSION};
+use skein_store::{
+    OpenOptions, QuarantineRecord, Store, StoreError, FORMAT_REVISION, MAX_EXCERPT, SCHEMA_VERSION,
+};
 
 #[path = "store/cases.rs"]
 mod cases;
@@ -385,6 +387,50 @@ fn set_schema(dir: &Path, version: Option<u32>) {
         None => meta.remove("schema_version").unwrap(),
     };
     db.flush().unwrap();
+}
+
+#[test]
+fn stores_of_a_newer_format_revision_are_refused_and_older_ones_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let revision = |dir: &Path| {
+        let db = open_sled(dir);
+        let v = db
+            .open_tree("meta")
+            .unwrap()
+            .get("format_revision")
+            .unwrap();
+        v.map(|v| u32::from_be_bytes(v.as_ref().try_into().unwrap()))
+    };
+    assert_eq!(revision(dir.path()), Some(FORMAT_REVISION));
+
+    // A store from before the mark existed gets it.
+    {
+        let db = open_sled(dir.path());
+        db.open_tree("meta")
+            .unwrap()
+            .remove("format_revision")
+            .unwrap();
+        db.flush().unwrap();
+    }
+    drop(open(dir.path()));
+    assert_eq!(revision(dir.path()), Some(FORMAT_REVISION));
+
+    {
+        let db = open_sled(dir.path());
+        let meta = db.open_tree("meta").unwrap();
+        meta.insert("format_revision", &(FORMAT_REVISION + 1).to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(dir.path(), OpenOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, StoreError::FormatTooNew { found, supported } if found == FORMAT_REVISION + 1 && supported == FORMAT_REVISION),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer skein"), "{err}");
+    // Refusing leaves the mark alone.
+    assert_eq!(revision(dir.path()), Some(FORMAT_REVISION + 1));
 }
 
 #[test]
