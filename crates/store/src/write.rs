@@ -122,8 +122,9 @@ pub(crate) fn crash_point(_: u8) -> Result<()> {
     Ok(())
 }
 
-/// Encodes (postcard, then LZ4 and zstd) the chunk of every run, on as many threads as there are cores:
-/// encoding is most of the writer's CPU time, and the writer is the pipeline's serial stage.
+/// Encodes (postcard, then LZ4 and zstd) the chunk of every run, on as many threads as there
+/// are cores: encoding is most of the writer's CPU time, and the writer is the pipeline's
+/// serial stage.
 fn encode_runs(
     fresh: &[(&Event, i64, [u8; HASH_LEN])],
     runs: &[(usize, usize)],
