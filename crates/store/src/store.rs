@@ -157,29 +157,24 @@ impl Store {
     }
 
     fn check_schema(&self) -> Result<()> {
-        let found = match self
-            .meta
-            .get(meta::SCHEMA)
-            .map_err(StoreError::sled("reading the schema version"))?
-        {
-            Some(v) => u32::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-                StoreError::corrupt("meta", meta::SCHEMA, "schema version is not 4 bytes")
-            })?),
-            None if self.chunks.is_empty()
-                && self.chunk_ids.is_empty()
-                && !self.legacy_data()? =>
-            {
-                self.meta
-                    .insert(meta::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(StoreError::sled("writing the schema version"))?;
-                self.db
-                    .flush()
-                    .map_err(StoreError::sled("flushing the new database"))?;
-                SCHEMA_VERSION
-            }
-            // Data without a version predates versioning.
-            None => 0,
-        };
+        let found =
+            match self.meta_u32(meta::SCHEMA, "reading the schema version", "schema version")? {
+                Some(v) => v,
+                None if self.chunks.is_empty()
+                    && self.chunk_ids.is_empty()
+                    && !self.legacy_data()? =>
+                {
+                    self.meta
+                        .insert(meta::SCHEMA, &SCHEMA_VERSION.to_be_bytes())
+                        .map_err(StoreError::sled("writing the schema version"))?;
+                    self.db
+                        .flush()
+                        .map_err(StoreError::sled("flushing the new database"))?;
+                    SCHEMA_VERSION
+                }
+                // Data without a version predates versioning.
+                None => 0,
+            };
         match found.cmp(&SCHEMA_VERSION) {
             std::cmp::Ordering::Less => Err(StoreError::SchemaTooOld {
                 found,
@@ -193,25 +188,31 @@ impl Store {
         }
     }
 
+    /// The `u32` big-endian value of `meta` under `key`, if any; `reading` names the read in a
+    /// sled error, `what` the value in a corruption error.
+    fn meta_u32(&self, key: &[u8], reading: &'static str, what: &str) -> Result<Option<u32>> {
+        self.meta
+            .get(key)
+            .map_err(StoreError::sled(reading))?
+            .map(|v| {
+                v.as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::corrupt("meta", key, format!("{what} is not 4 bytes")))
+            })
+            .transpose()
+    }
+
     /// Refuses a store marked by a newer value format revision, and marks this build's on a
     /// store with an older mark or none. The mark needs no flush of its own: sled recovers a
     /// prefix of its log, so any value written later in the new format is durable only if
     /// the mark is.
     fn check_format_revision(&self) -> Result<()> {
-        let found = self
-            .meta
-            .get(meta::FORMAT_REVISION)
-            .map_err(StoreError::sled("reading the format revision"))?
-            .map(|v| {
-                v.as_ref().try_into().map(u32::from_be_bytes).map_err(|_| {
-                    StoreError::corrupt(
-                        "meta",
-                        meta::FORMAT_REVISION,
-                        "format revision is not 4 bytes",
-                    )
-                })
-            })
-            .transpose()?;
+        let found = self.meta_u32(
+            meta::FORMAT_REVISION,
+            "reading the format revision",
+            "format revision",
+        )?;
         match found {
             Some(found) if found > FORMAT_REVISION => Err(StoreError::FormatTooNew {
                 found,
