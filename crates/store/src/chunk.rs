@@ -165,7 +165,7 @@ pub(crate) struct Encoded {
 
 /// The compression of a value's block.
 #[derive(Debug, Clone, Copy)]
-enum Codec {
+pub(crate) enum Codec {
     Lz4,
     Zstd,
 }
@@ -201,7 +201,7 @@ fn with_zstd<C, T>(
 }
 
 /// `format | count | length | compressed block`.
-fn frame(format: u8, codec: Codec, count: u32, block: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn frame(format: u8, codec: Codec, count: u32, block: &[u8]) -> Result<Vec<u8>, String> {
     let len = u32::try_from(block.len())
         .ok()
         .filter(|&n| n as usize <= MAX_RAW)
@@ -272,7 +272,7 @@ thread_local! {
 
 /// Decompresses a block that must expand to exactly `len` bytes and decodes it with `f`, in
 /// this thread's reused buffer.
-fn with_decompressed<T>(
+pub(crate) fn with_decompressed<T>(
     codec: Codec,
     block: &[u8],
     len: usize,
@@ -325,7 +325,10 @@ fn with_decompressed<T>(
 }
 
 /// Decodes a postcard value that must use every byte of `bytes`.
-fn from_postcard<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8], what: &str) -> Result<T, String> {
+pub(crate) fn from_postcard<'a, T: serde::Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<T, String> {
     match postcard::take_from_bytes(bytes) {
         Ok((v, [])) => Ok(v),
         Ok((_, rest)) => Err(format!("{what} has {} trailing bytes", rest.len())),
@@ -341,7 +344,10 @@ fn word(bytes: &[u8], at: usize) -> usize {
 }
 
 /// Splits `format | count | length | block` after checking the format is one of `formats`.
-fn unframe<'a>(value: &'a [u8], formats: &[u8]) -> Result<(u8, usize, usize, &'a [u8]), String> {
+pub(crate) fn unframe<'a>(
+    value: &'a [u8],
+    formats: &[u8],
+) -> Result<(u8, usize, usize, &'a [u8]), String> {
     let header = value.get(..HEADER).ok_or("value shorter than its header")?;
     if !formats.contains(&header[0]) {
         return Err(format!("unknown format {}", header[0]));
