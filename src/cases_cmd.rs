@@ -53,13 +53,10 @@ fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
     out
 }
 
-/// The stored findings with these ids (those that exist), in no particular order: decoded
-/// on one thread per core (a case of a user with a daily risky sign-in holds thousands).
+/// The stored findings with these ids (those that exist), in no particular order: each
+/// block of findings read and decompressed once for all the ids it holds.
 fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>> {
-    let found = on_every_core(ids, "a finding reader", |id| {
-        store.finding(id).context("reading a finding")
-    })?;
-    Ok(found.into_iter().flatten().collect())
+    store.findings_with_ids(ids).context("reading findings")
 }
 
 /// The digest of a case's stored findings its index entry records (xxh3-128, hex).

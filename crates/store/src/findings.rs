@@ -1,17 +1,28 @@
-//! Findings (SPEC §5): what the rules concluded, stored as JSON.
+//! Findings (SPEC §5): what the rules concluded, stored as JSON in blocks.
 //!
 //! | tree | key | value |
 //! |---|---|---|
-//! | `findings` | the finding's id | `serde_json` of the [`Finding`] |
-//! | `findings_by_rule` | `escaped rule \| 0x00 \| id` | empty |
+//! | `finding_blocks` | block number, `u64` BE | up to 64 findings ([`crate::finding_blocks`]) |
 //! | `meta` | `findings` | how many findings are stored, `u64` BE |
 //!
-//! The rule is escaped ([`keys::escape_into`]) so that the `0x00` terminator is unambiguous
-//! and one rule's name that prefixes another's never matches it. [`Store::put_findings`] and
-//! [`Store::remove_findings`] each change all three trees in one sled transaction and flush
-//! it before returning, so the index and the count always agree with the findings, and a
-//! finding reported stored (or removed) stays so after a crash. Readers still check every
-//! finding listed by the index against its rule.
+//! Each id is in one block. Replacing a finding writes it into a new block and rewrites its
+//! old block without it (or removes the block when nothing is left); removing one rewrites
+//! its block. [`Store::put_findings`] and [`Store::remove_findings`] each write their blocks
+//! and the count in one sled transaction and flush it before returning, so the count always
+//! agrees with the blocks, and a finding reported stored (or removed) stays so after a
+//! crash.
+//!
+//! The writer keeps an index of every stored id (its block and the digest of its JSON),
+//! built on first use from the blocks' heads, which are not compressed (for the bench's
+//! 116k findings: ~1,800 values, a few MB). It decides what is new, changed or unchanged
+//! without reading the findings, and it is what [`Store::finding_digests`] returns.
+//!
+//! Stores written before blocks (format revision 1) kept one value per finding in a
+//! `findings` tree with a `findings_by_rule` index; opening one moves them into blocks
+//! (see [`Store::move_findings_to_blocks`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 use skein_model::Finding;
@@ -20,9 +31,15 @@ use sled::Transactional;
 
 use crate::error::{Result, StoreError};
 use crate::evict::evicting;
+use crate::finding_blocks::{self, Entry, EntryRef};
 use crate::keys;
 use crate::stats::decode_u64;
 use crate::store::{meta, Store};
+
+/// The tree named in errors about a finding's JSON.
+const FINDINGS: &str = "findings";
+/// The tree of blocks.
+const BLOCKS: &str = "finding_blocks";
 
 /// A finding encoded as stored: its id, its rule (for the index) and its JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,25 +87,38 @@ pub struct FindingsOutcome {
     pub unchanged: u64,
 }
 
-/// The `findings_by_rule` prefix of every finding of `rule`.
-fn rule_prefix(rule: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(rule.len() + 1);
-    keys::escape_into(&mut k, rule.as_bytes());
-    k.push(0);
-    k
+/// Where a stored finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Location {
+    block: u64,
+    digest: u128,
 }
 
-/// The `findings_by_rule` key of finding `id` of `rule`.
-fn rule_key(rule: &str, id: &str) -> Vec<u8> {
-    let mut k = rule_prefix(rule);
-    k.extend_from_slice(id.as_bytes());
-    k
+/// The writer's index of stored findings (see the module doc).
+#[derive(Debug, Default)]
+pub(crate) struct FindingIndex {
+    ids: HashMap<String, Location>,
+    /// The number of the next block written.
+    next_block: u64,
 }
 
-/// Decodes the finding stored under `key`.
-fn decode(key: &[u8], value: &[u8]) -> Result<Finding> {
-    serde_json::from_slice(value)
-        .map_err(|e| StoreError::corrupt("findings", key, format!("undecodable finding: {e}")))
+/// Decodes a finding's JSON, stored under `id`.
+fn decode_json(id: &str, json: &[u8]) -> Result<Finding> {
+    serde_json::from_slice(json).map_err(|e| {
+        StoreError::corrupt(FINDINGS, id.as_bytes(), format!("undecodable finding: {e}"))
+    })
+}
+
+/// The number of a block from its key.
+fn block_number(key: &[u8]) -> Result<u64> {
+    key.try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::corrupt(BLOCKS, key, "key is not 8 bytes"))
+}
+
+/// Decodes every finding of the block stored under `key`.
+fn decode_block(key: &[u8], value: &[u8]) -> Result<Vec<Entry>> {
+    finding_blocks::decode(value).map_err(|what| StoreError::corrupt(BLOCKS, key, what))
 }
 
 /// The findings count in the `meta` tree, inside a transaction.
@@ -121,14 +151,87 @@ fn sort(findings: &mut [Finding]) {
     });
 }
 
+/// What one write does to the blocks: values to insert under block numbers, numbers to
+/// remove, and the change to the count.
+#[derive(Default)]
+struct BlockWrite {
+    put: Vec<(u64, Vec<u8>)>,
+    removed: Vec<u64>,
+    added: u64,
+    dropped: u64,
+}
+
+impl BlockWrite {
+    /// Applies the write and the new count in one transaction.
+    fn commit(&self, store: &Store, action: &'static str) -> Result<()> {
+        (&store.finding_blocks, &store.meta)
+            .transaction(|(blocks, meta_tree)| {
+                for (number, value) in &self.put {
+                    blocks.insert(&number.to_be_bytes()[..], value.as_slice())?;
+                }
+                for number in &self.removed {
+                    blocks.remove(&number.to_be_bytes()[..])?;
+                }
+                if self.added != self.dropped {
+                    let count = (read_count(meta_tree)? + self.added).saturating_sub(self.dropped);
+                    meta_tree.insert(meta::FINDINGS, &count.to_be_bytes()[..])?;
+                }
+                Ok(())
+            })
+            .map_err(|e| match e {
+                TransactionError::Abort(e) => e,
+                TransactionError::Storage(source) => StoreError::Sled { action, source },
+            })
+    }
+}
+
 impl Store {
+    /// The index of stored findings, built from the blocks' heads on first use.
+    fn finding_index(&self) -> Result<RwLockWriteGuard<'_, Option<FindingIndex>>> {
+        let mut guard = self
+            .finding_index
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let mut index = FindingIndex {
+                // Sized once (growing it rehashed every id several times).
+                ids: HashMap::with_capacity(usize::try_from(self.finding_count()?).unwrap_or(0)),
+                next_block: 0,
+            };
+            for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
+                let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
+                let block = block_number(&k)?;
+                let heads = finding_blocks::decode_heads(&v)
+                    .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
+                for h in heads {
+                    index.ids.insert(
+                        h.id,
+                        Location {
+                            block,
+                            digest: h.digest,
+                        },
+                    );
+                }
+                index.next_block = block + 1;
+            }
+            *guard = Some(index);
+        }
+        Ok(guard)
+    }
+
+    /// The index, loaded, for reading.
+    fn read_finding_index(&self) -> Result<RwLockReadGuard<'_, Option<FindingIndex>>> {
+        drop(self.finding_index()?);
+        Ok(self.finding_index.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     /// Stores `findings` by id: a new id is inserted; an id stored with the same content
-    /// (byte for byte, as JSON) is left alone; an id stored with other content is replaced,
-    /// moving it to its new rule's index when the rule changed. When the same id appears more
-    /// than once in `findings`, the last one wins (and the others count as well).
+    /// (byte for byte, as JSON) is left alone; an id stored with other content is replaced.
+    /// When the same id appears more than once in `findings`, the last one wins (and the
+    /// others count as well).
     ///
-    /// Everything is written in one sled transaction (findings, rule index and count) and
-    /// flushed to disk before this returns.
+    /// Everything is written in one sled transaction (blocks and count) and flushed to disk
+    /// before this returns.
     pub fn put_findings(&self, findings: &[Finding]) -> Result<FindingsOutcome> {
         let outcome = self.put_findings_unflushed(findings)?;
         if outcome.inserted + outcome.updated > 0 {
@@ -139,207 +242,241 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Every stored finding's id with the xxh3-128 hash of its stored JSON, in one pass over
-    /// the findings tree: a writer about to store many findings compares against this and
-    /// passes on only those that differ, instead of reading each stored finding back (one
-    /// random read each, mostly cache misses after a scan of the events).
-    pub fn finding_digests(&self) -> Result<std::collections::HashMap<String, u128>> {
-        let mut out = std::collections::HashMap::with_capacity(self.findings.len());
-        for kv in evicting(&self.findings, self.findings.iter()) {
-            let (k, v) = kv.map_err(StoreError::sled("reading findings"))?;
-            let id = String::from_utf8_lossy(&k).into_owned();
-            out.insert(id, finding_digest(&v));
-        }
-        Ok(out)
+    /// Every stored finding's id with the xxh3-128 hash of its stored JSON, from the
+    /// writer's index: a writer about to store many findings compares against this and
+    /// passes on only those that differ.
+    pub fn finding_digests(&self) -> Result<HashMap<String, u128>> {
+        let guard = self.read_finding_index()?;
+        Ok(guard
+            .iter()
+            .flat_map(|index| index.ids.iter())
+            .map(|(id, at)| (id.clone(), at.digest))
+            .collect())
     }
 
     /// [`Store::put_findings`] without the flush: the transaction is atomic, but may be lost
     /// by a crash until [`Store::flush`] (or sled's background flush). For writers that store
     /// many batches and flush once at the end, such as `correlate`, which recomputes what a
-    /// crash lost (a flush per batch cost about a second per hundred batches).
+    /// crash lost.
     pub fn put_findings_unflushed(&self, findings: &[Finding]) -> Result<FindingsOutcome> {
         let records = findings
             .iter()
             .map(FindingRecord::of)
             .collect::<Result<Vec<_>>>()?;
-        // Findings stored exactly as given need no transaction: a re-run mostly gives those.
-        // (A writer running concurrently could change one between this read and the
-        // transaction only to another full finding; the transaction below re-checks the rest.)
-        // Ids given more than once go through the transaction, where the last one wins.
-        let mut seen = std::collections::HashSet::new();
-        let repeated: std::collections::HashSet<&str> = records
-            .iter()
-            .filter(|r| !seen.insert(r.id.as_str()))
-            .map(|r| r.id.as_str())
-            .collect();
-        let mut unchanged = 0;
-        let changed: Vec<&FindingRecord> = records
-            .iter()
-            .filter(|r| {
-                if repeated.contains(r.id.as_str()) {
-                    return true;
-                }
-                let same = self
-                    .findings
-                    .get(r.id.as_bytes())
-                    .ok()
-                    .flatten()
-                    .is_some_and(|old| old.as_ref() == r.json.as_slice());
-                unchanged += u64::from(same);
-                !same
-            })
-            .collect();
-        let mut outcome = self.write_findings(&changed)?;
-        outcome.unchanged += unchanged;
-        Ok(outcome)
+        self.write_findings(&records)
     }
 
     /// [`Store::put_findings_unflushed`] for a writer that has already compared its findings
-    /// with [`Store::finding_digests`] and encoded them: they go straight to the transaction
-    /// (which still compares each with what is stored, so one that is in fact unchanged is
-    /// counted so and not written).
+    /// with [`Store::finding_digests`] and encoded them (each is still compared with what is
+    /// stored, so one that is in fact unchanged is counted so and not written).
     pub fn put_changed_findings_unflushed(
         &self,
         records: &[FindingRecord],
     ) -> Result<FindingsOutcome> {
-        self.write_findings(&records.iter().collect::<Vec<_>>())
+        self.write_findings(records)
     }
 
-    /// Writes `values` (the last of an id wins) with their index entries and the new count,
-    /// in one transaction.
-    fn write_findings(&self, values: &[&FindingRecord]) -> Result<FindingsOutcome> {
-        if values.is_empty() {
-            return Ok(FindingsOutcome::default());
-        }
+    /// Writes `records` (the last of an id wins) into new blocks, rewrites the blocks that
+    /// held the older versions of those replaced, and updates the count, in one transaction.
+    fn write_findings(&self, records: &[FindingRecord]) -> Result<FindingsOutcome> {
         // Records can be built by hand: the same refusal as `FindingRecord::of`.
-        for r in values {
+        for r in records {
             refuse_empty_id(&r.id)?;
         }
-        (&self.findings, &self.findings_by_rule, &self.meta)
-            .transaction(|(tree, by_rule, meta_tree)| {
-                let mut outcome = FindingsOutcome::default();
-                let mut count = read_count(meta_tree)?;
-                for f in values {
-                    let (key, json) = (f.id.as_bytes(), &f.json);
-                    match tree.get(key)? {
-                        None => {
-                            outcome.inserted += 1;
-                            count += 1;
-                        }
-                        Some(old) if old.as_ref() == json.as_slice() => {
-                            outcome.unchanged += 1;
-                            continue;
-                        }
-                        Some(old) => {
-                            outcome.updated += 1;
-                            // A corrupt old value has no rule to unindex: readers skip the
-                            // stale index entry it may leave.
-                            if let Ok(old) = decode(key, &old) {
-                                if old.rule != f.rule {
-                                    by_rule.remove(rule_key(&old.rule, &f.id))?;
-                                }
-                            }
-                        }
-                    }
-                    tree.insert(key, json.as_slice())?;
-                    by_rule.insert(rule_key(&f.rule, &f.id), &[][..])?;
+        let mut guard = self.finding_index()?;
+        let index = guard.get_or_insert_with(FindingIndex::default);
+        let mut outcome = FindingsOutcome::default();
+        let mut entries: Vec<EntryRef> = Vec::new();
+        let mut position: HashMap<&str, usize> = HashMap::new();
+        let mut replaced: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
+        for r in records {
+            let digest = finding_digest(&r.json);
+            let entry = EntryRef {
+                id: &r.id,
+                rule: &r.rule,
+                digest,
+                json: &r.json,
+            };
+            if let Some(&at) = position.get(r.id.as_str()) {
+                if entries[at].digest == digest {
+                    outcome.unchanged += 1;
+                } else {
+                    outcome.updated += 1;
+                    entries[at] = entry;
                 }
-                meta_tree.insert(meta::FINDINGS, &count.to_be_bytes()[..])?;
-                Ok(outcome)
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(source) => StoreError::Sled {
-                    action: "writing findings",
-                    source,
-                },
-            })
+                continue;
+            }
+            match index.ids.get(&r.id) {
+                Some(at) if at.digest == digest => {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                Some(at) => {
+                    outcome.updated += 1;
+                    replaced.entry(at.block).or_default().insert(&r.id);
+                }
+                None => outcome.inserted += 1,
+            }
+            position.insert(&r.id, entries.len());
+            entries.push(entry);
+        }
+        if entries.is_empty() {
+            return Ok(outcome);
+        }
+        let mut write = self.without(&replaced)?;
+        // The replaced findings leave their old blocks and come back in the new ones.
+        write.added = outcome.inserted + write.dropped;
+        let mut placed = Vec::with_capacity(entries.len());
+        for (n, block) in finding_blocks::blocks(&entries).into_iter().enumerate() {
+            let number = index.next_block + n as u64;
+            let value =
+                finding_blocks::encode(block).map_err(|what| StoreError::InvalidFinding {
+                    id: block.first().map_or_else(String::new, |e| e.id.to_string()),
+                    what,
+                })?;
+            write.put.push((number, value));
+            placed.extend(block.iter().map(|e| {
+                (
+                    e.id,
+                    Location {
+                        block: number,
+                        digest: e.digest,
+                    },
+                )
+            }));
+        }
+        write.commit(self, "writing findings")?;
+        index.next_block += write.put.len() as u64;
+        for (id, at) in placed {
+            index.ids.insert(id.to_string(), at);
+        }
+        Ok(outcome)
     }
 
-    /// Removes the findings with these ids, with their `findings_by_rule` entries, and lowers
-    /// the count accordingly; ids that are not stored (or repeat an earlier one) are ignored.
-    /// Returns how many of them were stored.
+    /// The blocks of `ids` rewritten without them (removed when nothing is left).
+    fn without(&self, ids: &BTreeMap<u64, HashSet<&str>>) -> Result<BlockWrite> {
+        let mut write = BlockWrite::default();
+        for (&number, gone) in ids {
+            let key = number.to_be_bytes();
+            let Some(value) = self
+                .finding_blocks
+                .get(key)
+                .map_err(StoreError::sled("reading finding blocks"))?
+            else {
+                continue;
+            };
+            let mut kept = decode_block(&key, &value)?;
+            let before = kept.len();
+            kept.retain(|e| !gone.contains(e.head.id.as_str()));
+            write.dropped += (before - kept.len()) as u64;
+            if kept.is_empty() {
+                write.removed.push(number);
+            } else {
+                let refs: Vec<EntryRef> = kept.iter().map(Entry::as_ref).collect();
+                let value = finding_blocks::encode(&refs)
+                    .map_err(|what| StoreError::corrupt(BLOCKS, &key, what))?;
+                write.put.push((number, value));
+            }
+        }
+        Ok(write)
+    }
+
+    /// Removes the findings with these ids and lowers the count accordingly; ids that are
+    /// not stored (or repeat an earlier one) are ignored. Returns how many of them were
+    /// stored.
     ///
-    /// Like [`Store::put_findings`], everything is written in one sled transaction (findings,
-    /// rule index and count) and flushed to disk before this returns.
+    /// Like [`Store::put_findings`], everything is written in one sled transaction (blocks
+    /// and count) and flushed to disk before this returns.
     pub fn remove_findings(&self, ids: &[String]) -> Result<u64> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let removed = (&self.findings, &self.findings_by_rule, &self.meta)
-            .transaction(|(tree, by_rule, meta_tree)| {
-                let mut count = read_count(meta_tree)?;
-                let mut removed = 0u64;
-                for id in ids {
-                    let key = id.as_bytes();
-                    let Some(old) = tree.remove(key)? else {
-                        continue;
-                    };
-                    removed += 1;
-                    count = count.saturating_sub(1);
-                    // A corrupt old value has no rule to unindex: readers skip the stale
-                    // index entry it may leave.
-                    if let Ok(old) = decode(key, &old) {
-                        by_rule.remove(rule_key(&old.rule, id))?;
-                    }
-                }
-                if removed > 0 {
-                    meta_tree.insert(meta::FINDINGS, &count.to_be_bytes()[..])?;
-                }
-                Ok(removed)
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(source) => StoreError::Sled {
-                    action: "removing findings",
-                    source,
-                },
-            })?;
-        if removed > 0 {
-            self.db
-                .flush()
-                .map_err(StoreError::sled("flushing findings"))?;
+        let mut guard = self.finding_index()?;
+        let index = guard.get_or_insert_with(FindingIndex::default);
+        let mut gone: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
+        for id in ids {
+            if let Some(at) = index.ids.get(id) {
+                gone.entry(at.block).or_default().insert(id);
+            }
         }
+        let write = self.without(&gone)?;
+        let removed = write.dropped;
+        if removed == 0 {
+            return Ok(0);
+        }
+        write.commit(self, "removing findings")?;
+        for id in gone.values().flatten() {
+            index.ids.remove(*id);
+        }
+        drop(guard);
+        self.db
+            .flush()
+            .map_err(StoreError::sled("flushing findings"))?;
         Ok(removed)
     }
 
     /// One finding by id.
     pub fn finding(&self, id: &str) -> Result<Option<Finding>> {
-        self.findings
-            .get(id.as_bytes())
-            .map_err(StoreError::sled("reading a finding"))?
-            .map(|v| decode(id.as_bytes(), &v))
-            .transpose()
+        Ok(self.findings_with_ids(&[id])?.pop())
+    }
+
+    /// The stored findings with these ids (those that exist, each once), reading each block
+    /// once, in no particular order.
+    pub fn findings_with_ids(&self, ids: &[&str]) -> Result<Vec<Finding>> {
+        let guard = self.read_finding_index()?;
+        let Some(index) = guard.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut wanted: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
+        for id in ids {
+            if let Some(at) = index.ids.get(*id) {
+                wanted.entry(at.block).or_default().insert(id);
+            }
+        }
+        let mut out = Vec::new();
+        for (number, ids) in wanted {
+            let key = number.to_be_bytes();
+            let value = self
+                .finding_blocks
+                .get(key)
+                .map_err(StoreError::sled("reading a finding"))?;
+            for e in value
+                .map(|v| decode_block(&key, &v))
+                .transpose()?
+                .unwrap_or_default()
+            {
+                if ids.contains(e.head.id.as_str()) {
+                    out.push(decode_json(&e.head.id, &e.json)?);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Every stored finding, or those of one rule, sorted by `(first_seen, id)`. Listing one
-    /// rule reads only that rule's findings (through the `findings_by_rule` index).
+    /// rule decompresses only the blocks whose heads name it.
     pub fn findings(&self, rule: Option<&str>) -> Result<Vec<Finding>> {
+        let guard = self.read_finding_index()?;
+        let Some(index) = guard.as_ref() else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        match rule {
-            None => {
-                for kv in evicting(&self.findings, self.findings.iter()) {
-                    let (k, v) = kv.map_err(StoreError::sled("reading findings"))?;
-                    out.push(decode(&k, &v)?);
+        for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
+            let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
+            let block = block_number(&k)?;
+            // Only the copy the index names counts (a block left with an id that a later
+            // block also holds can only come from damage).
+            let current = |id: &str| index.ids.get(id).is_some_and(|at| at.block == block);
+            if let Some(rule) = rule {
+                let heads = finding_blocks::decode_heads(&v)
+                    .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
+                if !heads.iter().any(|h| h.rule == rule && current(&h.id)) {
+                    continue;
                 }
             }
-            Some(rule) => {
-                let prefix = rule_prefix(rule);
-                for kv in self.findings_by_rule.scan_prefix(&prefix) {
-                    let (k, _) = kv.map_err(StoreError::sled("reading the findings index"))?;
-                    let id = &k[prefix.len()..];
-                    let value = self
-                        .findings
-                        .get(id)
-                        .map_err(StoreError::sled("reading a finding"))?;
-                    // An entry without its finding, or naming another rule, is stale (left
-                    // by replacing a corrupt value): skip it.
-                    if let Some(v) = value {
-                        let f = decode(id, &v)?;
-                        if f.rule == rule {
-                            out.push(f);
-                        }
-                    }
+            for e in decode_block(&k, &v)? {
+                if rule.is_none_or(|r| e.head.rule == r) && current(&e.head.id) {
+                    out.push(decode_json(&e.head.id, &e.json)?);
                 }
             }
         }
@@ -350,5 +487,99 @@ impl Store {
     /// How many findings are stored (a counter: no scan).
     pub fn finding_count(&self) -> Result<u64> {
         self.meta_u64(meta::FINDINGS)
+    }
+
+    /// Moves the findings of a store written before blocks (a `findings` tree of one value
+    /// per finding, indexed by rule in `findings_by_rule`) into blocks, a block per
+    /// transaction that also removes what it moved, so that a crash half-way leaves every
+    /// finding in exactly one place and the next open moves the rest. Then drops both old
+    /// trees. A value that is not a finding keeps its rule from the old index, and stays as
+    /// it is (reading it reports the damage, as before).
+    pub(crate) fn move_findings_to_blocks(&self) -> Result<()> {
+        let names = self.db.tree_names();
+        let exists = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
+        if !exists("findings") {
+            return Ok(());
+        }
+        let open = |name: &str| {
+            self.db
+                .open_tree(name)
+                .map_err(StoreError::sled("opening a tree"))
+        };
+        let (old, by_rule) = (open("findings")?, open("findings_by_rule")?);
+        let mut rules: HashMap<Vec<u8>, String> = HashMap::new();
+        for kv in by_rule.iter() {
+            let (k, _) = kv.map_err(StoreError::sled("reading the old findings index"))?;
+            let Some(end) = k.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            if let Some(rule) = keys::unescape(&k[..end]) {
+                rules.insert(
+                    k[end + 1..].to_vec(),
+                    String::from_utf8_lossy(&rule).into_owned(),
+                );
+            }
+        }
+        let mut next_block = match self
+            .finding_blocks
+            .last()
+            .map_err(StoreError::sled("reading finding blocks"))?
+        {
+            Some((k, _)) => block_number(&k)? + 1,
+            None => 0,
+        };
+        loop {
+            let mut batch = Vec::new();
+            for kv in old.iter().take(finding_blocks::MAX_BLOCK_ENTRIES) {
+                let (k, v) = kv.map_err(StoreError::sled("reading old findings"))?;
+                let id = String::from_utf8_lossy(&k).into_owned();
+                let rule = serde_json::from_slice::<Finding>(&v)
+                    .map(|f| f.rule)
+                    .ok()
+                    .or_else(|| rules.get(k.as_ref()).cloned())
+                    .unwrap_or_default();
+                batch.push((k, id, rule, v));
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let entries: Vec<EntryRef> = batch
+                .iter()
+                .map(|(_, id, rule, v)| EntryRef {
+                    id,
+                    rule,
+                    digest: finding_digest(v),
+                    json: v,
+                })
+                .collect();
+            let value = finding_blocks::encode(&entries)
+                .map_err(|what| StoreError::corrupt(FINDINGS, &batch[0].0, what))?;
+            let key = next_block.to_be_bytes();
+            (&self.finding_blocks, &old)
+                .transaction(|(blocks, old)| {
+                    blocks.insert(&key[..], value.as_slice())?;
+                    for (k, ..) in &batch {
+                        old.remove(k)?;
+                    }
+                    Ok::<_, ConflictableTransactionError<StoreError>>(())
+                })
+                .map_err(|e| match e {
+                    TransactionError::Abort(e) => e,
+                    TransactionError::Storage(source) => StoreError::Sled {
+                        action: "moving findings into blocks",
+                        source,
+                    },
+                })?;
+            next_block += 1;
+        }
+        for name in ["findings", "findings_by_rule"] {
+            self.db
+                .drop_tree(name)
+                .map_err(StoreError::sled("dropping the old findings trees"))?;
+        }
+        self.db
+            .flush()
+            .map_err(StoreError::sled("flushing findings"))?;
+        Ok(())
     }
 }

@@ -8,8 +8,7 @@
 //! | `chunk_ids` | the `chunks` key | the 16-byte hashes of that chunk's events, in the chunk's order |
 //! | `by_entity` | `shard (1) \| run seq (8, BE)` | a run of postings `entity hash \| source \| bucket` (the `index` module) |
 //! | `entities` | `'p' \| partition (2, BE)` | packed summaries of the entities whose `entity type tag (1) \| canonical id` key hashes there (the `summary` module) |
-//! | `findings` | finding id | JSON of the finding (the `findings` module) |
-//! | `findings_by_rule` | `escaped rule \| 0x00 \| finding id` | empty (the `findings` module) |
+//! | `finding_blocks` | block number (8, BE) | up to 64 findings: their ids, rules and digests, then their JSON in zstd (the `finding_blocks` and `findings` modules) |
 //! | `changes` | a batch's first chunk seq (8, BE) | what the batch stored, per source (the `changes` module) |
 //! | `checkpoints` | a name chosen by the reader (UTF-8) | the reader's bytes (the `changes` module) |
 //!

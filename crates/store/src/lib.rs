@@ -88,9 +88,10 @@
 //! ## Findings
 //!
 //! [`Store::put_findings`] stores rules' [`Finding`](skein_model::Finding)s as JSON by id
-//! (insert, leave unchanged or replace; [`FindingsOutcome`] says which), with an index by rule
-//! and a count, in one transaction flushed before it returns; [`Store::findings`] lists them
-//! (all or one rule's) by `(first_seen, id)`, [`Store::finding`] gets one,
+//! (insert, leave unchanged or replace; [`FindingsOutcome`] says which), in compressed
+//! blocks of up to 64 with a count, in one transaction flushed before it returns; [`Store::findings`] lists them
+//! (all or one rule's) by `(first_seen, id)`, [`Store::finding`] gets one
+//! ([`Store::findings_with_ids`] several),
 //! [`Store::finding_count`] counts them, [`Store::remove_findings`] removes some (again in one
 //! flushed transaction). See the `findings` module.
 //!
@@ -132,6 +133,7 @@ mod chunk;
 mod crash_tests;
 mod error;
 mod evict;
+mod finding_blocks;
 mod findings;
 mod index;
 pub mod keys;
@@ -167,8 +169,9 @@ pub const SCHEMA_VERSION: u32 = 4;
 /// The newest value format this build writes within [`SCHEMA_VERSION`]. A schema change means
 /// re-ingesting; a format revision does not: it adds a new encoding of some value that this
 /// build and later ones read alongside the older ones (revision 1: original records in zstd,
-/// compressed cases, format-2 index runs). Opening a store marks it with this revision when its
+/// compressed cases, format-2 index runs; revision 2: findings in blocks, moved there from
+/// the one-value-per-finding trees when a store is opened). Opening a store marks it with this revision when its
 /// mark is lower, and a build whose revision is lower than a store's mark refuses the store
 /// ([`StoreError::FormatTooNew`]) instead of reporting values it cannot decode as damaged.
 /// Builds from before the mark existed do not check it.
-pub const FORMAT_REVISION: u32 = 1;
+pub const FORMAT_REVISION: u32 = 2;

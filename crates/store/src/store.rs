@@ -2,11 +2,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 
 use skein_model::{EntityType, Source};
 
 use crate::error::{Result, StoreError};
+use crate::findings::FindingIndex;
 use crate::lock::{StateLock, LOCK_FILE};
 use crate::quarantine::{QuarantineLog, QuarantineRecord, QUARANTINE_FILE};
 use crate::state::State;
@@ -71,8 +72,7 @@ impl Default for OpenOptions {
 ///
 /// Trees: `chunks` (events without their original records), `chunk_raws` (the original
 /// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
-/// (summaries), `meta` (schema version and counters), `cursors`, `findings`,
-/// `findings_by_rule`, `cases`, `case_index` (a compact summary per case, written with it),
+/// (summaries), `meta` (schema version and counters), `cursors`, `finding_blocks`, `cases`, `case_index` (a compact summary per case, written with it),
 /// `case_findings` (each case's findings as its builder encoded them, written with it),
 /// `changes` (the change log) and `checkpoints` (readers' saved
 /// state); see [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may
@@ -88,8 +88,7 @@ pub struct Store {
     pub(crate) entities: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) cursors: sled::Tree,
-    pub(crate) findings: sled::Tree,
-    pub(crate) findings_by_rule: sled::Tree,
+    pub(crate) finding_blocks: sled::Tree,
     pub(crate) cases: sled::Tree,
     pub(crate) case_index: sled::Tree,
     pub(crate) case_findings: sled::Tree,
@@ -99,6 +98,9 @@ pub struct Store {
     /// The writer's in-memory state, loaded on first use; its lock also serialises writers
     /// inside this process (the lock file excludes other processes).
     pub(crate) state: Mutex<Option<State>>,
+    /// The findings writer's index of stored findings, loaded on first use (see the
+    /// `findings` module).
+    pub(crate) finding_index: RwLock<Option<FindingIndex>>,
     notices: Vec<String>,
     /// Declared last so that it is released after the database is closed.
     _lock: StateLock,
@@ -139,8 +141,7 @@ impl Store {
             entities: tree("entities")?,
             meta: tree("meta")?,
             cursors: tree("cursors")?,
-            findings: tree("findings")?,
-            findings_by_rule: tree("findings_by_rule")?,
+            finding_blocks: tree("finding_blocks")?,
             changes: tree("changes")?,
             checkpoints: tree("checkpoints")?,
             cases: tree("cases")?,
@@ -149,10 +150,12 @@ impl Store {
             db,
             quarantine: QuarantineLog::new(dir),
             state: Mutex::new(None),
+            finding_index: RwLock::new(None),
             notices,
             _lock: lock,
         };
         store.check_schema()?;
+        store.move_findings_to_blocks()?;
         Ok(store)
     }
 

@@ -52,6 +52,28 @@ fn with_raw_db(dir: &Path, f: impl FnOnce(&sled::Db)) {
     db.flush().unwrap();
 }
 
+/// Makes at `dir` a store of the layout before findings were kept in blocks (one value per
+/// finding in `findings`, an index by rule in `findings_by_rule`, the count in `meta`) with
+/// F-1 and F-2 of rule "spray", F-2 damaged. Opening it moves both into a block as they are
+/// (F-2 under the rule its index entry names).
+fn legacy_store_with_a_corrupt_finding(dir: &Path) {
+    drop(open(dir));
+    with_raw_db(dir, |db| {
+        let old = db.open_tree("findings").unwrap();
+        let by_rule = db.open_tree("findings_by_rule").unwrap();
+        let json = serde_json::to_vec(&finding("F-1", "spray", 10)).unwrap();
+        old.insert("F-1", json).unwrap();
+        old.insert("F-2", &b"{not json"[..]).unwrap();
+        for id in ["F-1", "F-2"] {
+            by_rule.insert(format!("spray\0{id}"), &[][..]).unwrap();
+        }
+        db.open_tree("meta")
+            .unwrap()
+            .insert("findings", &2u64.to_be_bytes()[..])
+            .unwrap();
+    });
+}
+
 #[test]
 fn findings_are_stored_deduplicated_updated_and_listed() {
     let dir = tempfile::tempdir().unwrap();
@@ -198,15 +220,7 @@ fn findings_are_found_after_reopening() {
 #[test]
 fn a_corrupt_finding_is_an_error_naming_tree_and_key() {
     let dir = tempfile::tempdir().unwrap();
-    open(dir.path())
-        .put_findings(&[finding("F-1", "spray", 10), finding("F-2", "spray", 20)])
-        .unwrap();
-    with_raw_db(dir.path(), |db| {
-        db.open_tree("findings")
-            .unwrap()
-            .insert("F-2", &b"{not json"[..])
-            .unwrap();
-    });
+    legacy_store_with_a_corrupt_finding(dir.path());
     let store = open(dir.path());
     assert!(store.finding("F-1").unwrap().is_some());
     for err in [
@@ -331,15 +345,7 @@ fn removed_findings_leave_the_index_and_the_count() {
 #[test]
 fn removing_a_corrupt_finding_removes_it() {
     let dir = tempfile::tempdir().unwrap();
-    open(dir.path())
-        .put_findings(&[finding("F-1", "spray", 10), finding("F-2", "spray", 20)])
-        .unwrap();
-    with_raw_db(dir.path(), |db| {
-        db.open_tree("findings")
-            .unwrap()
-            .insert("F-2", &b"{not json"[..])
-            .unwrap();
-    });
+    legacy_store_with_a_corrupt_finding(dir.path());
     let store = open(dir.path());
     assert_eq!(store.remove_findings(&["F-2".into()]).unwrap(), 1);
     assert_eq!(store.finding("F-2").unwrap(), None);
@@ -414,4 +420,121 @@ fn encoded_findings_go_straight_to_the_transaction_and_are_still_counted_exactly
         Err(StoreError::InvalidFinding { .. })
     ));
     assert_eq!(store.finding_count().unwrap(), 3, "nothing written");
+}
+
+/// Writes `findings` into `dir` (a closed store) in the layout before blocks, as a build of
+/// format revision 1 did, adding `added` to the stored count.
+fn write_legacy_findings(dir: &Path, findings: &[Finding], added: u64) {
+    with_raw_db(dir, |db| {
+        let old = db.open_tree("findings").unwrap();
+        let by_rule = db.open_tree("findings_by_rule").unwrap();
+        for f in findings {
+            old.insert(f.id.as_bytes(), serde_json::to_vec(f).unwrap())
+                .unwrap();
+            by_rule
+                .insert(format!("{}\0{}", f.rule, f.id), &[][..])
+                .unwrap();
+        }
+        let meta = db.open_tree("meta").unwrap();
+        let count = meta
+            .get("findings")
+            .unwrap()
+            .map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap()));
+        meta.insert("findings", &(count + added).to_be_bytes()[..])
+            .unwrap();
+    });
+}
+
+#[test]
+fn findings_of_the_layout_before_blocks_are_moved_into_blocks_on_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(open(dir.path()));
+    let all: Vec<Finding> = (0..150)
+        .map(|i| {
+            let rule = if i % 3 == 0 { "spray" } else { "risky" };
+            finding(&format!("F-{i:03}"), rule, i)
+        })
+        .collect();
+    write_legacy_findings(dir.path(), &all[..100], 100);
+    {
+        let store = open(dir.path());
+        assert_eq!(store.findings(None).unwrap(), all[..100].to_vec());
+        assert_eq!(store.finding_count().unwrap(), 100);
+        // Already stored exactly so: nothing to write.
+        assert_eq!(store.put_findings(&all[..100]).unwrap(), outcome(0, 0, 100));
+    }
+    with_raw_db(dir.path(), |db| {
+        for name in ["findings", "findings_by_rule"] {
+            assert!(
+                !db.tree_names()
+                    .iter()
+                    .any(|n| n.as_ref() == name.as_bytes()),
+                "{name} is dropped"
+            );
+        }
+    });
+    // Old findings found again later (as a crash half-way through moving leaves them) are
+    // moved too, into blocks after the existing ones.
+    write_legacy_findings(dir.path(), &all[100..], 50);
+    let store = open(dir.path());
+    assert_eq!(store.findings(None).unwrap(), all);
+    assert_eq!(store.finding_count().unwrap(), 150);
+    let spray: Vec<Finding> = all.iter().filter(|f| f.rule == "spray").cloned().collect();
+    assert_eq!(store.findings(Some("spray")).unwrap(), spray);
+    assert_eq!(store.finding("F-120").unwrap().as_ref(), Some(&all[120]));
+    let some = store
+        .findings_with_ids(&["F-001", "F-149", "F-none"])
+        .unwrap();
+    assert_eq!(some.len(), 2);
+    assert_eq!(store.remove_findings(&["F-001".into()]).unwrap(), 1);
+    assert_eq!(store.finding_count().unwrap(), 149);
+}
+
+#[test]
+fn a_damaged_block_is_an_error_naming_its_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    open(dir.path())
+        .put_findings(&[finding("F-1", "spray", 10)])
+        .unwrap();
+    with_raw_db(dir.path(), |db| {
+        let blocks = db.open_tree("finding_blocks").unwrap();
+        let (k, v) = blocks.first().unwrap().expect("a block");
+        let mut damaged = v.to_vec();
+        let last = damaged.len() - 1;
+        damaged[last] ^= 0xff;
+        damaged.truncate(last - 3);
+        blocks.insert(k, damaged).unwrap();
+    });
+    let store = open(dir.path());
+    for err in [
+        store.finding("F-1").unwrap_err(),
+        store.findings(None).unwrap_err(),
+        store.findings(Some("spray")).unwrap_err(),
+    ] {
+        assert!(
+            matches!(
+                err,
+                StoreError::Corrupt {
+                    tree: "finding_blocks",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+    drop(store);
+    // A damaged head is found when the index is built.
+    with_raw_db(dir.path(), |db| {
+        let blocks = db.open_tree("finding_blocks").unwrap();
+        let (k, _) = blocks.first().unwrap().expect("a block");
+        blocks.insert(k, &[1u8, 200, 0, 0, 0][..]).unwrap();
+    });
+    let store = open(dir.path());
+    assert!(matches!(
+        store.finding_digests().unwrap_err(),
+        StoreError::Corrupt {
+            tree: "finding_blocks",
+            ..
+        }
+    ));
 }
