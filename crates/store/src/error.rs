@@ -108,6 +108,19 @@ impl StoreError {
         move |source| StoreError::Sled { action, source }
     }
 
+    /// The error of a failed sled transaction: its own abort error as it is, a storage error
+    /// wrapped with what was being done.
+    pub(crate) fn transaction(
+        action: &'static str,
+    ) -> impl FnOnce(sled::transaction::TransactionError<StoreError>) -> StoreError {
+        move |e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(source) => {
+                StoreError::Sled { action, source }
+            }
+        }
+    }
+
     /// Wraps an IO error with what was being done and on which path.
     pub(crate) fn io(
         action: &'static str,

@@ -26,7 +26,7 @@ use std::sync::{RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 use skein_model::Finding;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::error::{Result, StoreError};
@@ -178,10 +178,7 @@ impl BlockWrite {
                 }
                 Ok(())
             })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(source) => StoreError::Sled { action, source },
-            })
+            .map_err(StoreError::transaction(action))
     }
 }
 
@@ -563,13 +560,7 @@ impl Store {
                     }
                     Ok::<_, ConflictableTransactionError<StoreError>>(())
                 })
-                .map_err(|e| match e {
-                    TransactionError::Abort(e) => e,
-                    TransactionError::Storage(source) => StoreError::Sled {
-                        action: "moving findings into blocks",
-                        source,
-                    },
-                })?;
+                .map_err(StoreError::transaction("moving findings into blocks"))?;
             next_block += 1;
         }
         for name in ["findings", "findings_by_rule"] {

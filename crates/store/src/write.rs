@@ -37,7 +37,6 @@ use std::hash::BuildHasherDefault;
 
 use serde::{Deserialize, Serialize};
 use skein_model::{EntityRef, EntityType, Event, Source};
-use sled::transaction::TransactionError;
 use sled::Transactional;
 
 use crate::chunk::{self, HASH_LEN};
@@ -307,13 +306,7 @@ impl Store {
                 changes.insert(&first_seq[..], change.as_slice())?;
                 Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
             })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(source) => StoreError::Sled {
-                    action: "writing chunks",
-                    source,
-                },
-            })?;
+            .map_err(StoreError::transaction("writing chunks"))?;
         crash_point(2)?;
 
         // Step 5: memory, then maybe the summaries.
