@@ -67,9 +67,9 @@ fn findings_digest(bytes: &[u8]) -> String {
 /// The stored findings of `cases` but those in `skip` (the caller reads those itself), each
 /// once: from each case's stored findings (one read) when their digest is the one its index
 /// entry records and they are exactly the findings it lists, otherwise (a state from an
-/// older build, a damaged value) one read per finding. Reading a long case's findings one by
-/// one touched pages all over the findings tree. One worker per core, the longest cases
-/// first.
+/// older build, a damaged value) from the findings' blocks. A long case's findings are spread
+/// over many blocks, so the copy beside each case stays the fast path. One worker per core,
+/// the longest cases first.
 fn findings_of_cases(
     store: &Store,
     cases: &[&CaseIndex],
