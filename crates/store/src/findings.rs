@@ -6,8 +6,10 @@
 //! | `meta` | `findings` | how many findings are stored, `u64` BE |
 //!
 //! Each id is in one block. Replacing a finding writes it into a new block and rewrites its
-//! old block without it (or removes the block when nothing is left); removing one rewrites
-//! its block. [`Store::put_findings`] and [`Store::remove_findings`] each write their blocks
+//! old block without it; a block left with fewer than 16 findings is removed instead and its
+//! findings written again with the new ones. A write also takes in the last block when it is
+//! not full, so that runs that store a few findings at a time do not leave a trail of small
+//! blocks. Removing a finding rewrites its block (removed when nothing is left). [`Store::put_findings`] and [`Store::remove_findings`] each write their blocks
 //! and the count in one sled transaction and flush it before returning, so the count always
 //! agrees with the blocks, and a finding reported stored (or removed) stays so after a
 //! crash.
@@ -101,6 +103,10 @@ pub(crate) struct FindingIndex {
     /// The number of the next block written.
     next_block: u64,
 }
+
+/// A block that replacing findings leaves with fewer findings than this is folded into the
+/// blocks written with the new ones.
+const MIN_KEPT: usize = finding_blocks::MAX_BLOCK_ENTRIES / 4;
 
 /// Decodes a finding's JSON, stored under `id`.
 fn decode_json(id: &str, json: &[u8]) -> Result<Finding> {
@@ -320,9 +326,11 @@ impl Store {
         if entries.is_empty() {
             return Ok(outcome);
         }
-        let mut write = self.without(&replaced)?;
+        let (mut write, mut folded) = self.without(&replaced, MIN_KEPT)?;
         // The replaced findings leave their old blocks and come back in the new ones.
         write.added = outcome.inserted + write.dropped;
+        folded.extend(self.unfilled_last_block(index, &replaced, &mut write)?);
+        let entries: Vec<EntryRef> = folded.iter().map(Entry::as_ref).chain(entries).collect();
         let mut placed = Vec::with_capacity(entries.len());
         for (n, block) in finding_blocks::blocks(&entries).into_iter().enumerate() {
             let number = index.next_block + n as u64;
@@ -350,9 +358,17 @@ impl Store {
         Ok(outcome)
     }
 
-    /// The blocks of `ids` rewritten without them (removed when nothing is left).
-    fn without(&self, ids: &BTreeMap<u64, HashSet<&str>>) -> Result<BlockWrite> {
+    /// The blocks of `ids` rewritten without them: removed when nothing is left, and also
+    /// when fewer than `fold_below` findings are left, which are then returned to be written
+    /// again with the new ones (so that replacing findings does not leave ever emptier
+    /// blocks behind).
+    fn without(
+        &self,
+        ids: &BTreeMap<u64, HashSet<&str>>,
+        fold_below: usize,
+    ) -> Result<(BlockWrite, Vec<Entry>)> {
         let mut write = BlockWrite::default();
+        let mut folded = Vec::new();
         for (&number, gone) in ids {
             let key = number.to_be_bytes();
             let Some(value) = self
@@ -366,8 +382,9 @@ impl Store {
             let before = kept.len();
             kept.retain(|e| !gone.contains(e.head.id.as_str()));
             write.dropped += (before - kept.len()) as u64;
-            if kept.is_empty() {
+            if kept.len() < fold_below.max(1) {
                 write.removed.push(number);
+                folded.append(&mut kept);
             } else {
                 let refs: Vec<EntryRef> = kept.iter().map(Entry::as_ref).collect();
                 let value = finding_blocks::encode(&refs)
@@ -375,7 +392,39 @@ impl Store {
                 write.put.push((number, value));
             }
         }
-        Ok(write)
+        Ok((write, folded))
+    }
+
+    /// The findings of the last block when it is not full (it is then removed by `write`
+    /// and its findings written again first with the new ones: a run that stores a few
+    /// findings tops the last block up instead of adding a small one). Nothing when it is
+    /// `busy` (being rewritten already) or full.
+    fn unfilled_last_block(
+        &self,
+        index: &FindingIndex,
+        busy: &BTreeMap<u64, HashSet<&str>>,
+        write: &mut BlockWrite,
+    ) -> Result<Vec<Entry>> {
+        let Some(last) = index.next_block.checked_sub(1) else {
+            return Ok(Vec::new());
+        };
+        if busy.contains_key(&last) {
+            return Ok(Vec::new());
+        }
+        let key = last.to_be_bytes();
+        let Some(value) = self
+            .finding_blocks
+            .get(key)
+            .map_err(StoreError::sled("reading finding blocks"))?
+        else {
+            return Ok(Vec::new());
+        };
+        let entries = decode_block(&key, &value)?;
+        if entries.len() >= finding_blocks::MAX_BLOCK_ENTRIES {
+            return Ok(Vec::new());
+        }
+        write.removed.push(last);
+        Ok(entries)
     }
 
     /// Removes the findings with these ids and lowers the count accordingly; ids that are
@@ -396,7 +445,7 @@ impl Store {
                 gone.entry(at.block).or_default().insert(id);
             }
         }
-        let write = self.without(&gone)?;
+        let (write, _) = self.without(&gone, 0)?;
         let removed = write.dropped;
         if removed == 0 {
             return Ok(0);

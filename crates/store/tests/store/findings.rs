@@ -538,3 +538,50 @@ fn a_damaged_block_is_an_error_naming_its_tree() {
         }
     ));
 }
+
+/// The number of values in the `finding_blocks` tree of the closed store at `dir`.
+fn blocks_in(dir: &Path) -> usize {
+    let mut n = 0;
+    with_raw_db(dir, |db| n = db.open_tree("finding_blocks").unwrap().len());
+    n
+}
+
+#[test]
+fn small_writes_top_up_the_last_block_and_thinned_blocks_are_folded() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<Finding> = (0..130)
+        .map(|i| finding(&format!("F-{i:03}"), if i % 2 == 0 { "a" } else { "b" }, i))
+        .collect();
+    {
+        let store = open(dir.path());
+        // One finding per write, as a sweep storing a few at a time.
+        for f in &all {
+            store.put_findings(std::slice::from_ref(f)).unwrap();
+        }
+        assert_eq!(store.finding_count().unwrap(), 130);
+    }
+    assert_eq!(blocks_in(dir.path()), 3, "130 findings fill blocks of 64");
+    {
+        let store = open(dir.path());
+        assert_eq!(store.findings(None).unwrap(), all);
+        // Replacing 55 of the first block's findings leaves it 9: folded into the new ones.
+        let changed: Vec<Finding> = all[..55]
+            .iter()
+            .map(|f| Finding {
+                score: 1,
+                ..f.clone()
+            })
+            .collect();
+        assert_eq!(store.put_findings(&changed).unwrap(), outcome(0, 55, 0));
+        let mut expected = changed.clone();
+        expected.extend_from_slice(&all[55..]);
+        assert_eq!(store.findings(None).unwrap(), expected);
+        assert_eq!(store.finding_count().unwrap(), 130);
+        let odd: Vec<Finding> = expected.iter().filter(|f| f.rule == "b").cloned().collect();
+        assert_eq!(store.findings(Some("b")).unwrap(), odd);
+    }
+    assert_eq!(blocks_in(dir.path()), 3, "no block is left thin");
+    let store = open(dir.path());
+    assert_eq!(store.finding_count().unwrap(), 130);
+    assert_eq!(store.findings(None).unwrap().len(), 130);
+}
