@@ -330,6 +330,18 @@ impl Store {
         // The replaced findings leave their old blocks and come back in the new ones.
         write.added = outcome.inserted + write.dropped;
         folded.extend(self.unfilled_last_block(index, &replaced, &mut write)?);
+        // Only the copy the index names moves (another can only come from damage: moving it
+        // would make it the current one).
+        let folded: Vec<Entry> = folded
+            .into_iter()
+            .filter(|(block, e)| {
+                index
+                    .ids
+                    .get(&e.head.id)
+                    .is_some_and(|at| at.block == *block)
+            })
+            .map(|(_, e)| e)
+            .collect();
         let entries: Vec<EntryRef> = folded.iter().map(Entry::as_ref).chain(entries).collect();
         let mut placed = Vec::with_capacity(entries.len());
         for (n, block) in finding_blocks::blocks(&entries).into_iter().enumerate() {
@@ -366,7 +378,7 @@ impl Store {
         &self,
         ids: &BTreeMap<u64, HashSet<&str>>,
         fold_below: usize,
-    ) -> Result<(BlockWrite, Vec<Entry>)> {
+    ) -> Result<(BlockWrite, Vec<(u64, Entry)>)> {
         let mut write = BlockWrite::default();
         let mut folded = Vec::new();
         for (&number, gone) in ids {
@@ -384,7 +396,7 @@ impl Store {
             write.dropped += (before - kept.len()) as u64;
             if kept.len() < fold_below.max(1) {
                 write.removed.push(number);
-                folded.append(&mut kept);
+                folded.extend(kept.into_iter().map(|e| (number, e)));
             } else {
                 let refs: Vec<EntryRef> = kept.iter().map(Entry::as_ref).collect();
                 let value = finding_blocks::encode(&refs)
@@ -404,7 +416,7 @@ impl Store {
         index: &FindingIndex,
         busy: &BTreeMap<u64, HashSet<&str>>,
         write: &mut BlockWrite,
-    ) -> Result<Vec<Entry>> {
+    ) -> Result<Vec<(u64, Entry)>> {
         let Some(last) = index.next_block.checked_sub(1) else {
             return Ok(Vec::new());
         };
@@ -424,7 +436,7 @@ impl Store {
             return Ok(Vec::new());
         }
         write.removed.push(last);
-        Ok(entries)
+        Ok(entries.into_iter().map(|e| (last, e)).collect())
     }
 
     /// Removes the findings with these ids and lowers the count accordingly; ids that are
