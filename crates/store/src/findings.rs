@@ -370,6 +370,16 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Every finding of block `number`, if it exists.
+    fn read_block(&self, number: u64) -> Result<Option<Vec<Entry>>> {
+        let key = number.to_be_bytes();
+        self.finding_blocks
+            .get(key)
+            .map_err(StoreError::sled("reading finding blocks"))?
+            .map(|value| decode_block(&key, &value))
+            .transpose()
+    }
+
     /// The blocks of `ids` rewritten without them: removed when nothing is left, and also
     /// when fewer than `fold_below` findings are left, which are then returned to be written
     /// again with the new ones (so that replacing findings does not leave ever emptier
@@ -382,15 +392,10 @@ impl Store {
         let mut write = BlockWrite::default();
         let mut folded = Vec::new();
         for (&number, gone) in ids {
-            let key = number.to_be_bytes();
-            let Some(value) = self
-                .finding_blocks
-                .get(key)
-                .map_err(StoreError::sled("reading finding blocks"))?
-            else {
+            let Some(mut kept) = self.read_block(number)? else {
                 continue;
             };
-            let mut kept = decode_block(&key, &value)?;
+            let key = number.to_be_bytes();
             let before = kept.len();
             kept.retain(|e| !gone.contains(e.head.id.as_str()));
             write.dropped += (before - kept.len()) as u64;
@@ -423,15 +428,9 @@ impl Store {
         if busy.contains_key(&last) {
             return Ok(Vec::new());
         }
-        let key = last.to_be_bytes();
-        let Some(value) = self
-            .finding_blocks
-            .get(key)
-            .map_err(StoreError::sled("reading finding blocks"))?
-        else {
+        let Some(entries) = self.read_block(last)? else {
             return Ok(Vec::new());
         };
-        let entries = decode_block(&key, &value)?;
         if entries.len() >= finding_blocks::MAX_BLOCK_ENTRIES {
             return Ok(Vec::new());
         }
@@ -493,16 +492,7 @@ impl Store {
         }
         let mut out = Vec::new();
         for (number, ids) in wanted {
-            let key = number.to_be_bytes();
-            let value = self
-                .finding_blocks
-                .get(key)
-                .map_err(StoreError::sled("reading a finding"))?;
-            for e in value
-                .map(|v| decode_block(&key, &v))
-                .transpose()?
-                .unwrap_or_default()
-            {
+            for e in self.read_block(number)?.unwrap_or_default() {
                 if ids.contains(e.head.id.as_str()) {
                     out.push(decode_json(&e.head.id, &e.json)?);
                 }
