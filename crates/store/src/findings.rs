@@ -21,7 +21,7 @@
 //!
 //! Stores written before blocks (format revision 1) kept one value per finding in a
 //! `findings` tree with a `findings_by_rule` index; opening one moves them into blocks
-//! (see [`Store::move_findings_to_blocks`]).
+//! (the `findings_migration` module).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{RwLockReadGuard, RwLockWriteGuard};
@@ -34,12 +34,11 @@ use sled::Transactional;
 use crate::error::{Result, StoreError};
 use crate::evict::evicting;
 use crate::finding_blocks::{self, Entry, EntryRef};
-use crate::keys;
 use crate::stats::decode_u64;
 use crate::store::{meta, Store};
 
 /// The tree named in errors about a finding's JSON.
-const FINDINGS: &str = "findings";
+pub(crate) const FINDINGS: &str = "findings";
 /// The tree of blocks.
 const BLOCKS: &str = "finding_blocks";
 
@@ -116,7 +115,7 @@ fn decode_json(id: &str, json: &[u8]) -> Result<Finding> {
 }
 
 /// The number of a block from its key.
-fn block_number(key: &[u8]) -> Result<u64> {
+pub(crate) fn block_number(key: &[u8]) -> Result<u64> {
     key.try_into()
         .map(u64::from_be_bytes)
         .map_err(|_| StoreError::corrupt(BLOCKS, key, "key is not 8 bytes"))
@@ -535,93 +534,5 @@ impl Store {
     /// How many findings are stored (a counter: no scan).
     pub fn finding_count(&self) -> Result<u64> {
         self.meta_u64(meta::FINDINGS)
-    }
-
-    /// Moves the findings of a store written before blocks (a `findings` tree of one value
-    /// per finding, indexed by rule in `findings_by_rule`) into blocks, a block per
-    /// transaction that also removes what it moved, so that a crash half-way leaves every
-    /// finding in exactly one place and the next open moves the rest. Then drops both old
-    /// trees. A value that is not a finding keeps its rule from the old index, and stays as
-    /// it is (reading it reports the damage, as before).
-    pub(crate) fn move_findings_to_blocks(&self) -> Result<()> {
-        let names = self.db.tree_names();
-        let exists = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
-        if !exists("findings") {
-            return Ok(());
-        }
-        let open = |name: &str| {
-            self.db
-                .open_tree(name)
-                .map_err(StoreError::sled("opening a tree"))
-        };
-        let (old, by_rule) = (open("findings")?, open("findings_by_rule")?);
-        let mut rules: HashMap<Vec<u8>, String> = HashMap::new();
-        for kv in by_rule.iter() {
-            let (k, _) = kv.map_err(StoreError::sled("reading the old findings index"))?;
-            let Some(end) = k.iter().position(|&b| b == 0) else {
-                continue;
-            };
-            if let Some(rule) = keys::unescape(&k[..end]) {
-                rules.insert(
-                    k[end + 1..].to_vec(),
-                    String::from_utf8_lossy(&rule).into_owned(),
-                );
-            }
-        }
-        let mut next_block = match self
-            .finding_blocks
-            .last()
-            .map_err(StoreError::sled("reading finding blocks"))?
-        {
-            Some((k, _)) => block_number(&k)? + 1,
-            None => 0,
-        };
-        loop {
-            let mut batch = Vec::new();
-            for kv in old.iter().take(finding_blocks::MAX_BLOCK_ENTRIES) {
-                let (k, v) = kv.map_err(StoreError::sled("reading old findings"))?;
-                let id = String::from_utf8_lossy(&k).into_owned();
-                let rule = serde_json::from_slice::<Finding>(&v)
-                    .map(|f| f.rule)
-                    .ok()
-                    .or_else(|| rules.get(k.as_ref()).cloned())
-                    .unwrap_or_default();
-                batch.push((k, id, rule, v));
-            }
-            if batch.is_empty() {
-                break;
-            }
-            let entries: Vec<EntryRef> = batch
-                .iter()
-                .map(|(_, id, rule, v)| EntryRef {
-                    id,
-                    rule,
-                    digest: finding_digest(v),
-                    json: v,
-                })
-                .collect();
-            let value = finding_blocks::encode(&entries)
-                .map_err(|what| StoreError::corrupt(FINDINGS, &batch[0].0, what))?;
-            let key = next_block.to_be_bytes();
-            (&self.finding_blocks, &old)
-                .transaction(|(blocks, old)| {
-                    blocks.insert(&key[..], value.as_slice())?;
-                    for (k, ..) in &batch {
-                        old.remove(k)?;
-                    }
-                    Ok::<_, ConflictableTransactionError<StoreError>>(())
-                })
-                .map_err(StoreError::transaction("moving findings into blocks"))?;
-            next_block += 1;
-        }
-        for name in ["findings", "findings_by_rule"] {
-            self.db
-                .drop_tree(name)
-                .map_err(StoreError::sled("dropping the old findings trees"))?;
-        }
-        self.db
-            .flush()
-            .map_err(StoreError::sled("flushing findings"))?;
-        Ok(())
     }
 }

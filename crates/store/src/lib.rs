@@ -135,6 +135,7 @@ mod error;
 mod evict;
 mod finding_blocks;
 mod findings;
+mod findings_migration;
 mod index;
 pub mod keys;
 mod lock;
