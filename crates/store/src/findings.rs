@@ -343,7 +343,8 @@ impl Store {
             .collect();
         let entries: Vec<EntryRef> = folded.iter().map(Entry::as_ref).chain(entries).collect();
         let mut placed = Vec::with_capacity(entries.len());
-        for (n, block) in finding_blocks::blocks(&entries).into_iter().enumerate() {
+        let new_blocks = finding_blocks::blocks(&entries);
+        for (n, block) in new_blocks.iter().enumerate() {
             let number = index.next_block + n as u64;
             let value =
                 finding_blocks::encode(block).map_err(|what| StoreError::InvalidFinding {
@@ -362,7 +363,8 @@ impl Store {
             }));
         }
         write.commit(self, "writing findings")?;
-        index.next_block += write.put.len() as u64;
+        // (`write.put` also holds the rewritten old blocks, under their own numbers.)
+        index.next_block += new_blocks.len() as u64;
         for (id, at) in placed {
             index.ids.insert(id.to_string(), at);
         }

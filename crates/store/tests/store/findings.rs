@@ -585,3 +585,28 @@ fn small_writes_top_up_the_last_block_and_thinned_blocks_are_folded() {
     assert_eq!(store.finding_count().unwrap(), 130);
     assert_eq!(store.findings(None).unwrap().len(), 130);
 }
+
+#[test]
+fn a_block_rewritten_in_place_does_not_stop_the_last_one_being_topped_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<Finding> = (0..76)
+        .map(|i| finding(&format!("F-{i:03}"), "a", i))
+        .collect();
+    {
+        let store = open(dir.path());
+        store.put_findings(&all[..64]).unwrap();
+        store.put_findings(&all[64..74]).unwrap();
+        // One finding of the full first block replaced: that block is rewritten in place
+        // (63 left), the replacement and the last block's 10 go to a new block.
+        let changed = Finding {
+            score: 1,
+            ..all[0].clone()
+        };
+        assert_eq!(store.put_findings(&[changed]).unwrap(), outcome(0, 1, 0));
+        // Then two new ones top that new block up.
+        store.put_findings(&all[74..]).unwrap();
+        assert_eq!(store.finding_count().unwrap(), 76);
+        assert_eq!(store.findings(None).unwrap().len(), 76);
+    }
+    assert_eq!(blocks_in(dir.path()), 2);
+}
