@@ -214,7 +214,9 @@ impl Store {
                         },
                     );
                 }
-                index.next_block = block + 1;
+                index.next_block = block
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError::corrupt(BLOCKS, &k, "the last block number"))?;
             }
             *guard = Some(index);
         }
@@ -223,8 +225,15 @@ impl Store {
 
     /// The index, loaded, for reading.
     fn read_finding_index(&self) -> Result<RwLockReadGuard<'_, Option<FindingIndex>>> {
+        let read = || self.finding_index.read().unwrap_or_else(|p| p.into_inner());
+        // Built already (the usual case): readers share the lock.
+        let guard = read();
+        if guard.is_some() {
+            return Ok(guard);
+        }
+        drop(guard);
         drop(self.finding_index()?);
-        Ok(self.finding_index.read().unwrap_or_else(|p| p.into_inner()))
+        Ok(read())
     }
 
     /// Stores `findings` by id: a new id is inserted; an id stored with the same content
@@ -432,7 +441,12 @@ impl Store {
         let Some(entries) = self.read_block(last)? else {
             return Ok(Vec::new());
         };
-        if entries.len() >= finding_blocks::MAX_BLOCK_ENTRIES {
+        // Full by count, or by size (half of the bytes a block holds: large findings would
+        // otherwise be decompressed and written again by every write).
+        let bytes: usize = entries.iter().map(|e| e.json.len()).sum();
+        if entries.len() >= finding_blocks::MAX_BLOCK_ENTRIES
+            || bytes >= finding_blocks::MAX_BLOCK_BYTES / 2
+        {
             return Ok(Vec::new());
         }
         write.removed.push(last);

@@ -24,7 +24,8 @@ impl Store {
     pub(crate) fn move_findings_to_blocks(&self) -> Result<()> {
         let names = self.db.tree_names();
         let exists = |name: &str| names.iter().any(|n| n.as_ref() == name.as_bytes());
-        if !exists("findings") {
+        // Either: a crash between the two drops at the end leaves one of them.
+        if !exists("findings") && !exists("findings_by_rule") {
             return Ok(());
         }
         let open = |name: &str| {
@@ -51,7 +52,9 @@ impl Store {
             .last()
             .map_err(StoreError::sled("reading finding blocks"))?
         {
-            Some((k, _)) => block_number(&k)? + 1,
+            Some((k, _)) => block_number(&k)?.checked_add(1).ok_or_else(|| {
+                StoreError::corrupt("finding_blocks", &k, "the last block number")
+            })?,
             None => 0,
         };
         loop {
@@ -78,21 +81,29 @@ impl Store {
                     json: v,
                 })
                 .collect();
-            let value = finding_blocks::encode(&entries)
-                .map_err(|what| StoreError::corrupt(FINDINGS, &batch[0].0, what))?;
-            let key = next_block.to_be_bytes();
+            // Cut by size as well as by count, as any write is.
+            let mut values = Vec::new();
+            for block in finding_blocks::blocks(&entries) {
+                let value = finding_blocks::encode(block)
+                    .map_err(|what| StoreError::corrupt(FINDINGS, block[0].id.as_bytes(), what))?;
+                values.push((next_block.to_be_bytes(), value));
+                next_block += 1;
+            }
             (&self.finding_blocks, &old)
                 .transaction(|(blocks, old)| {
-                    blocks.insert(&key[..], value.as_slice())?;
+                    for (key, value) in &values {
+                        blocks.insert(&key[..], value.as_slice())?;
+                    }
                     for (k, ..) in &batch {
                         old.remove(k)?;
                     }
                     Ok::<_, ConflictableTransactionError<StoreError>>(())
                 })
                 .map_err(StoreError::transaction("moving findings into blocks"))?;
-            next_block += 1;
         }
-        for name in ["findings", "findings_by_rule"] {
+        // The index first: a crash between the two drops leaves `findings`, which is
+        // looked for above.
+        for name in ["findings_by_rule", "findings"] {
             self.db
                 .drop_tree(name)
                 .map_err(StoreError::sled("dropping the old findings trees"))?;
