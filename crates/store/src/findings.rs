@@ -121,6 +121,13 @@ pub(crate) fn block_number(key: &[u8]) -> Result<u64> {
         .map_err(|_| StoreError::corrupt(BLOCKS, key, "key is not 8 bytes"))
 }
 
+/// The number of the block after the one stored under `key`.
+pub(crate) fn number_after(key: &[u8]) -> Result<u64> {
+    block_number(key)?
+        .checked_add(1)
+        .ok_or_else(|| StoreError::corrupt(BLOCKS, key, "the last block number"))
+}
+
 /// Decodes every finding of the block stored under `key`.
 fn decode_block(key: &[u8], value: &[u8]) -> Result<Vec<Entry>> {
     finding_blocks::decode(value).map_err(|what| StoreError::corrupt(BLOCKS, key, what))
@@ -214,9 +221,7 @@ impl Store {
                         },
                     );
                 }
-                index.next_block = block
-                    .checked_add(1)
-                    .ok_or_else(|| StoreError::corrupt(BLOCKS, &k, "the last block number"))?;
+                index.next_block = number_after(&k)?;
             }
             *guard = Some(index);
         }

@@ -10,13 +10,13 @@ use sled::Transactional;
 
 use crate::error::{Result, StoreError};
 use crate::finding_blocks::{self, EntryRef};
-use crate::findings::{block_number, finding_digest, FINDINGS};
+use crate::findings::{finding_digest, number_after, FINDINGS};
 use crate::keys;
 use crate::store::Store;
 
 impl Store {
     /// Moves the findings of a store written before blocks (a `findings` tree of one value
-    /// per finding, indexed by rule in `findings_by_rule`) into blocks, a block per
+    /// per finding, indexed by rule in `findings_by_rule`) into blocks, up to 64 findings per
     /// transaction that also removes what it moved, so that a crash half-way leaves every
     /// finding in exactly one place and the next open moves the rest. Then drops both old
     /// trees. A value that is not a finding keeps its rule from the old index, and stays as
@@ -52,9 +52,7 @@ impl Store {
             .last()
             .map_err(StoreError::sled("reading finding blocks"))?
         {
-            Some((k, _)) => block_number(&k)?.checked_add(1).ok_or_else(|| {
-                StoreError::corrupt("finding_blocks", &k, "the last block number")
-            })?,
+            Some((k, _)) => number_after(&k)?,
             None => 0,
         };
         loop {

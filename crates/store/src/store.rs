@@ -72,8 +72,9 @@ impl Default for OpenOptions {
 ///
 /// Trees: `chunks` (events without their original records), `chunk_raws` (the original
 /// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
-/// (summaries), `meta` (schema version and counters), `cursors`, `finding_blocks`, `cases`, `case_index` (a compact summary per case, written with it),
-/// `case_findings` (each case's findings as its builder encoded them, written with it),
+/// (summaries), `meta` (schema version and counters), `cursors`, `finding_blocks`, `cases`,
+/// `case_index` (a compact summary per case, written with it), `case_findings` (each
+/// case's findings as its builder encoded them, written with it),
 /// `changes` (the change log) and `checkpoints` (readers' saved
 /// state); see [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may
 /// run on many threads; writes are serialised internally.
