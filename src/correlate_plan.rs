@@ -10,7 +10,7 @@
 //! findings a full run gives: the correlator is deterministic, and findings that a resumed
 //! run could have changed and did not produce again are removed ([`stale`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
@@ -218,19 +218,28 @@ pub fn stale(
     produced: &HashSet<&str>,
     from: Option<DateTime<Utc>>,
 ) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for c in rules.correlations() {
-        let stored = store
-            .findings(Some(&c.id))
-            .with_context(|| format!("reading the findings of {}", c.id))?;
-        out.extend(
-            stored
-                .into_iter()
-                .filter(|f| from.is_none_or(|t| f.last_seen + c.settle > t))
-                .filter(|f| !produced.contains(f.id.as_str()))
-                .map(|f| f.id),
-        );
+    // One read of the blocks that hold them, for every multi-event rule at once.
+    let settle: HashMap<&str, chrono::TimeDelta> = rules
+        .correlations()
+        .iter()
+        .map(|c| (c.id.as_str(), c.settle))
+        .collect();
+    if settle.is_empty() {
+        return Ok(Vec::new());
     }
+    let ids: Vec<&str> = settle.keys().copied().collect();
+    let stored = store
+        .findings_of_rules(&ids)
+        .context("reading the findings of the multi-event rules")?;
+    let out = stored
+        .into_iter()
+        .filter(|f| {
+            let settle = settle.get(f.rule.as_str()).copied().unwrap_or_default();
+            from.is_none_or(|t| f.last_seen + settle > t)
+        })
+        .filter(|f| !produced.contains(f.id.as_str()))
+        .map(|f| f.id)
+        .collect();
     Ok(out)
 }
 

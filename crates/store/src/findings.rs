@@ -14,16 +14,18 @@
 //! agrees with the blocks, and a finding reported stored (or removed) stays so after a
 //! crash.
 //!
-//! The writer keeps an index of every stored id (its block and the digest of its JSON),
-//! built on first use from the blocks' heads, which are not compressed (for the bench's
-//! 116k findings: ~1,800 values, a few MB). It decides what is new, changed or unchanged
-//! without reading the findings, and it is what [`Store::finding_digests`] returns.
+//! The writer keeps an index of every stored id (its block, its rule and the digest of its
+//! JSON), built on first use from the blocks' heads, which are not compressed (for the
+//! bench's 116k findings: ~1,800 values, a few MB). It decides what is new, changed or
+//! unchanged without reading the findings, it is what [`Store::finding_digests`] returns,
+//! and it says which blocks a listing of some rules reads ([`Store::findings_of_rules`]:
+//! a sweep reads the few findings of the multi-event rules without a pass over every block).
 //!
 //! Stores written before blocks (format revision 1) kept one value per finding in a
 //! `findings` tree with a `findings_by_rule` index; opening one moves them into blocks
 //! (the `findings_migration` module).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
@@ -93,6 +95,9 @@ pub struct FindingsOutcome {
 struct Location {
     block: u64,
     digest: u128,
+    /// Its rule, as a number of [`FindingIndex::rules`] (in the padding of the digest's
+    /// alignment: the entry is no larger for it).
+    rule: u32,
 }
 
 /// The writer's index of stored findings (see the module doc).
@@ -101,6 +106,34 @@ pub(crate) struct FindingIndex {
     ids: HashMap<String, Location>,
     /// The number of the next block written.
     next_block: u64,
+    /// Every rule an entry names, numbered in the order first seen.
+    rules: Vec<String>,
+}
+
+impl FindingIndex {
+    /// The number of rule `name`, numbered now if it is new.
+    fn rule_number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.rules.iter().position(|r| r == name) {
+            return n as u32;
+        }
+        self.rules.push(name.to_string());
+        (self.rules.len() - 1) as u32
+    }
+
+    /// The blocks holding the current copy of a finding of one of `rules`.
+    fn blocks_of_rules(&self, rules: &[&str]) -> BTreeSet<u64> {
+        let numbers: Vec<u32> = (0..self.rules.len() as u32)
+            .filter(|&n| rules.contains(&self.rules[n as usize].as_str()))
+            .collect();
+        if numbers.is_empty() {
+            return BTreeSet::new();
+        }
+        self.ids
+            .values()
+            .filter(|at| numbers.contains(&at.rule))
+            .map(|at| at.block)
+            .collect()
+    }
 }
 
 /// A block that replacing findings leaves with fewer findings than this is folded into the
@@ -206,6 +239,7 @@ impl Store {
                 // Sized once (growing it rehashed every id several times).
                 ids: HashMap::with_capacity(usize::try_from(self.finding_count()?).unwrap_or(0)),
                 next_block: 0,
+                rules: Vec::new(),
             };
             for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
                 let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
@@ -213,11 +247,13 @@ impl Store {
                 let heads = finding_blocks::decode_heads(&v)
                     .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
                 for h in heads {
+                    let rule = index.rule_number(&h.rule);
                     index.ids.insert(
                         h.id,
                         Location {
                             block,
                             digest: h.digest,
+                            rule,
                         },
                     );
                 }
@@ -366,21 +402,21 @@ impl Store {
                     what,
                 })?;
             write.put.push((number, value));
-            placed.extend(block.iter().map(|e| {
-                (
-                    e.id,
-                    Location {
-                        block: number,
-                        digest: e.digest,
-                    },
-                )
-            }));
+            placed.extend(block.iter().map(|e| (e.id, number, e.digest, e.rule)));
         }
         write.commit(self, "writing findings")?;
         // (`write.put` also holds the rewritten old blocks, under their own numbers.)
         index.next_block += new_blocks.len() as u64;
-        for (id, at) in placed {
-            index.ids.insert(id.to_string(), at);
+        for (id, block, digest, rule) in placed {
+            let rule = index.rule_number(rule);
+            index.ids.insert(
+                id.to_string(),
+                Location {
+                    block,
+                    digest,
+                    rule,
+                },
+            );
         }
         Ok(outcome)
     }
@@ -521,9 +557,41 @@ impl Store {
         Ok(out)
     }
 
-    /// Every stored finding, or those of one rule, sorted by `(first_seen, id)`. Listing one
-    /// rule decompresses only the blocks whose heads name it.
+    /// Every stored finding, or those of one rule, sorted by `(first_seen, id)`.
     pub fn findings(&self, rule: Option<&str>) -> Result<Vec<Finding>> {
+        match rule {
+            Some(rule) => self.findings_of_rules(&[rule]),
+            None => self.all_findings(),
+        }
+    }
+
+    /// The stored findings of these rules, sorted by `(first_seen, id)`. Only the blocks
+    /// that the index says hold one are read.
+    pub fn findings_of_rules(&self, rules: &[&str]) -> Result<Vec<Finding>> {
+        let guard = self.read_finding_index()?;
+        let Some(index) = guard.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for number in index.blocks_of_rules(rules) {
+            for e in self.read_block(number)?.unwrap_or_default() {
+                // Only the copy the index names counts (a block left with an id that a
+                // later block also holds can only come from damage).
+                let current = index
+                    .ids
+                    .get(&e.head.id)
+                    .is_some_and(|at| at.block == number);
+                if current && rules.contains(&e.head.rule.as_str()) {
+                    out.push(decode_json(&e.head.id, &e.json)?);
+                }
+            }
+        }
+        sort(&mut out);
+        Ok(out)
+    }
+
+    /// Every stored finding, sorted by `(first_seen, id)`, in one pass over the blocks.
+    fn all_findings(&self) -> Result<Vec<Finding>> {
         let guard = self.read_finding_index()?;
         let Some(index) = guard.as_ref() else {
             return Ok(Vec::new());
@@ -532,18 +600,12 @@ impl Store {
         for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
             let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
             let block = block_number(&k)?;
-            // Only the copy the index names counts (a block left with an id that a later
-            // block also holds can only come from damage).
-            let current = |id: &str| index.ids.get(id).is_some_and(|at| at.block == block);
-            if let Some(rule) = rule {
-                let heads = finding_blocks::decode_heads(&v)
-                    .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
-                if !heads.iter().any(|h| h.rule == rule && current(&h.id)) {
-                    continue;
-                }
-            }
             for e in decode_block(&k, &v)? {
-                if rule.is_none_or(|r| e.head.rule == r) && current(&e.head.id) {
+                if index
+                    .ids
+                    .get(&e.head.id)
+                    .is_some_and(|at| at.block == block)
+                {
                     out.push(decode_json(&e.head.id, &e.json)?);
                 }
             }

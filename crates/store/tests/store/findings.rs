@@ -124,6 +124,21 @@ fn findings_are_stored_deduplicated_updated_and_listed() {
     );
     assert_eq!(store.finding_count().unwrap(), 4);
     assert_eq!(store.stats().unwrap().findings, 4);
+    // Several rules at once, one sorted list; rules with nothing stored add nothing.
+    assert_eq!(
+        ids(&store
+            .findings_of_rules(&["spray", "risky-signin", "none"])
+            .unwrap()),
+        ["F-a", "F-b", "F-c", "F-d"]
+    );
+    assert!(store.findings_of_rules(&[]).unwrap().is_empty());
+    // The index's rules survive reopening (they are read back from the blocks' heads).
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(
+        ids(&store.findings_of_rules(&["risky-signin"]).unwrap()),
+        ["F-c"]
+    );
 
     // The same id twice in one call: the last wins.
     let mut c2 = c.clone();
