@@ -294,6 +294,13 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Builds the index of stored findings now if it is not built yet (it is otherwise built
+    /// by the first call that needs it): a caller with a core to spare loads it while it
+    /// does something else, and its first write does not wait for it.
+    pub fn load_finding_index(&self) -> Result<()> {
+        self.read_finding_index().map(drop)
+    }
+
     /// Every stored finding's id with the xxh3-128 hash of its stored JSON, from the
     /// writer's index: a writer about to store many findings compares against this and
     /// passes on only those that differ.
