@@ -417,29 +417,20 @@ pub fn update(
             id: c.id,
         })
     };
-    // Each case is encoded as soon as it is built, and dropped. A full rebuild writes them
-    // batch by batch as they come (memory never holds every case, built or encoded); an
-    // incremental one rebuilds few and writes them together.
+    // Each case is encoded as soon as it is built, and dropped; they are written batch by
+    // batch as they come (memory never holds every case, built or encoded). A full rebuild
+    // replaces every stored case; an incremental one replaces those it rebuilt.
     let cases = cases_one_by_one(&findings, &rule_info, &observed, &previous, &config);
-    let (built, outcome) = match &kept {
-        Some(_) => {
-            let encoded = cases.map(encode).collect::<Result<Vec<_>>>()?;
-            let rebuilt: Vec<String> = previous.iter().map(|p| p.id.clone()).collect();
-            let outcome = store
-                .update_cases(&encoded, &rebuilt)
-                .context("storing cases")?;
-            (encoded.len(), outcome)
-        }
-        None => {
-            let mut replacement = store.case_replacement();
-            let mut built = 0;
-            for c in cases {
-                replacement.put(encode(c)?).context("storing cases")?;
-                built += 1;
-            }
-            (built, replacement.finish().context("storing cases")?)
-        }
+    let mut writer = match &kept {
+        Some(_) => store.case_update(previous.iter().map(|p| p.id.clone()).collect()),
+        None => store.case_replacement(),
     };
+    let mut built = 0;
+    for c in cases {
+        writer.put(encode(c)?).context("storing cases")?;
+        built += 1;
+    }
+    let outcome = writer.finish().context("storing cases")?;
     tracing::debug!(
         "{built} cases from {} findings built and stored in {:.2}s (peak memory so far {} MiB)",
         findings.len(),

@@ -22,6 +22,9 @@ use crate::store::{meta, Store};
 /// it is written: 100 kept a full rebuild of the bench's 2,573 cases ~100 MiB lower than
 /// 500 did, at no measurable cost in time.
 const CASES_PER_BATCH: usize = 100;
+/// A batch is also written once its cases hold this many bytes (JSON and findings): a case
+/// of thousands of findings is written, and its memory reused, before the next ones pile up.
+const BATCH_BYTES: usize = 8 << 20;
 
 /// First byte of a case stored LZ4-compressed (no JSON text starts with it; states written
 /// before compression hold plain JSON, read as it is and rewritten compressed).
@@ -116,49 +119,36 @@ impl Store {
     /// caller failed to make a case), it removes nothing: the batches already written stay,
     /// as after a crash, and the next full rebuild writes them all again.
     pub fn case_replacement(&self) -> CaseReplacement<'_> {
+        self.case_writer(Ending::RemoveTheRest)
+    }
+
+    /// An update of some of the stored cases, fed one case at a time like
+    /// [`Store::case_replacement`] (only those whose JSON, index entry or findings differ
+    /// from what is stored are written, batch by batch); [`CaseReplacement::finish`] then
+    /// removes the cases of `remove` that were not given, leaves every other case as it is
+    /// and flushes. For a writer that rebuilt some of the cases.
+    pub fn case_update(&self, remove: Vec<String>) -> CaseReplacement<'_> {
+        self.case_writer(Ending::Remove(remove))
+    }
+
+    fn case_writer(&self, ending: Ending) -> CaseReplacement<'_> {
         CaseReplacement {
             store: self,
             out: CasesOutcome::default(),
             given: HashMap::new(),
             batch: Vec::new(),
+            batch_bytes: 0,
+            ending,
         }
     }
 
-    /// Writes `put` (only those whose JSON or index entry differ from what is stored) and
-    /// removes `remove` (ids not in `put`), leaving every other case as it is; flushes. For a
-    /// writer that rebuilt some of the cases (ids given twice in `put`: the last wins).
+    /// [`Store::case_update`] given every case of `put` (ids given twice: the last wins).
     pub fn update_cases(&self, put: &[CaseRecord], remove: &[String]) -> Result<CasesOutcome> {
-        let mut out = CasesOutcome::default();
-        let mut latest: HashMap<&str, &CaseRecord> = HashMap::new();
-        let mut order = Vec::new();
+        let mut update = self.case_update(remove.to_vec());
         for c in put {
-            if latest.insert(c.id.as_str(), c).is_none() {
-                order.push(c.id.as_str());
-            }
+            update.put(c.clone())?;
         }
-        let mut writes = Vec::new();
-        for id in order {
-            let c = latest[id];
-            let (status, write) = self.compare_case(c)?;
-            out.count(id, status);
-            if write {
-                writes.push(c);
-            }
-        }
-        for chunk in writes.chunks(CASES_PER_BATCH) {
-            self.write_cases(chunk.iter().copied())?;
-        }
-        let mut gone: Vec<String> = remove
-            .iter()
-            .filter(|id| !latest.contains_key(id.as_str()))
-            .cloned()
-            .collect();
-        gone.sort();
-        gone.dedup();
-        self.remove_cases(&gone)?;
-        out.removed = gone;
-        self.flush()?;
-        Ok(out)
+        update.finish()
     }
 
     /// How `case` compares with the stored case of its id, and whether it must be written
@@ -310,15 +300,27 @@ enum Status {
     Unchanged,
 }
 
-/// A replacement of every stored case, fed one case at a time ([`Store::case_replacement`]).
+/// What [`CaseReplacement::finish`] removes.
+#[derive(Debug)]
+enum Ending {
+    /// Every stored case that was not given ([`Store::case_replacement`]).
+    RemoveTheRest,
+    /// These cases, those that were not given ([`Store::case_update`]).
+    Remove(Vec<String>),
+}
+
+/// A replacement of every stored case, or an update of some, fed one case at a time
+/// ([`Store::case_replacement`], [`Store::case_update`]).
 #[derive(Debug)]
 pub struct CaseReplacement<'s> {
     store: &'s Store,
     out: CasesOutcome,
     /// Every id given so far, with what it was found to be.
     given: HashMap<String, Status>,
-    /// Cases to write in the next batch.
+    /// Cases to write in the next batch, and their bytes.
     batch: Vec<CaseRecord>,
+    batch_bytes: usize,
+    ending: Ending,
 }
 
 impl CaseReplacement<'_> {
@@ -336,6 +338,7 @@ impl CaseReplacement<'_> {
                 self.out.unchanged = self.out.unchanged.saturating_sub(1);
                 self.out.updated.push(case.id.clone());
             }
+            self.batch_bytes += case.json.len() + case.findings.len();
             match earlier {
                 Some(i) => self.batch[i] = case,
                 None => self.batch.push(case),
@@ -346,13 +349,14 @@ impl CaseReplacement<'_> {
         self.out.count(&case.id, status);
         self.given.insert(case.id.clone(), status);
         if write {
+            self.batch_bytes += case.json.len() + case.findings.len();
             self.batch.push(case);
         }
         self.write_if_full()
     }
 
     fn write_if_full(&mut self) -> Result<()> {
-        if self.batch.len() >= CASES_PER_BATCH {
+        if self.batch.len() >= CASES_PER_BATCH || self.batch_bytes >= BATCH_BYTES {
             self.write_batch()?;
         }
         Ok(())
@@ -361,14 +365,40 @@ impl CaseReplacement<'_> {
     fn write_batch(&mut self) -> Result<()> {
         self.store.write_cases(self.batch.iter())?;
         self.batch.clear();
+        self.batch_bytes = 0;
         Ok(())
     }
 
-    /// Writes what is left, removes every stored case that was not given, marks the index
-    /// complete and flushes.
+    /// Writes what is left and removes what the writer was made to remove: for a
+    /// replacement every stored case that was not given (it then marks the index complete),
+    /// for an update the given ids to remove that were not given. Then flushes.
     pub fn finish(mut self) -> Result<CasesOutcome> {
         self.write_batch()?;
         let store = self.store;
+        if let Ending::Remove(ids) = &self.ending {
+            let mut gone = Vec::new();
+            for id in ids
+                .iter()
+                .filter(|id| !self.given.contains_key(id.as_str()))
+            {
+                // Only a stored case (or a stray index entry) is removed and reported.
+                let mut stored = false;
+                for tree in [&store.cases, &store.case_index] {
+                    stored |= tree
+                        .contains_key(id.as_bytes())
+                        .map_err(StoreError::sled("reading cases"))?;
+                }
+                if stored {
+                    gone.push(id.clone());
+                }
+            }
+            gone.sort();
+            gone.dedup();
+            store.remove_cases(&gone)?;
+            self.out.removed = gone;
+            store.flush()?;
+            return Ok(self.out);
+        }
         // The stored ids: from the index alone when every case has its entry (cheap to walk,
         // where walking the cases reads every case), otherwise from both trees.
         let trees = if store.cases_indexed()? {

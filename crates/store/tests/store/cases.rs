@@ -280,3 +280,33 @@ fn a_streamed_replacement_writes_as_it_goes_and_removes_only_when_finished() {
     );
     assert!(store.case_indexes().unwrap().is_some());
 }
+
+/// Cases of several MiB each (a case of thousands of findings) are written in batches cut
+/// by size as they are given, an update's as a replacement's; each is stored whole, and a
+/// repeated id still ends as the last given.
+#[test]
+fn large_cases_are_written_as_they_come_and_kept_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let large = |id: &str, fill: u8| {
+        let mut c = case(id, "large");
+        c.findings = vec![fill; 5 << 20];
+        c
+    };
+    let mut update = store.case_update(vec!["C-0".into()]);
+    for (i, id) in ["C-1", "C-2", "C-3"].iter().enumerate() {
+        update.put(large(id, b'a' + i as u8)).unwrap();
+    }
+    update.put(large("C-1", b'z')).unwrap();
+    let out = update.finish().unwrap();
+    assert_eq!(out.inserted, ["C-1", "C-2", "C-3"]);
+    assert!(out.removed.is_empty(), "C-0 was never stored");
+    for (id, fill) in [("C-1", b'z'), ("C-2", b'b'), ("C-3", b'c')] {
+        assert_eq!(
+            store.case_findings(id).unwrap(),
+            Some(vec![fill; 5 << 20]),
+            "{id}"
+        );
+    }
+    assert_eq!(store.stats().unwrap().cases, 3);
+}
