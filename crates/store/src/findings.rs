@@ -120,6 +120,12 @@ impl FindingIndex {
         (self.rules.len() - 1) as u32
     }
 
+    /// Whether block `block` holds the copy of `id` the index names (another copy can only
+    /// come from damage, and does not count).
+    fn is_current(&self, id: &str, block: u64) -> bool {
+        self.ids.get(id).is_some_and(|at| at.block == block)
+    }
+
     /// The blocks holding the current copy of a finding of one of `rules`.
     fn blocks_of_rules(&self, rules: &[&str]) -> BTreeSet<u64> {
         let numbers: Vec<u32> = (0..self.rules.len() as u32)
@@ -390,12 +396,7 @@ impl Store {
         // would make it the current one).
         let folded: Vec<Entry> = folded
             .into_iter()
-            .filter(|(block, e)| {
-                index
-                    .ids
-                    .get(&e.head.id)
-                    .is_some_and(|at| at.block == *block)
-            })
+            .filter(|(block, e)| index.is_current(&e.head.id, *block))
             .map(|(_, e)| e)
             .collect();
         let entries: Vec<EntryRef> = folded.iter().map(Entry::as_ref).chain(entries).collect();
@@ -582,13 +583,7 @@ impl Store {
         let mut out = Vec::new();
         for number in index.blocks_of_rules(rules) {
             for e in self.read_block(number)?.unwrap_or_default() {
-                // Only the copy the index names counts (a block left with an id that a
-                // later block also holds can only come from damage).
-                let current = index
-                    .ids
-                    .get(&e.head.id)
-                    .is_some_and(|at| at.block == number);
-                if current && rules.contains(&e.head.rule.as_str()) {
+                if index.is_current(&e.head.id, number) && rules.contains(&e.head.rule.as_str()) {
                     out.push(decode_json(&e.head.id, &e.json)?);
                 }
             }
@@ -608,11 +603,7 @@ impl Store {
             let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
             let block = block_number(&k)?;
             for e in decode_block(&k, &v)? {
-                if index
-                    .ids
-                    .get(&e.head.id)
-                    .is_some_and(|at| at.block == block)
-                {
+                if index.is_current(&e.head.id, block) {
                     out.push(decode_json(&e.head.id, &e.json)?);
                 }
             }
