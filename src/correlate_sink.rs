@@ -16,7 +16,10 @@ use crate::correlate_plan::{self, Plan, Start};
 /// Findings stored per sled transaction: measured on 116k findings when each finding was a
 /// value of its own, larger transactions were slower and held more memory (5k: 7.4 s, 865 MiB
 /// peak; 20k: 8.5 s, 973 MiB; 1k: 7.1 s, 790 MiB). Stored in blocks of 64 since, a
-/// transaction of 1k findings writes ~16 values.
+/// transaction of 1k findings writes ~16 values. Findings wait until this many are pending,
+/// whatever their rule and slice: every write rewrites the unfilled last block, and a sweep
+/// that wrote each slice's findings rule by rule made ~60 small writes (~0.1 s, most of it
+/// waiting for sled to hand out a new log segment, for the ~1.5 MB those rewrites logged).
 const FINDINGS_PER_BATCH: usize = 1_000;
 /// One rule's line of the summary.
 pub struct RuleLine {
@@ -46,23 +49,8 @@ fn changed_only(
     Ok(out)
 }
 
-/// Stores `items` [`FINDINGS_PER_BATCH`] at a time with `put`, adding to `outcome`'s
-/// (inserted, updated).
-fn in_batches<T>(
-    items: &[T],
-    outcome: &mut (u64, u64),
-    mut put: impl FnMut(&[T]) -> Result<skein_store::FindingsOutcome>,
-) -> Result<()> {
-    for batch in items.chunks(FINDINGS_PER_BATCH) {
-        let o = put(batch)?;
-        outcome.0 += o.inserted;
-        outcome.1 += o.updated;
-    }
-    Ok(())
-}
-
-/// Where findings go as slices are evaluated: stored per rule in batches (so memory holds a
-/// slice's findings, not the run's), counted per rule for the summary, and the ids of
+/// Where findings go as slices are evaluated: stored in batches of every rule (so memory
+/// holds about a slice's findings, not the run's), counted per rule for the summary, and the ids of
 /// multi-event findings remembered so that [`Sink::finish`] can remove those this run should
 /// have produced again and did not.
 pub struct Sink<'a> {
@@ -81,6 +69,9 @@ pub struct Sink<'a> {
     /// Ids of the findings this run may have changed (passed on to be stored, or removed):
     /// the cases that hold or could join them are rebuilt.
     touched: HashSet<String>,
+    /// Findings to store, encoded, written once [`FINDINGS_PER_BATCH`] are pending (and at
+    /// [`Sink::finish`]).
+    pending: Vec<FindingRecord>,
 }
 
 /// Findings stored by one run before the stored findings' digests are loaded.
@@ -97,6 +88,7 @@ impl<'a> Sink<'a> {
             nanos: 0,
             digests: None,
             touched: HashSet::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -121,33 +113,53 @@ impl<'a> Sink<'a> {
                         .context("reading the stored findings' digests")?,
                 );
             }
-            let outcome = self.outcomes.entry(rule.clone()).or_default();
-            let store = self.store;
-            let context = || format!("storing the findings of {rule}");
             match &mut self.digests {
                 // Compared and encoded once: only the changed ones reach the store.
                 Some(digests) => {
                     let records = changed_only(digests, list)?;
                     self.touched.extend(records.iter().map(|r| r.id.clone()));
-                    in_batches(&records, outcome, |b| {
-                        store
-                            .put_changed_findings_unflushed(b)
-                            .with_context(context)
-                    })?;
+                    self.pending.extend(records);
                 }
                 None => {
-                    self.touched.extend(list.iter().map(|f| f.id.clone()));
-                    in_batches(&list, outcome, |b| {
-                        store.put_findings_unflushed(b).with_context(context)
-                    })?;
+                    for f in list {
+                        self.touched.insert(f.id.clone());
+                        self.pending.push(
+                            FindingRecord::of(&f)
+                                .with_context(|| format!("encoding finding {}", f.id))?,
+                        );
+                    }
                 }
             }
+        }
+        if self.pending.len() >= FINDINGS_PER_BATCH {
+            self.write_pending()?;
         }
         self.nanos += u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         Ok(())
     }
 
-    /// Removes the stale findings of multi-event rules, flushes everything stored, and
+    /// Writes the pending findings, [`FINDINGS_PER_BATCH`] per transaction, each rule's
+    /// together (a rule's findings then share blocks, and a reader of a few rules' findings
+    /// reads few blocks).
+    fn write_pending(&mut self) -> Result<()> {
+        // Stable: the versions of one id keep their order, and the last one wins.
+        self.pending.sort_by(|a, b| a.rule.cmp(&b.rule));
+        for batch in self.pending.chunks(FINDINGS_PER_BATCH) {
+            let per_rule = self
+                .store
+                .put_findings_of_rules_unflushed(batch)
+                .context("storing findings")?;
+            for (rule, o) in per_rule {
+                let outcome = self.outcomes.entry(rule).or_default();
+                outcome.0 += o.inserted;
+                outcome.1 += o.updated;
+            }
+        }
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Writes the pending findings, removes the stale findings of multi-event rules, flushes everything stored, and
     /// returns the summary lines.
     /// `resumed_after`: the watermark of the restored state; findings that end at or before
     /// it were settled by earlier runs.
@@ -157,6 +169,7 @@ impl<'a> Sink<'a> {
         resumed_after: Option<DateTime<Utc>>,
         stats: &EvalStats,
     ) -> Result<(Vec<RuleLine>, HashSet<String>)> {
+        self.write_pending()?;
         self.store.flush().context("flushing the findings")?;
         if !matches!(plan.start, Start::Bounded) {
             let from = match &plan.start {

@@ -90,6 +90,17 @@ pub struct FindingsOutcome {
     pub unchanged: u64,
 }
 
+/// The sum of per-rule outcomes.
+fn total<'a>(per_rule: impl IntoIterator<Item = &'a FindingsOutcome>) -> FindingsOutcome {
+    per_rule
+        .into_iter()
+        .fold(FindingsOutcome::default(), |a, b| FindingsOutcome {
+            inserted: a.inserted + b.inserted,
+            updated: a.updated + b.updated,
+            unchanged: a.unchanged + b.unchanged,
+        })
+}
+
 /// Where a stored finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Location {
@@ -328,7 +339,7 @@ impl Store {
             .iter()
             .map(FindingRecord::of)
             .collect::<Result<Vec<_>>>()?;
-        self.write_findings(&records)
+        Ok(total(self.write_findings(&records)?.values()))
     }
 
     /// [`Store::put_findings_unflushed`] for a writer that has already compared its findings
@@ -338,19 +349,33 @@ impl Store {
         &self,
         records: &[FindingRecord],
     ) -> Result<FindingsOutcome> {
+        Ok(total(self.write_findings(records)?.values()))
+    }
+
+    /// [`Store::put_changed_findings_unflushed`] for records of several rules at once, with
+    /// what it did to each rule's findings. One write of many rules' findings rewrites the
+    /// unfilled last block once, where a write per rule rewrote it every time.
+    pub fn put_findings_of_rules_unflushed(
+        &self,
+        records: &[FindingRecord],
+    ) -> Result<BTreeMap<String, FindingsOutcome>> {
         self.write_findings(records)
     }
 
     /// Writes `records` (the last of an id wins) into new blocks, rewrites the blocks that
     /// held the older versions of those replaced, and updates the count, in one transaction.
-    fn write_findings(&self, records: &[FindingRecord]) -> Result<FindingsOutcome> {
+    /// Returns what it did per rule.
+    fn write_findings(
+        &self,
+        records: &[FindingRecord],
+    ) -> Result<BTreeMap<String, FindingsOutcome>> {
         // Records can be built by hand: the same refusal as `FindingRecord::of`.
         for r in records {
             refuse_empty_id(&r.id)?;
         }
         let mut guard = self.finding_index()?;
         let index = guard.get_or_insert_with(FindingIndex::default);
-        let mut outcome = FindingsOutcome::default();
+        let mut per_rule: HashMap<&str, FindingsOutcome> = HashMap::new();
         let mut entries: Vec<EntryRef> = Vec::new();
         let mut position: HashMap<&str, usize> = HashMap::new();
         let mut replaced: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
@@ -364,33 +389,38 @@ impl Store {
             };
             if let Some(&at) = position.get(r.id.as_str()) {
                 if entries[at].digest == digest {
-                    outcome.unchanged += 1;
+                    per_rule.entry(&r.rule).or_default().unchanged += 1;
                 } else {
-                    outcome.updated += 1;
+                    per_rule.entry(&r.rule).or_default().updated += 1;
                     entries[at] = entry;
                 }
                 continue;
             }
             match index.ids.get(&r.id) {
                 Some(at) if at.digest == digest => {
-                    outcome.unchanged += 1;
+                    per_rule.entry(&r.rule).or_default().unchanged += 1;
                     continue;
                 }
                 Some(at) => {
-                    outcome.updated += 1;
+                    per_rule.entry(&r.rule).or_default().updated += 1;
                     replaced.entry(at.block).or_default().insert(&r.id);
                 }
-                None => outcome.inserted += 1,
+                None => per_rule.entry(&r.rule).or_default().inserted += 1,
             }
             position.insert(&r.id, entries.len());
             entries.push(entry);
         }
+        let per_rule: BTreeMap<String, FindingsOutcome> = per_rule
+            .into_iter()
+            .map(|(rule, o)| (rule.to_string(), o))
+            .collect();
         if entries.is_empty() {
-            return Ok(outcome);
+            return Ok(per_rule);
         }
+        let inserted = total(per_rule.values()).inserted;
         let (mut write, mut folded) = self.without(&replaced, MIN_KEPT)?;
         // The replaced findings leave their old blocks and come back in the new ones.
-        write.added = outcome.inserted + write.dropped;
+        write.added = inserted + write.dropped;
         folded.extend(self.unfilled_last_block(index, &replaced, &mut write)?);
         // Only the copy the index names moves (another can only come from damage: moving it
         // would make it the current one).
@@ -426,7 +456,7 @@ impl Store {
                 },
             );
         }
-        Ok(outcome)
+        Ok(per_rule)
     }
 
     /// Every finding of block `number`, if it exists.

@@ -437,6 +437,50 @@ fn encoded_findings_go_straight_to_the_transaction_and_are_still_counted_exactly
     assert_eq!(store.finding_count().unwrap(), 3, "nothing written");
 }
 
+#[test]
+fn a_write_of_several_rules_says_what_it_did_to_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let kept = finding("F-kept", "r1", 10);
+    let old = finding("F-changed", "r2", 20);
+    store
+        .put_findings(&[kept.clone(), old.clone()])
+        .expect("put");
+    let mut changed = old.clone();
+    changed.score = 90;
+    let first = finding("F-new", "r1", 30);
+    let mut again = first.clone();
+    again.summary = "said again, differently".into();
+    let records: Vec<FindingRecord> = [&kept, &changed, &first, &again]
+        .into_iter()
+        .map(|f| FindingRecord::of(f).expect("encode"))
+        .collect();
+    let per_rule = store
+        .put_findings_of_rules_unflushed(&records)
+        .expect("put records");
+    assert_eq!(
+        per_rule.into_iter().collect::<Vec<_>>(),
+        [
+            // F-new twice: new, then replaced within the write (the last one wins).
+            ("r1".to_string(), outcome(1, 1, 1)),
+            ("r2".to_string(), outcome(0, 1, 0)),
+        ]
+    );
+    store.flush().expect("flush");
+    assert_eq!(store.finding_count().unwrap(), 3);
+    let r1 = store.findings(Some("r1")).unwrap();
+    assert_eq!(ids(&r1), ["F-kept", "F-new"]);
+    assert_eq!(r1[1].summary, "said again, differently");
+    assert_eq!(store.findings(Some("r2")).unwrap()[0].score, 90);
+    assert!(
+        store
+            .put_findings_of_rules_unflushed(&[])
+            .expect("nothing to write")
+            .is_empty(),
+        "an empty write reports no rule"
+    );
+}
+
 /// Writes `findings` into `dir` (a closed store) in the layout before blocks, as a build of
 /// format revision 1 did, adding `added` to the stored count.
 fn write_legacy_findings(dir: &Path, findings: &[Finding], added: u64) {
