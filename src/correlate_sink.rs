@@ -1,5 +1,5 @@
-//! Where `correlate`'s findings go: stored per rule in batches as slices are evaluated,
-//! unchanged ones skipped by digest, stale multi-event findings removed at the end, and the
+//! Where `correlate`'s findings go: stored in batches of every rule as slices are
+//! evaluated, unchanged ones skipped by digest, stale multi-event findings removed at the end, and the
 //! per-rule counts of the summary.
 
 use std::collections::{HashMap, HashSet};
