@@ -5,11 +5,19 @@
 //! An event is decided once no event that could still match it can arrive: when an event
 //! later than its time plus `after` is processed (at the end of the input, the findings
 //! still undecided are reported as they stand, and decided again by the next run).
+//!
+//! Of the absent rules' events only the latest per key tuple is kept. Signals come in time
+//! order and an event waits until the end of its window has passed, so when it is decided
+//! (or flushed) every time held is at most its window's end: one of them is in its window
+//! exactly when the latest is. Keeping every time made the state as large as a day of
+//! sign-ins (two tuples each); the latest per tuple keeps one entry per user and address.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde::{Deserialize, Serialize};
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use skein_model::Finding;
 
 use super::episode::Episode;
@@ -28,30 +36,62 @@ fn windows(rule: &Correlation) -> (TimeDelta, TimeDelta, TimeDelta) {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AbsenceState {
-    /// key tuple (hashed, see [`Signal::tuples`]) → times of the absent rules' events,
-    /// oldest first.
-    present: HashMap<u128, VecDeque<DateTime<Utc>>>,
+    /// key tuple (hashed, see [`Signal::tuples`]) → the time of the latest of the absent
+    /// rules' events (see the module doc).
+    present: HashMap<u128, LatestTime>,
     /// Events waiting for their `after` window to pass, in time order.
     pending: VecDeque<Signal>,
     /// group → the open finding of unmatched events.
     episodes: HashMap<String, Episode>,
 }
 
+/// The time of the latest event of a key tuple. Saved as one time; a state saved by an
+/// earlier build, which kept every time (oldest first), is read as its latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+struct LatestTime(DateTime<Utc>);
+
+impl<'de> Deserialize<'de> for LatestTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> Visitor<'de> for Either {
+            type Value = LatestTime;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 time, or a list of them")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LatestTime, E> {
+                v.parse().map(LatestTime).map_err(E::custom)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LatestTime, A::Error> {
+                let mut latest: Option<DateTime<Utc>> = None;
+                while let Some(t) = seq.next_element::<DateTime<Utc>>()? {
+                    latest = latest.max(Some(t));
+                }
+                latest
+                    .map(LatestTime)
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))
+            }
+        }
+        d.deserialize_any(Either)
+    }
+}
+
 /// Decides `x` against `present`, adding it to (or closing and opening) its group's finding.
 fn decide(
     rule: &Correlation,
-    present: &HashMap<u128, VecDeque<DateTime<Utc>>>,
+    present: &HashMap<u128, LatestTime>,
     episodes: &mut HashMap<String, Episode>,
     x: &Signal,
     out: &mut Vec<Finding>,
 ) {
     let (before, after, gap) = windows(rule);
     let (from, to) = (x.time - before, x.time + after);
-    let matched = x.tuples.iter().any(|t| {
-        present
-            .get(t)
-            .is_some_and(|times| times.iter().any(|p| *p >= from && *p <= to))
-    });
+    // `<= to` always holds here (see the module doc); kept so that the test reads as the
+    // window it is.
+    let matched = x
+        .tuples
+        .iter()
+        .any(|t| present.get(t).is_some_and(|p| p.0 >= from && p.0 <= to));
     if matched {
         return;
     }
@@ -74,7 +114,8 @@ impl AbsenceState {
         match role {
             Role::Absent => {
                 for t in s.tuples {
-                    self.present.entry(t).or_default().push_back(s.time);
+                    let latest = self.present.entry(t).or_insert(LatestTime(s.time));
+                    latest.0 = latest.0.max(s.time);
                 }
             }
             _ => self.pending.push_back(s),
@@ -96,12 +137,7 @@ impl AbsenceState {
         let (before, after, gap) = windows(rule);
         // A pending event is later than now - after, so it looks no further back than this.
         let cutoff = now - after - before;
-        self.present.retain(|_, times| {
-            while times.front().is_some_and(|t| *t < cutoff) {
-                times.pop_front();
-            }
-            !times.is_empty()
-        });
+        self.present.retain(|_, latest| latest.0 >= cutoff);
         let mut closed: Vec<String> = self
             .episodes
             .iter()
@@ -128,8 +164,31 @@ impl AbsenceState {
     }
 
     pub fn size(&self) -> usize {
-        self.present.values().map(VecDeque::len).sum::<usize>()
-            + self.pending.len()
-            + self.episodes.len()
+        self.present.len() + self.pending.len() + self.episodes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(text: &str) -> DateTime<Utc> {
+        text.parse().expect("a test time")
+    }
+
+    #[test]
+    fn a_state_saved_with_every_time_is_read_as_the_latest() {
+        let earlier = r#"{"present":{"7":["2026-03-09T08:00:00Z","2026-03-09T08:30:00Z"]},
+            "pending":[],"episodes":{}}"#;
+        let st: AbsenceState = serde_json::from_str(earlier).expect("reads the earlier layout");
+        assert_eq!(st.present[&7].0, time("2026-03-09T08:30:00Z"));
+        let saved = serde_json::to_string(&st).expect("saves");
+        assert!(saved.contains(r#""7":"2026-03-09T08:30:00Z""#), "{saved}");
+        let again: AbsenceState = serde_json::from_str(&saved).expect("reads its own layout");
+        assert_eq!(again, st);
+        let empty = r#"{"present":{"7":[]},"pending":[],"episodes":{}}"#;
+        assert!(serde_json::from_str::<AbsenceState>(empty).is_err());
+        let not_a_time = r#"{"present":{"7":"yesterday"},"pending":[],"episodes":{}}"#;
+        assert!(serde_json::from_str::<AbsenceState>(not_a_time).is_err());
     }
 }

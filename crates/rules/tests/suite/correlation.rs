@@ -241,6 +241,41 @@ fn findings_of(rules: &RuleSet, records: Vec<Value>, rule: &str) -> Vec<Vec<Stri
     out
 }
 
+/// An absence looking both ways is decided by the events within its window on either side;
+/// one before the window, or after it (which arrives once the event is decided), is not
+/// enough, whichever came last. (The state keeps only the latest event of each address.)
+#[test]
+fn an_absence_is_answered_only_within_its_window_on_either_side() {
+    let text = format!(
+        "{TEST_RULES}---\ntitle: unanswered\nid: t-unanswered\nlevel: medium\ncorrelation:\n  \
+         type: absence\n  rules: [t-fail]\n  absent: [t-ok]\n  keys: [src_ip]\n  before: 10m\n  \
+         after: 10m\n"
+    );
+    let loaded = load_text("t.yml", &text);
+    assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+    let records = vec![
+        // Answered 5 minutes before; the success 15 minutes after comes too late to matter.
+        signin("ok-a1", 5, "a@x.com", "192.0.2.1", true),
+        signin("fail-a", 10, "a@x.com", "192.0.2.1", false),
+        signin("ok-a2", 25, "a@x.com", "192.0.2.1", true),
+        // 15 minutes before and 15 after: unanswered.
+        signin("ok-b1", 0, "b@x.com", "192.0.2.2", true),
+        signin("fail-b", 15, "b@x.com", "192.0.2.2", false),
+        signin("ok-b2", 30, "b@x.com", "192.0.2.2", true),
+        // Answered 5 minutes after.
+        signin("fail-c", 40, "c@x.com", "192.0.2.3", false),
+        signin("ok-c", 45, "c@x.com", "192.0.2.3", true),
+        // Two successes, the later one still 15 minutes before: unanswered.
+        signin("ok-d1", 30, "d@x.com", "192.0.2.4", true),
+        signin("ok-d2", 35, "d@x.com", "192.0.2.4", true),
+        signin("fail-d", 50, "d@x.com", "192.0.2.4", false),
+    ];
+    assert_eq!(
+        findings_of(&loaded.rules, records, "t-unanswered"),
+        [vec!["fail-b".to_string()], vec!["fail-d".to_string()]]
+    );
+}
+
 #[test]
 fn temporal_types_respect_group_by_order_and_use_events_once() {
     let rules = test_rules();
