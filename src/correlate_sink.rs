@@ -107,6 +107,10 @@ impl<'a> Sink<'a> {
                 self.total += list.len();
             }
             if self.digests.is_none() && self.total >= DIGESTS_FROM {
+                // The pending findings first: the digests must be those of every version
+                // given so far, or a later copy of a stored finding would look unchanged
+                // and the pending version would win.
+                self.write_pending()?;
                 self.digests = Some(
                     self.store
                         .finding_digests()
@@ -226,5 +230,65 @@ impl<'a> Sink<'a> {
             });
         }
         Ok((lines, self.touched))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn finding(id: &str, summary: &str) -> Finding {
+        Finding {
+            id: id.to_string(),
+            rule: "r".into(),
+            title: "r fired".into(),
+            severity: skein_model::Severity::Low,
+            score: 10,
+            first_seen: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            last_seen: Utc.timestamp_opt(1_700_000_000, 0).unwrap(),
+            entities: Vec::new(),
+            events: vec![format!("ev-{id}")],
+            attack: Vec::new(),
+            summary: summary.into(),
+            fields: serde_json::Map::new(),
+        }
+    }
+
+    /// A version still pending when the run starts comparing digests is not compared
+    /// against: the last version given wins, even one equal to what was stored before.
+    #[test]
+    fn the_last_version_wins_across_the_switch_to_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), Default::default()).expect("opens");
+        let loaded = skein_rules::load::load(
+            &[skein_rules::SourceText {
+                path: "r.yml".into(),
+                text: "title: r\nid: r\nlogsource: {product: azure, service: signinlogs}\n\
+                       detection:\n  sel: {outcome.success: false}\n  condition: sel\nlevel: low\n"
+                    .into(),
+            }],
+            &[],
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        let stored = finding("F-x", "as stored");
+        store.put_findings(&[stored.clone()]).expect("stores");
+        let mut sink = Sink::new(&store, &loaded.rules);
+        sink.put(vec![finding("F-x", "changed")]).expect("pending");
+        let mut many: Vec<Finding> = (0..DIGESTS_FROM)
+            .map(|i| finding(&format!("F-{i}"), "filler"))
+            .collect();
+        many.push(stored.clone());
+        sink.put(many).expect("switches to digests");
+        let plan = Plan {
+            start: Start::Bounded,
+            change_seq: 0,
+        };
+        let (lines, _) = sink
+            .finish(&plan, None, &loaded.rules.new_stats())
+            .expect("finishes");
+        assert_eq!(store.finding("F-x").expect("reads"), Some(stored));
+        let line = lines.iter().find(|l| l.id == "r").expect("a line for r");
+        assert_eq!((line.inserted, line.updated), (DIGESTS_FROM as u64, 2));
     }
 }
