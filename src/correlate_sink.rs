@@ -272,7 +272,9 @@ mod tests {
         );
         assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
         let stored = finding("F-x", "as stored");
-        store.put_findings(&[stored.clone()]).expect("stores");
+        store
+            .put_findings(std::slice::from_ref(&stored))
+            .expect("stores");
         let mut sink = Sink::new(&store, &loaded.rules);
         sink.put(vec![finding("F-x", "changed")]).expect("pending");
         let mut many: Vec<Finding> = (0..DIGESTS_FROM)
