@@ -230,6 +230,17 @@ fn investigate_shows_aliases_links_findings_and_cases() {
 /// risky sign-ins of different users from it stay two cases, and each case lists the hub.
 #[test]
 fn an_address_shared_by_hundreds_of_accounts_does_not_merge_cases() {
+    hub_address_scenario(false);
+}
+
+/// The same from a store ingested before accounts by address were kept: the hub check
+/// reads the address's events instead.
+#[test]
+fn a_store_without_accounts_by_address_finds_hubs_from_the_events() {
+    hub_address_scenario(true);
+}
+
+fn hub_address_scenario(older_store: bool) {
     let s = crate::util::Skein::new();
     let nat = "198.51.100.77";
     let mut records: Vec<Value> = (0..120)
@@ -255,6 +266,16 @@ fn an_address_shared_by_hundreds_of_accounts_does_not_merge_cases() {
     let text: Vec<String> = records.iter().map(Value::to_string).collect();
     std::fs::write(&path, text.join("\n")).unwrap();
     s.ok(&["ingest", "--no-progress", path.to_str().unwrap()]);
+    if older_store {
+        // What an older build leaves: no accounts by address, and no mark saying from where.
+        let db = sled::open(s.state().join("db")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove("address_accounts_from")
+            .unwrap();
+        db.open_tree("address_accounts").unwrap().clear().unwrap();
+        db.flush().unwrap();
+    }
     s.correlate_json(&repo_root().join("correlations"), &[]);
     let cases = all_cases(&s);
     let with_nat: Vec<&Value> = cases

@@ -319,6 +319,17 @@ impl Event {
         }
     }
 
+    /// The account that acted, as the cases count the accounts behind an address: the
+    /// Entra user id, else the UPN, else the AWS principal ARN, else the access key id.
+    pub fn account(&self) -> Option<&str> {
+        let a = &self.actor;
+        a.user_id
+            .as_deref()
+            .or(a.upn.as_deref())
+            .or(a.aws_arn.as_deref())
+            .or(a.access_key_id.as_deref())
+    }
+
     /// Whether [`Event::entities`] holds `entity`, without building the list (only the
     /// fields of the entity's type are looked at): what a reader filtering many events by
     /// one entity asks.

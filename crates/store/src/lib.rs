@@ -60,6 +60,10 @@
 //! **Summaries** (first/last seen, count) exist for every entity type but tokens (about one
 //! per sign-in); the writer keeps them in memory and writes them back as hash partitions of
 //! packed entries (see the `summary` module).
+//! **Accounts by address** (`address_accounts`): the accounts that succeeded from each
+//! address, per bucket, written in each batch's commit transaction;
+//! [`Store::accounts_at_address`] counts them for the cases' hub check without reading
+//! events (see the `address_accounts` module).
 //! Crash safety is described in the `write` module: the commit point is one sled transaction
 //! per batch over the chunks (both trees), their ids, the counters and the change log.
 //!
@@ -126,6 +130,7 @@
 //! # Ok(()) }
 //! ```
 
+mod address_accounts;
 mod cases;
 mod changes;
 mod chunk;
@@ -171,8 +176,9 @@ pub const SCHEMA_VERSION: u32 = 4;
 /// re-ingesting; a format revision does not: it adds a new encoding of some value that this
 /// build and later ones read alongside the older ones (revision 1: original records in zstd,
 /// compressed cases, format-2 index runs; revision 2: findings in blocks, moved there from
-/// the one-value-per-finding trees when a store is opened). Opening a store marks it with this revision when its
+/// the one-value-per-finding trees when a store is opened; revision 3: accounts by address,
+/// written with every batch, which a build without them would leave incomplete). Opening a store marks it with this revision when its
 /// mark is lower, and a build whose revision is lower than a store's mark refuses the store
 /// ([`StoreError::FormatTooNew`]) instead of reporting values it cannot decode as damaged.
 /// Builds from before the mark existed do not check it.
-pub const FORMAT_REVISION: u32 = 2;
+pub const FORMAT_REVISION: u32 = 3;

@@ -34,6 +34,10 @@ pub(crate) mod meta {
     /// Present when every stored case has its `case_index` entry (set by a replacement of
     /// every case; older states lack it).
     pub const CASES_INDEXED: &[u8] = b"cases_indexed";
+    /// The first chunk seq whose batch wrote its accounts by address, `u64` big-endian
+    /// (see the `address_accounts` module): 0 when every chunk has them. Written with the
+    /// first batch a build that writes them commits.
+    pub const ADDRESS_ACCOUNTS_FROM: &[u8] = b"address_accounts_from";
     /// `source:` + source tag → event count and time span ([`crate::stats::Span`]).
     pub fn source(tag: u8) -> [u8; 8] {
         let mut k = *b"source:\0";
@@ -74,7 +78,8 @@ impl Default for OpenOptions {
 /// records), `chunk_ids` (their hashes, for de-duplication), `by_entity` (index), `entities`
 /// (summaries), `meta` (schema version and counters), `cursors`, `finding_blocks`, `cases`,
 /// `case_index` (a compact summary per case, written with it), `case_findings` (each
-/// case's findings as its builder encoded them, written with it),
+/// case's findings as its builder encoded them, written with it), `address_accounts` (the
+/// accounts that succeeded from each address, per bucket),
 /// `changes` (the change log) and `checkpoints` (readers' saved
 /// state); see [`keys`](crate::keys) for their key layouts. A `Store` is `Sync`: readers may
 /// run on many threads; writes are serialised internally.
@@ -86,6 +91,7 @@ pub struct Store {
     pub(crate) chunk_raws: sled::Tree,
     pub(crate) chunk_ids: sled::Tree,
     pub(crate) by_entity: sled::Tree,
+    pub(crate) address_accounts: sled::Tree,
     pub(crate) entities: sled::Tree,
     pub(crate) meta: sled::Tree,
     pub(crate) cursors: sled::Tree,
@@ -139,6 +145,7 @@ impl Store {
             chunk_raws: tree("chunk_raws")?,
             chunk_ids: tree("chunk_ids")?,
             by_entity: tree("by_entity")?,
+            address_accounts: tree("address_accounts")?,
             entities: tree("entities")?,
             meta: tree("meta")?,
             cursors: tree("cursors")?,

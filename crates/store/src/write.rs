@@ -11,9 +11,11 @@
 //!    never commits (a crash before step 4) only names chunks that do not exist or hold other
 //!    events — skipped, or a wasted decode, since readers filter every event they decode —
 //!    and the retry, reusing the seq, overwrites it;
-//! 4. in **one sled transaction** over `chunks`, `chunk_raws`, `chunk_ids`, `meta` and
-//!    `changes`: every chunk's two values, its id list, the per-source counters, the next
-//!    chunk seq and the batch's change-log entry. This is the commit point: a
+//! 4. in **one sled transaction** over `chunks`, `chunk_raws`, `chunk_ids`, `meta`,
+//!    `changes` and `address_accounts`: every chunk's two values, its id list, the
+//!    per-source counters, the next chunk seq, the batch's change-log entry and its accounts
+//!    by address (one run per shard, [`crate::address_accounts`]; unlike index postings
+//!    nothing checks them, so they commit with the chunks). This is the commit point: a
 //!    chunk exists if and only if its ids are known and counted, so a crash before it loses
 //!    the batch (re-ingesting stores it once) and a crash after it keeps it (re-ingesting
 //!    finds every event a duplicate). Nothing is ever counted twice;
@@ -39,6 +41,7 @@ use serde::{Deserialize, Serialize};
 use skein_model::{EntityRef, EntityType, Event, Source};
 use sled::Transactional;
 
+use crate::address_accounts;
 use crate::chunk::{self, HASH_LEN};
 use crate::error::{Result, StoreError};
 use crate::index;
@@ -223,6 +226,7 @@ impl Store {
 
         // Index keys (each naming its event's chunk) and summaries of the batch.
         let mut postings: Vec<index::Posting> = Vec::with_capacity(fresh.len() * 6);
+        let mut accounts: Vec<address_accounts::Entry> = Vec::with_capacity(fresh.len());
         let mut buf = Vec::with_capacity(128);
         let mut spans: HashMap<EntityRef, Span> = HashMap::with_capacity(fresh.len());
         let mut source_spans: BTreeMap<Source, Span> = BTreeMap::new();
@@ -233,6 +237,12 @@ impl Store {
                     if ent.ty != EntityType::Tenant {
                         let h = index::entity_hash(&mut buf, ent.ty.tag(), &ent.id);
                         postings.push((h, ev.source.tag(), bucket, chunk_seq));
+                        if ent.ty == EntityType::Ip && ev.outcome.success {
+                            if let Some(account) = ev.account() {
+                                let a = address_accounts::account_hash(account);
+                                accounts.push((h, bucket, a));
+                            }
+                        }
                     }
                     if ent.ty != EntityType::Token {
                         spans
@@ -248,6 +258,17 @@ impl Store {
             }
         }
 
+        let account_runs = address_accounts::runs(&mut accounts, st.next_seq);
+        // Entries are complete from the first batch that writes them (see
+        // `address_accounts`); a store with chunks from before is marked from there.
+        let accounts_from = match self
+            .meta
+            .get(meta::ADDRESS_ACCOUNTS_FROM)
+            .map_err(StoreError::sled("reading the accounts-by-address mark"))?
+        {
+            Some(_) => None,
+            None => Some(st.next_seq.to_be_bytes()),
+        };
         let values = encode_runs(&fresh, &runs)?;
         let seq = st.next_seq + runs.len() as u64;
         let mut new_chunks: Vec<NewChunk> = Vec::with_capacity(runs.len());
@@ -290,22 +311,31 @@ impl Store {
             &self.chunk_ids,
             &self.meta,
             &self.changes,
+            &self.address_accounts,
         )
-            .transaction(|(chunks, chunk_raws, chunk_ids, meta_tree, changes)| {
-                for c in &new_chunks {
-                    chunks.insert(&c.key[..], &c.value.head[..])?;
-                    chunk_raws.insert(&c.key[..], &c.value.raws[..])?;
-                    chunk_ids.insert(&c.key[..], &c.ids[..])?;
-                }
-                for s in source_spans.keys() {
-                    if let Some(span) = &sources[s.tag() as usize] {
-                        meta_tree.insert(&meta::source(s.tag())[..], &span.encode()[..])?;
+            .transaction(
+                |(chunks, chunk_raws, chunk_ids, meta_tree, changes, by_address)| {
+                    for c in &new_chunks {
+                        chunks.insert(&c.key[..], &c.value.head[..])?;
+                        chunk_raws.insert(&c.key[..], &c.value.raws[..])?;
+                        chunk_ids.insert(&c.key[..], &c.ids[..])?;
                     }
-                }
-                meta_tree.insert(meta::NEXT_SEQ, &seq.to_be_bytes()[..])?;
-                changes.insert(&first_seq[..], change.as_slice())?;
-                Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
-            })
+                    for (k, v) in &account_runs {
+                        by_address.insert(&k[..], &v[..])?;
+                    }
+                    if let Some(from) = accounts_from {
+                        meta_tree.insert(meta::ADDRESS_ACCOUNTS_FROM, &from[..])?;
+                    }
+                    for s in source_spans.keys() {
+                        if let Some(span) = &sources[s.tag() as usize] {
+                            meta_tree.insert(&meta::source(s.tag())[..], &span.encode()[..])?;
+                        }
+                    }
+                    meta_tree.insert(meta::NEXT_SEQ, &seq.to_be_bytes()[..])?;
+                    changes.insert(&first_seq[..], change.as_slice())?;
+                    Ok::<(), sled::transaction::ConflictableTransactionError<StoreError>>(())
+                },
+            )
             .map_err(StoreError::transaction("writing chunks"))?;
         crash_point(2)?;
 

@@ -10,6 +10,8 @@ use skein_store::{
     OpenOptions, QuarantineRecord, Store, StoreError, FORMAT_REVISION, MAX_EXCERPT, SCHEMA_VERSION,
 };
 
+#[path = "store/address_accounts.rs"]
+mod address_accounts;
 #[path = "store/cases.rs"]
 mod cases;
 #[path = "store/change_log.rs"]
