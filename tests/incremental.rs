@@ -642,7 +642,7 @@ fn a_cases_stored_findings_are_used_only_when_they_match_its_index() {
         }
         if what == "does not decompress" {
             // Written with sled directly: the store only writes values it can read back.
-            let db = sled::open(s.state().join(skein_store::DB_DIR)).expect("sled");
+            let db = skein_store::sled_config(&s.state()).open().expect("sled");
             let tree = db.open_tree("case_findings").expect("tree");
             let ids: Vec<sled::IVec> = tree.iter().keys().map(|k| k.expect("key")).collect();
             for id in ids {

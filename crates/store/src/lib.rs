@@ -163,7 +163,7 @@ pub use quarantine::{QuarantineRecord, MAX_EXCERPT, QUARANTINE_FILE};
 pub use read::{EntityOrder, EventIter};
 pub use scan::ScanStats;
 pub use stats::{EntitySummary, SourceStats, StoreStats};
-pub use store::{OpenOptions, Store, DB_DIR};
+pub use store::{sled_config, OpenOptions, Store, DB_DIR};
 pub use write::{BatchOutcome, SourceOutcome};
 
 /// The version of the database layout this build reads and writes. Bump it on any change to

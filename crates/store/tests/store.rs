@@ -369,7 +369,7 @@ pub(crate) fn open_sled(dir: &Path) -> sled::Db {
     // sled releases its file lock asynchronously after a drop: retry briefly.
     let mut tries = 0;
     loop {
-        match sled::open(dir.join("db")) {
+        match skein_store::sled_config(dir).open() {
             Ok(db) => return db,
             Err(_) if tries < 100 => {
                 tries += 1;
@@ -389,6 +389,45 @@ fn set_schema(dir: &Path, version: Option<u32>) {
         None => meta.remove("schema_version").unwrap(),
     };
     db.flush().unwrap();
+}
+
+/// The segment size sled recorded for `dir`'s database.
+fn recorded_segment_size(dir: &Path) -> String {
+    let conf = std::fs::read(dir.join("db").join("conf")).unwrap();
+    String::from_utf8_lossy(&conf)
+        .lines()
+        .find_map(|l| l.strip_prefix("segment_size: ").map(str::to_string))
+        .unwrap()
+}
+
+#[test]
+fn new_stores_use_large_segments_and_older_ones_keep_theirs() {
+    let fresh = tempfile::tempdir().unwrap();
+    drop(open(fresh.path()));
+    assert_eq!(recorded_segment_size(fresh.path()), (8 << 20).to_string());
+    // Reopened with what it recorded.
+    drop(open(fresh.path()));
+
+    // A database made with sled's default (as every earlier build made them).
+    let older = tempfile::tempdir().unwrap();
+    drop(sled::open(older.path().join("db")).unwrap());
+    let before = recorded_segment_size(older.path());
+    let store = open(older.path());
+    store
+        .insert_batch(&[signin("s1", 10, "alice@contoso.com", "203.0.113.5")])
+        .unwrap();
+    drop(store);
+    let store = open(older.path());
+    assert_eq!(
+        store
+            .get_event(Source::EntraSignin, "s1")
+            .unwrap()
+            .map(|e| e.id),
+        Some("s1".into())
+    );
+    drop(store);
+    assert_eq!(recorded_segment_size(older.path()), before);
+    assert_ne!(before, (8 << 20).to_string());
 }
 
 #[test]
