@@ -64,6 +64,10 @@ fn findings_digest(bytes: &[u8]) -> String {
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
+/// Cases with at least this many findings are encoded on two threads (below it, a thread
+/// costs more than it saves).
+const PARALLEL_ENCODE_FINDINGS: usize = 500;
+
 /// The stored findings of `cases` but those in `skip` (the caller reads those itself), each
 /// once: from each case's stored findings (one read) when their digest is the one its index
 /// entry records and they are exactly the findings it lists, otherwise (a state from an
@@ -405,13 +409,28 @@ pub fn update(
             .iter()
             .filter_map(|f| by_id.get(f.id.as_str()).copied())
             .collect();
-        let findings = serde_json::to_vec(&members)?;
+        let stored_findings = || serde_json::to_vec(&members);
+        // A long case's findings and its own JSON are encoded side by side (each is about
+        // half of encoding it; a sweep rebuilds the week-long cases whole every time).
+        let (findings, json) = if members.len() >= PARALLEL_ENCODE_FINDINGS {
+            std::thread::scope(|scope| {
+                let findings = scope.spawn(stored_findings);
+                let json = serde_json::to_vec(&c);
+                let findings = findings
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (findings, json)
+            })
+        } else {
+            (stored_findings(), serde_json::to_vec(&c))
+        };
+        let findings = findings?;
         let index = CaseIndex {
             findings_digest: Some(findings_digest(&findings)),
             ..CaseIndex::of(&c)
         };
         Ok(CaseRecord {
-            json: serde_json::to_vec(&c)?,
+            json: json?,
             index: serde_json::to_vec(&index)?,
             findings,
             id: c.id,

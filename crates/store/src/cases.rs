@@ -45,6 +45,15 @@ fn pack(json: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The length of the JSON a [`pack`]ed value claims to hold (`None`: not packed).
+fn packed_len(stored: &[u8]) -> Option<usize> {
+    let (&PACKED, packed) = stored.split_first()? else {
+        return None;
+    };
+    let claimed = packed.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok())?;
+    usize::try_from(u32::from_le_bytes(claimed)).ok()
+}
+
 /// A stored case's JSON (`id` names it in errors).
 fn unpack(id: &[u8], stored: &[u8]) -> Result<Vec<u8>> {
     unpack_from("cases", id, stored)
@@ -166,8 +175,10 @@ impl Store {
         let Some(old) = stored else {
             return Ok((Status::Inserted, true));
         };
-        // A stored case that does not decompress is replaced.
-        let same = unpack(case.id.as_bytes(), &old).is_ok_and(|json| json == case.json);
+        // A stored case that does not decompress is replaced. One whose compressed value
+        // claims another length differs (or is damaged) without being decompressed.
+        let same = packed_len(&old).is_none_or(|n| n == case.json.len())
+            && unpack(case.id.as_bytes(), &old).is_ok_and(|json| json == case.json);
         if !same {
             return Ok((Status::Updated, true));
         }
