@@ -83,7 +83,7 @@ done
 rm -rf "$before_sweep" "$BENCH_DIR/state-sweep"
 printf '%s\n' "${sweeps[@]}" | sort -n | awk -v t0="$t0" -v t1="$t1" -v all="${sweeps[*]}" '
   { v[NR] = $1 } END { f = t1 - t0; m = v[(NR + 1) / 2];
-  printf "skein: full correlate %.2fs, incremental sweep over 1%% new events %.2fs (median of %s s): %.0fx faster (target >= 20x)\n", f, m, all, f / m }'
+  printf "skein: full correlate %.2fs, incremental sweep over 1%% new events %.2fs (median of %s s): %.1fx faster (target >= 20x)\n", f, m, all, f / m }'
 
 echo "== memory against history length: the same events per day over 2 days instead of 7"
 # Correlation should hold what its windows need, which depends on how many events a window
