@@ -488,10 +488,6 @@ fn prepare_dir(dir: &Path) -> Result<Vec<String>> {
     Ok(notices)
 }
 
-/// Opens sled, waiting briefly when its own file lock is still held. We already hold
-/// `skein.lock`, so no other skein process has the database; sled's lock can still be held for
-/// a moment by the background flusher of a `Store` this process has just dropped (sled
-/// releases it asynchronously), which would otherwise make a quick close-and-reopen fail.
 /// sled's log segment size for new databases: 8 MiB (sled's default is 512 KiB, its most
 /// 16 MiB).
 ///
@@ -533,6 +529,10 @@ pub fn sled_config(dir: &Path) -> sled::Config {
     config.path(db_dir)
 }
 
+/// Opens sled, waiting briefly when its own file lock is still held. We already hold
+/// `skein.lock`, so no other skein process has the database; sled's lock can still be held for
+/// a moment by the background flusher of a `Store` this process has just dropped (sled
+/// releases it asynchronously), which would otherwise make a quick close-and-reopen fail.
 fn open_sled(config: &sled::Config) -> Result<sled::Db> {
     const ATTEMPTS: u32 = 50;
     let mut attempt = 0;
