@@ -106,11 +106,13 @@ pub fn correlate(
     let planning = Instant::now();
     let mut plan = correlate_plan::plan(store, &rd.fingerprint, args)?;
     tracing::debug!("planned in {:.2}s", planning.elapsed().as_secs_f64());
-    let correlator = std::thread::scope(|scope| {
+    std::thread::scope(|scope| -> Result<Correlated> {
         // The index of stored findings, which storing this run's findings needs first, is
-        // loaded on a core of its own while the saved state is restored (restoring uses one
-        // core; a sweep spent ~0.05 s on each in turn). Its errors are the first write's to
-        // report. (A full run loads it while reading, on the thread that stores findings.)
+        // loaded on a thread of its own while the saved state is restored and the new events
+        // are read (a sweep spent 0.05–0.14 s loading it, and restoring takes ~0.02 s; the
+        // first write waits for it on the index's lock). Its errors are the first write's
+        // to report. (A full run loads it while reading, on the thread that stores
+        // findings.)
         let warming = matches!(plan.start, Start::Resume { .. })
             .then(|| scope.spawn(|| store.load_finding_index()));
         let correlator = match &plan.start {
@@ -132,6 +134,58 @@ pub fn correlate(
             }
             _ => Correlator::new(rules, &rd.fingerprint),
         };
+        tracing::debug!(
+            "window state restored at {:.2}s",
+            planning.elapsed().as_secs_f64()
+        );
+        let started = Instant::now();
+        if matches!(plan.start, Start::NothingNew) {
+            // Nothing new to correlate; the cases are rebuilt only if their settings changed.
+            let cases = if crate::cases_cmd::settings_changed(store, case_config)?
+                || crate::cases_cmd::pending(store)?
+            {
+                Some(
+                    crate::cases_cmd::update(store, rules, None, case_config)
+                        .context("updating cases")?,
+                )
+            } else {
+                None
+            };
+            if print {
+                report(
+                    args,
+                    &plan,
+                    &[],
+                    0,
+                    0,
+                    cases.as_ref(),
+                    started.elapsed().as_secs_f64(),
+                )?;
+            }
+            return Ok(Correlated {
+                cases,
+                ..Correlated::default()
+            });
+        }
+        let per_source = store.source_stats().context("reading store statistics")?;
+        let stored: u64 = per_source.values().map(|s| s.count).sum();
+        let sources = rules.sources();
+        let eval_nanos = AtomicU64::new(0);
+        // A previous run that stored findings and died before updating the cases: rebuild all.
+        let cases_pending = crate::cases_cmd::pending(store)?;
+        crate::cases_cmd::mark_pending(store)?;
+        let mut sink = Sink::new(store, rules);
+        let ev = evaluate(
+            store,
+            rules,
+            correlator,
+            &plan,
+            &sources,
+            args,
+            &per_source,
+            &eval_nanos,
+            &mut sink,
+        )?;
         if let Some(warming) = warming {
             match warming.join() {
                 Ok(Ok(())) => {}
@@ -139,133 +193,81 @@ pub fn correlate(
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        correlator
-    });
-    tracing::debug!(
-        "window state restored at {:.2}s",
-        planning.elapsed().as_secs_f64()
-    );
-    let started = Instant::now();
-    if matches!(plan.start, Start::NothingNew) {
-        // Nothing new to correlate; the cases are rebuilt only if their settings changed.
-        let cases = if crate::cases_cmd::settings_changed(store, case_config)?
-            || crate::cases_cmd::pending(store)?
-        {
-            Some(
-                crate::cases_cmd::update(store, rules, None, case_config)
-                    .context("updating cases")?,
-            )
-        } else {
-            None
-        };
-        if print {
-            report(
-                args,
-                &plan,
-                &[],
-                0,
-                0,
-                cases.as_ref(),
-                started.elapsed().as_secs_f64(),
-            )?;
-        }
-        return Ok(Correlated {
-            cases,
-            ..Correlated::default()
-        });
-    }
-    let per_source = store.source_stats().context("reading store statistics")?;
-    let stored: u64 = per_source.values().map(|s| s.count).sum();
-    let sources = rules.sources();
-    let eval_nanos = AtomicU64::new(0);
-    // A previous run that stored findings and died before updating the cases: rebuild all.
-    let cases_pending = crate::cases_cmd::pending(store)?;
-    crate::cases_cmd::mark_pending(store)?;
-    let mut sink = Sink::new(store, rules);
-    let ev = evaluate(
-        store,
-        rules,
-        correlator,
-        &plan,
-        &sources,
-        args,
-        &per_source,
-        &eval_nanos,
-        &mut sink,
-    )?;
-    let elapsed = started.elapsed();
+        let elapsed = started.elapsed();
 
-    let storing = Instant::now();
-    let total = sink.total;
-    let store_nanos = sink.nanos;
-    let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
-    // Correlating (reading, window state, storing findings) apart from the cases, which a
-    // full run rebuilds from every finding.
-    let correlating_peak = peak_rss_mib();
-    tracing::debug!(
-        "evaluated in {:.2}s, findings stored at {:.2}s (peak memory so far {} MiB)",
-        elapsed.as_secs_f64(),
-        started.elapsed().as_secs_f64(),
-        correlating_peak.unwrap_or(0)
-    );
-    let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
-    let casing = Instant::now();
-    // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases
-    // the run's changed findings touch. The cases are updated before the run's state is
-    // saved: a run killed before the save is repeated, never skipped.
-    let touched = (!matches!(plan.start, Start::Full { .. }) && !cases_pending).then_some(&touched);
-    let cases =
-        crate::cases_cmd::update(store, rules, touched, case_config).context("updating cases")?;
-    let cases_secs = casing.elapsed().as_secs_f64();
-    if matches!(plan.start, Start::Bounded) {
-        correlate_plan::mark_partial(store)?;
-    } else {
-        let saving = Instant::now();
-        correlate_plan::save(store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
+        let storing = Instant::now();
+        let total = sink.total;
+        let store_nanos = sink.nanos;
+        let (lines, touched) = sink.finish(&plan, ev.resumed_after, &ev.stats)?;
+        // Correlating (reading, window state, storing findings) apart from the cases, which a
+        // full run rebuilds from every finding.
+        let correlating_peak = peak_rss_mib();
         tracing::debug!(
-            "correlation state ({} KiB) saved in {:.2}s",
-            ev.state.len() >> 10,
-            saving.elapsed().as_secs_f64()
+            "evaluated in {:.2}s, findings stored at {:.2}s (peak memory so far {} MiB)",
+            elapsed.as_secs_f64(),
+            started.elapsed().as_secs_f64(),
+            correlating_peak.unwrap_or(0)
         );
-    }
-    if args.timings {
-        let secs = elapsed.as_secs_f64().max(1e-9);
-        let eval_secs = (eval_nanos.load(Ordering::Relaxed) as f64 / 1e9).max(1e-9);
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let scanned = ev.scanned;
-        eprintln!(
-            "correlate: {stored} stored events in {secs:.2}s = {:.0} events/s end to end \
+        let store_secs = storing.elapsed().as_secs_f64() + store_nanos as f64 / 1e9;
+        let casing = Instant::now();
+        // A full run (changed rules, --full) rebuilds every case too; otherwise only the cases
+        // the run's changed findings touch. The cases are updated before the run's state is
+        // saved: a run killed before the save is repeated, never skipped.
+        let touched =
+            (!matches!(plan.start, Start::Full { .. }) && !cases_pending).then_some(&touched);
+        let cases = crate::cases_cmd::update(store, rules, touched, case_config)
+            .context("updating cases")?;
+        let cases_secs = casing.elapsed().as_secs_f64();
+        if matches!(plan.start, Start::Bounded) {
+            correlate_plan::mark_partial(store)?;
+        } else {
+            let saving = Instant::now();
+            correlate_plan::save(store, &rd.fingerprint, &plan, ev.watermark, &ev.state)?;
+            tracing::debug!(
+                "correlation state ({} KiB) saved in {:.2}s",
+                ev.state.len() >> 10,
+                saving.elapsed().as_secs_f64()
+            );
+        }
+        if args.timings {
+            let secs = elapsed.as_secs_f64().max(1e-9);
+            let eval_secs = (eval_nanos.load(Ordering::Relaxed) as f64 / 1e9).max(1e-9);
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let scanned = ev.scanned;
+            eprintln!(
+                "correlate: {stored} stored events in {secs:.2}s = {:.0} events/s end to end \
              (read {scanned} of them, of the sources the rules need, = {:.0} events/s); rule \
              evaluation alone {:.0} events/s per core, {:.0} on {threads} cores; multi-event \
              rules over {} signals in time order {:.2}s and storing findings {store_secs:.2}s, \
              on a thread overlapping the reading (window state at the end {} entries); peak \
              memory {} MiB while correlating, {} MiB with the cases; cases {cases_secs:.2}s",
-            stored as f64 / secs,
-            scanned as f64 / secs,
-            scanned as f64 / eval_secs,
-            scanned as f64 / eval_secs * threads as f64,
-            ev.signals,
-            ev.correlate_secs,
-            ev.window_state,
-            correlating_peak.map_or("?".into(), |m| m.to_string()),
-            peak_rss_mib().map_or("?".into(), |m| m.to_string())
-        );
-    }
-    if print {
-        report(
-            args,
-            &plan,
-            &lines,
-            ev.scanned,
-            total,
-            Some(&cases),
-            elapsed.as_secs_f64(),
-        )?;
-    }
-    Ok(Correlated {
-        new_findings: lines.iter().map(|l| l.inserted).sum(),
-        updated_findings: lines.iter().map(|l| l.updated).sum(),
-        cases: Some(cases),
+                stored as f64 / secs,
+                scanned as f64 / secs,
+                scanned as f64 / eval_secs,
+                scanned as f64 / eval_secs * threads as f64,
+                ev.signals,
+                ev.correlate_secs,
+                ev.window_state,
+                correlating_peak.map_or("?".into(), |m| m.to_string()),
+                peak_rss_mib().map_or("?".into(), |m| m.to_string())
+            );
+        }
+        if print {
+            report(
+                args,
+                &plan,
+                &lines,
+                ev.scanned,
+                total,
+                Some(&cases),
+                elapsed.as_secs_f64(),
+            )?;
+        }
+        Ok(Correlated {
+            new_findings: lines.iter().map(|l| l.inserted).sum(),
+            updated_findings: lines.iter().map(|l| l.updated).sum(),
+            cases: Some(cases),
+        })
     })
 }
 /// A time bound of a slice (`None`: open).
