@@ -12,9 +12,10 @@
 //! hash (u64 BE)`, 24 bytes: the address hash is the entity index's
 //! ([`crate::index::entity_hash`] of the address entity), the account hash xxh3-64 of the
 //! lower-cased [account](skein_model::Event::account) of a successful event. Every batch
-//! writes its distinct entries as one run per shard (the top [`SHARD_BITS`] bits of the
-//! address hash), key `shard (1) | first chunk seq of the batch (8 BE)`, value `format (1) =
-//! 1 | entries sorted`, **in the transaction that commits the batch's chunks**: unlike the
+//! writes its distinct entries as one run per shard (the top bits of the address hash, as
+//! the entity index shards), key `shard (1) | first chunk seq of the batch (8 BE)`, value
+//! `format (1) = 1 | entries sorted`, **in the transaction that commits the batch's
+//! chunks**: unlike the
 //! entity index, whose readers check every event they decode, nothing checks an entry, so
 //! one must exist exactly when its event does.
 //!
@@ -35,6 +36,7 @@ use chrono::{DateTime, Utc};
 use skein_model::{EntityRef, EntityType};
 
 use crate::error::{Result, StoreError};
+use crate::index::shard;
 use crate::keys;
 use crate::stats::decode_u64;
 use crate::store::{meta, Store};
@@ -81,8 +83,6 @@ impl Store {
     }
 }
 
-/// Bits of the address hash that choose a shard (the entity index's number).
-const SHARD_BITS: u32 = crate::index::SHARD_BITS;
 /// The format byte of a run.
 const FORMAT_ENTRIES: u8 = 1;
 /// Bytes of an entry.
@@ -98,10 +98,6 @@ pub(crate) fn account_hash(account: &str) -> u64 {
     } else {
         xxhash_rust::xxh3::xxh3_64(account.as_bytes())
     }
-}
-
-fn shard(hash: u64) -> u8 {
-    (hash >> (64 - SHARD_BITS)) as u8
 }
 
 /// The runs of one batch: `(key, value)` for each shard that has entries. Sorts and

@@ -45,13 +45,19 @@ fn pack(json: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The length of the JSON a [`pack`]ed value claims to hold (`None`: not packed).
-fn packed_len(stored: &[u8]) -> Option<usize> {
-    let (&PACKED, packed) = stored.split_first()? else {
-        return None;
-    };
+/// The length a [`pack`]ed value's compressed part (after the format byte) claims to
+/// decompress to, if it has the 4 bytes that say it.
+fn claimed_len(packed: &[u8]) -> Option<usize> {
     let claimed = packed.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok())?;
     usize::try_from(u32::from_le_bytes(claimed)).ok()
+}
+
+/// The length of the JSON a [`pack`]ed value claims to hold (`None`: not packed).
+fn packed_len(stored: &[u8]) -> Option<usize> {
+    match stored.split_first() {
+        Some((&PACKED, packed)) => claimed_len(packed),
+        _ => None,
+    }
 }
 
 /// A stored case's JSON (`id` names it in errors).
@@ -64,12 +70,8 @@ fn unpack_from(tree: &'static str, id: &[u8], stored: &[u8]) -> Result<Vec<u8>> 
     let Some((&PACKED, packed)) = stored.split_first() else {
         return Ok(stored.to_vec());
     };
-    let claimed = packed
-        .get(..4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map(u32::from_le_bytes);
-    match claimed {
-        Some(n) if (n as usize) <= MAX_CASE_BYTES => lz4_flex::decompress_size_prepended(packed)
+    match claimed_len(packed) {
+        Some(n) if n <= MAX_CASE_BYTES => lz4_flex::decompress_size_prepended(packed)
             .map_err(|e| StoreError::corrupt(tree, id, format!("value does not decompress: {e}"))),
         _ => Err(StoreError::corrupt(
             tree,

@@ -55,7 +55,8 @@ pub(crate) fn entity_hash(buf: &mut Vec<u8>, ty_tag: u8, id: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(buf)
 }
 
-fn shard(hash: u64) -> u8 {
+/// The shard of an entity hash (its top [`SHARD_BITS`] bits).
+pub(crate) fn shard(hash: u64) -> u8 {
     (hash >> (64 - SHARD_BITS)) as u8
 }
 
