@@ -5,14 +5,16 @@ use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Context, Result};
 use skein_cases::{
-    cases_one_by_one, entity_keys, Case, CaseConfig, CaseIndex, Observed, PreviousCase, RuleInfo,
+    entity_keys, plan_cases, Case, CaseConfig, CaseIndex, Observed, PreviousCase, RuleInfo,
 };
 use skein_collect::config::CasesConfig;
 use skein_model::{EntityRef, Finding, Source};
 use skein_rules::RuleSet;
 use skein_store::{CaseRecord, CasesOutcome, Store};
 
-use crate::cases_observe::{accounts_seen, issued_keys, on_every_core};
+use crate::case_findings::{findings_by_id, findings_digest, findings_of_cases, StoredCopies};
+use crate::cases_observe::{accounts_seen, issued_keys};
+use crate::workers::streamed_on_every_core;
 
 /// The cloud a source's events come from.
 fn cloud(s: Source) -> &'static str {
@@ -53,74 +55,9 @@ fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
     out
 }
 
-/// The stored findings with these ids (those that exist), in no particular order: each
-/// block of findings read and decompressed once for all the ids it holds.
-fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>> {
-    store.findings_with_ids(ids).context("reading findings")
-}
-
-/// The digest of a case's stored findings its index entry records (xxh3-128, hex).
-fn findings_digest(bytes: &[u8]) -> String {
-    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
-}
-
 /// Cases with at least this many findings are encoded on two threads (below it, a thread
 /// costs more than it saves).
 const PARALLEL_ENCODE_FINDINGS: usize = 500;
-
-/// The stored findings of `cases` but those in `skip` (the caller reads those itself), each
-/// once: from each case's stored findings (one read) when their digest is the one its index
-/// entry records and they are exactly the findings it lists, otherwise (a state from an
-/// older build, a damaged value) from the findings' blocks. A long case's findings are spread
-/// over many blocks, so the copy beside each case stays the fast path. One worker per core,
-/// the longest cases first.
-fn findings_of_cases(
-    store: &Store,
-    cases: &[&CaseIndex],
-    skip: &std::collections::HashSet<String>,
-) -> Result<Vec<Finding>> {
-    let mut cases = cases.to_vec();
-    cases.sort_by_key(|c| std::cmp::Reverse(c.findings.len()));
-    let per_case = on_every_core(&cases, "a case findings reader", |&c| {
-        let unreadable = |e: &dyn std::fmt::Display| {
-            tracing::warn!(
-                "the stored findings of case {} are unreadable ({e}); reading them one by one",
-                c.id
-            )
-        };
-        let stored = store
-            .case_findings(&c.id)
-            .map_err(|e| unreadable(&e))
-            .ok()
-            .flatten()
-            // Written with this index entry (an older build rewrites the entry without it).
-            .filter(|bytes| c.findings_digest.as_deref() == Some(&findings_digest(bytes)));
-        let decoded = stored.and_then(|bytes| {
-            serde_json::from_slice::<Vec<Finding>>(&bytes)
-                .map_err(|e| unreadable(&e))
-                .ok()
-        });
-        Ok(match decoded {
-            Some(list) if list.iter().map(|f| &f.id).eq(c.findings.iter()) => Ok(list),
-            _ => Err(c),
-        })
-    })?;
-    let (mut out, mut one_by_one) = (Vec::new(), BTreeSet::new());
-    for found in per_case {
-        match found {
-            Ok(list) => out.extend(list),
-            Err(c) => one_by_one.extend(c.findings.iter().map(String::as_str)),
-        }
-    }
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|f| !skip.contains(&f.id) && seen.insert(f.id.clone()));
-    let ids: Vec<&str> = one_by_one
-        .into_iter()
-        .filter(|id| !skip.contains(*id) && !seen.contains(*id))
-        .collect();
-    out.extend(findings_by_id(store, &ids)?);
-    Ok(out)
-}
 
 /// The stored cases, decoded (a case that no longer decodes is skipped with a warning: it
 /// is derived data, rebuilt by the next `correlate`).
@@ -168,6 +105,8 @@ struct Scope<'a> {
     findings: Vec<Finding>,
     previous: Vec<&'a CaseIndex>,
     kept: Option<BTreeSet<String>>,
+    /// The stored findings copies of the cases rebuilt, read whole.
+    copies: StoredCopies<'a>,
 }
 
 /// The checkpoint that records the settings the stored cases were built with.
@@ -283,6 +222,7 @@ pub fn update(
         findings,
         previous,
         kept,
+        copies,
     } = match touched {
         Some(touched) if !stored.is_empty() => {
             let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -332,7 +272,8 @@ pub fn update(
             // The rebuilt cases' other findings (not a pass over every finding: memory stays
             // at what is rebuilt).
             let rebuilt: Vec<&CaseIndex> = marked.iter().map(|&i| &stored[i]).collect();
-            fresh.extend(findings_of_cases(store, &rebuilt, touched)?);
+            let (stored_findings, copies) = findings_of_cases(store, &rebuilt, touched)?;
+            fresh.extend(stored_findings);
             let marked_ids: BTreeSet<&str> =
                 marked.iter().map(|&i| stored[i].id.as_str()).collect();
             let kept = stored
@@ -344,12 +285,14 @@ pub fn update(
                 findings: fresh,
                 previous: marked.iter().map(|&i| &stored[i]).collect(),
                 kept: Some(kept),
+                copies,
             }
         }
         _ => Scope {
             findings: store.findings(None).context("reading findings")?,
             previous: stored.iter().collect(),
             kept: None,
+            copies: StoredCopies::default(),
         },
     };
     tracing::debug!(
@@ -409,7 +352,7 @@ pub fn update(
             .iter()
             .filter_map(|f| by_id.get(f.id.as_str()).copied())
             .collect();
-        let stored_findings = || serde_json::to_vec(&members);
+        let stored_findings = || copies.encode(&c.id, &members);
         // A long case's findings and its own JSON are encoded side by side (each is about
         // half of encoding it; a sweep rebuilds the week-long cases whole every time).
         let (findings, json) = if members.len() >= PARALLEL_ENCODE_FINDINGS {
@@ -436,20 +379,29 @@ pub fn update(
             id: c.id,
         })
     };
-    // Each case is encoded as soon as it is built, and dropped; they are written batch by
-    // batch as they come (memory never holds every case, built or encoded). A full rebuild
-    // replaces every stored case; an incremental one replaces those it rebuilt.
-    let cases = cases_one_by_one(&findings, &rule_info, &observed, &previous, &config);
+    // Each case is encoded as soon as it is built, and dropped; they are written as they
+    // come (memory never holds every case, built or encoded). One worker per core builds and
+    // encodes them, the longest first: a sweep rebuilds the week-long cases whole, and they
+    // are made side by side. A full rebuild replaces every stored case; an incremental one
+    // replaces those it rebuilt.
+    let plan = plan_cases(&findings, &rule_info, &observed, &previous, &config);
+    let mut longest_first: Vec<usize> = (0..plan.len()).collect();
+    longest_first.sort_by_key(|&i| std::cmp::Reverse(plan.findings_of(i)));
     let mut writer = match &kept {
         Some(_) => store.case_update(previous.iter().map(|p| p.id.clone()).collect()),
         None => store.case_replacement(),
     };
-    let mut built = 0;
-    for c in cases {
-        writer.put(encode(c)?).context("storing cases")?;
-        built += 1;
-    }
-    let outcome = writer.finish().context("storing cases")?;
+    streamed_on_every_core(
+        &longest_first,
+        "a case builder",
+        |&i| encode(plan.build(i)),
+        |record| writer.put(record).context("storing cases"),
+    )?;
+    let built = plan.len();
+    let mut outcome = writer.finish().context("storing cases")?;
+    // Written in the order they were made: listed by id.
+    outcome.inserted.sort_unstable();
+    outcome.updated.sort_unstable();
     tracing::debug!(
         "{built} cases from {} findings built and stored in {:.2}s (peak memory so far {} MiB)",
         findings.len(),

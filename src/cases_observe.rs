@@ -9,6 +9,8 @@ use skein_cases::{CaseConfig, IssuedKey};
 use skein_model::{EntityRef, EntityRole, EntityType, Finding};
 use skein_store::{EntityOrder, ReadMode, Store};
 
+use crate::workers::on_every_core;
+
 /// For each address that could join findings of different parties (accounts, or a finding
 /// with none): how many distinct accounts succeeded from it in the stored events around those
 /// findings (counting stops
@@ -66,46 +68,6 @@ pub(crate) fn accounts_seen(
         Ok((ip.clone(), accounts_from(store, ip, *span, config)?))
     })?;
     Ok(counted.into_iter().collect())
-}
-
-/// `f` over `items` on one worker per core (at most one per item), each taking the next
-/// item in turn: the results in no particular order, or the first error. `who` names the
-/// workers if one panics.
-pub(crate) fn on_every_core<T: Sync, R: Send>(
-    items: &[T],
-    who: &str,
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let parts: Vec<Result<Vec<R>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..cores.min(items.len()))
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(item) = items.get(i) else {
-                            return Ok(out);
-                        };
-                        out.push(f(item)?);
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("{who} panicked")))
-            })
-            .collect()
-    });
-    let mut out = Vec::with_capacity(items.len());
-    for part in parts {
-        out.extend(part?);
-    }
-    Ok(out)
 }
 
 /// How many distinct accounts succeeded from `ip` within the window around `span` (counting

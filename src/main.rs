@@ -4,6 +4,7 @@
 //! binary wires them together. Exit status: 0 on success, 1 on a runtime failure, 2 on a usage
 //! or configuration error (SPEC §6). A closed output pipe (`skein stats | head`) is success.
 
+mod case_findings;
 mod cases_cmd;
 mod cases_observe;
 mod cases_view;
@@ -21,6 +22,7 @@ mod rules_dir;
 mod stats_cmd;
 mod sweep_cmd;
 mod text;
+mod workers;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;

@@ -91,6 +91,62 @@ pub fn cases_one_by_one<'a>(
     previous: &[PreviousCase],
     config: &CaseConfig,
 ) -> impl Iterator<Item = Case> + 'a {
+    let plan = plan_cases(findings, rules, observed, previous, config);
+    (0..plan.len()).map(move |i| plan.build(i))
+}
+
+/// The cases of a set of findings, grouped and named but not yet made: [`CasePlan::build`]
+/// makes any one of them from shared, read-only parts, so callers can make several at once
+/// (on as many threads as they like) in any order.
+#[derive(Debug)]
+pub struct CasePlan<'a> {
+    findings: &'a [Finding],
+    rules: &'a HashMap<String, RuleInfo>,
+    graph: EntityGraph,
+    hubs: BTreeMap<EntityRef, usize>,
+    /// Each case's findings (indexes into `findings`) by `(first_seen, id)`; the cases by
+    /// their first finding.
+    members: Vec<Vec<usize>>,
+    ids: Vec<String>,
+}
+
+impl CasePlan<'_> {
+    /// How many cases there are.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// How many findings case `i` holds (what making and encoding it costs).
+    pub fn findings_of(&self, i: usize) -> usize {
+        self.members.get(i).map_or(0, Vec::len)
+    }
+
+    /// Case `i` (in the order of their first findings); `i` below [`CasePlan::len`].
+    pub fn build(&self, i: usize) -> Case {
+        case_of(
+            self.ids[i].clone(),
+            &self.members[i],
+            self.findings,
+            &self.graph,
+            &self.hubs,
+            self.rules,
+        )
+    }
+}
+
+/// Groups `findings` into cases and names them (see [`build_cases`]).
+pub fn plan_cases<'a>(
+    findings: &'a [Finding],
+    rules: &'a HashMap<String, RuleInfo>,
+    observed: &Observed,
+    previous: &[PreviousCase],
+    config: &CaseConfig,
+) -> CasePlan<'a> {
     let mut graph = EntityGraph::from_findings(findings);
     for k in &observed.issued_keys {
         graph.link_issued_key(&k.key, &k.user, &k.reason);
@@ -151,10 +207,14 @@ pub fn cases_one_by_one<'a>(
         (x.first_seen, &x.id).cmp(&(y.first_seen, &y.id))
     });
     let ids = assign_ids(findings, &members, previous, &observed.other_case_ids);
-    members
-        .into_iter()
-        .zip(ids)
-        .map(move |(m, id)| case_of(id, &m, findings, &graph, &hubs, rules))
+    CasePlan {
+        findings,
+        rules,
+        graph,
+        hubs,
+        members,
+        ids,
+    }
 }
 
 /// Addresses that link too much: seen with at least `hub_accounts` accounts in the events,

@@ -7,7 +7,9 @@
 //! - [`build_cases`]: findings joined through attacker-side entities (the account that acted,
 //!   the address it came from, an AWS key or session) within a window, never through targets
 //!   of failed attempts, resources or hubs (addresses seen with too many accounts), with
-//!   stable ids across runs, an explained score, ordered tactics, a timeline and a subgraph;
+//!   stable ids across runs, an explained score, ordered tactics, a timeline and a subgraph
+//!   ([`plan_cases`] groups and names them first, so a caller can make them on several
+//!   threads);
 //! - the [`Case`] JSON model, and the [`CaseIndex`] stored beside each case.
 //!
 //! It must not do IO: the store's events and findings come in as values (the binary reads
@@ -21,7 +23,8 @@ pub mod model;
 pub mod score;
 
 pub use build::{
-    build_cases, cases_one_by_one, CaseConfig, IssuedKey, Observed, PreviousCase, RuleInfo,
+    build_cases, cases_one_by_one, plan_cases, CaseConfig, CasePlan, IssuedKey, Observed,
+    PreviousCase, RuleInfo,
 };
 pub use export::{export, ExportError, Format};
 pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
