@@ -65,17 +65,25 @@ fn start_text(plan: &Plan) -> String {
 
 pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
     let started = Instant::now();
-    let rd = rules_dir::read_for_running(&args.rules.dir)?;
-    tracing::debug!("rules read in {:.2}s", started.elapsed().as_secs_f64());
-    if !state.join(skein_store::DB_DIR).exists() {
+    let exists = state.join(skein_store::DB_DIR).exists();
+    // The rules are read while the state opens (sled loads its page table, the longest step
+    // of a small run). A rules error is still reported first.
+    let (rd, store) = std::thread::scope(|scope| {
+        let opening = exists.then(|| scope.spawn(|| Store::open(state, crate::store_options())));
+        let rd = rules_dir::read_for_running(&args.rules.dir);
+        tracing::debug!("rules read in {:.2}s", started.elapsed().as_secs_f64());
+        let store = opening.map(|o| o.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (rd, store)
+    });
+    let rd = rd?;
+    let Some(store) = store else {
         return Err(crate::UsageError(format!(
             "no skein state in {} (run `skein ingest` first, or pass --state)",
             state.display()
         ))
         .into());
-    }
-    let store = Store::open(state, crate::store_options())
-        .with_context(|| format!("opening state directory {}", state.display()))?;
+    };
+    let store = store.with_context(|| format!("opening state directory {}", state.display()))?;
     tracing::debug!("state opened at {:.2}s", started.elapsed().as_secs_f64());
     // Without --config, the settings the stored cases were built with (the last sweep's).
     let case_config = match &args.config {

@@ -128,22 +128,39 @@ pub(crate) fn encode(entries: &[EntryRef<'_>]) -> Result<Vec<u8>, String> {
 
 /// The heads of a block value and its (still compressed) body.
 fn split(value: &[u8]) -> Result<(Vec<EntryHead>, &[u8]), String> {
+    let head = head_bytes(value)?;
+    let heads: Vec<EntryHead> = from_postcard(head, "block head")?;
+    // The head is followed by the body (`head_bytes` checked both lie in `value`).
+    Ok((heads, &value[5 + head.len()..]))
+}
+
+/// The encoded heads of a block value.
+fn head_bytes(value: &[u8]) -> Result<&[u8], String> {
     let (&format, rest) = value.split_first().ok_or("empty block")?;
     if format != FORMAT_BLOCK {
         return Err(format!("unknown block format {format}"));
     }
     let len = rest.get(..4).ok_or("block shorter than its header")?;
     let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-    let head = rest
-        .get(4..4usize.saturating_add(len))
-        .ok_or("block shorter than its head")?;
-    let heads: Vec<EntryHead> = from_postcard(head, "block head")?;
-    Ok((heads, &rest[4 + len..]))
+    rest.get(4..4usize.saturating_add(len))
+        .ok_or_else(|| "block shorter than its head".to_string())
 }
 
-/// The heads of a block value, without decompressing its body.
-pub(crate) fn decode_heads(value: &[u8]) -> Result<Vec<EntryHead>, String> {
-    split(value).map(|(heads, _)| heads)
+/// A head as [`decode_head_refs`] gives it: its strings borrowed from the block value.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EntryHeadRef<'a> {
+    pub id: &'a str,
+    pub rule: &'a str,
+    pub digest: u128,
+    /// Decoded because the encoding is positional; the index has no use for it.
+    #[allow(dead_code)]
+    pub len: u32,
+}
+
+/// The heads of a block value, borrowed from it, without decompressing its body (the index
+/// of stored findings reads every block's heads and keeps no strings).
+pub(crate) fn decode_head_refs(value: &[u8]) -> Result<Vec<EntryHeadRef<'_>>, String> {
+    from_postcard(head_bytes(value)?, "block head")
 }
 
 /// Every finding of a block value.
@@ -179,6 +196,20 @@ pub(crate) fn decode(value: &[u8]) -> Result<Vec<Entry>, String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The heads of a block value, owned.
+    fn decode_heads(value: &[u8]) -> Result<Vec<EntryHead>, String> {
+        let heads = decode_head_refs(value)?;
+        Ok(heads
+            .into_iter()
+            .map(|h| EntryHead {
+                id: h.id.to_string(),
+                rule: h.rule.to_string(),
+                digest: h.digest,
+                len: h.len,
+            })
+            .collect())
+    }
 
     fn owned(id: &str, rule: &str, json: &str) -> Entry {
         Entry {

@@ -25,8 +25,7 @@
 //! `findings` tree with a `findings_by_rule` index; opening one moves them into blocks
 //! (the `findings_migration` module).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::sync::{RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use skein_model::Finding;
@@ -36,13 +35,14 @@ use sled::Transactional;
 use crate::error::{Result, StoreError};
 use crate::evict::evicting;
 use crate::finding_blocks::{self, Entry, EntryRef};
+use crate::finding_index::{FindingIndex, Location};
 use crate::stats::decode_u64;
 use crate::store::{meta, Store};
 
 /// The tree named in errors about a finding's JSON.
 pub(crate) const FINDINGS: &str = "findings";
 /// The tree of blocks.
-const BLOCKS: &str = "finding_blocks";
+pub(crate) const BLOCKS: &str = "finding_blocks";
 
 /// A finding encoded as stored: its id, its rule (for the index) and its JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,58 +99,6 @@ fn total<'a>(per_rule: impl IntoIterator<Item = &'a FindingsOutcome>) -> Finding
             updated: a.updated + b.updated,
             unchanged: a.unchanged + b.unchanged,
         })
-}
-
-/// Where a stored finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Location {
-    block: u64,
-    digest: u128,
-    /// Its rule, as a number of [`FindingIndex::rules`] (in the padding of the digest's
-    /// alignment: the entry is no larger for it).
-    rule: u32,
-}
-
-/// The writer's index of stored findings (see the module doc).
-#[derive(Debug, Default)]
-pub(crate) struct FindingIndex {
-    ids: HashMap<String, Location>,
-    /// The number of the next block written.
-    next_block: u64,
-    /// Every rule an entry names, numbered in the order first seen.
-    rules: Vec<String>,
-}
-
-impl FindingIndex {
-    /// The number of rule `name`, numbered now if it is new.
-    fn rule_number(&mut self, name: &str) -> u32 {
-        if let Some(n) = self.rules.iter().position(|r| r == name) {
-            return n as u32;
-        }
-        self.rules.push(name.to_string());
-        (self.rules.len() - 1) as u32
-    }
-
-    /// Whether block `block` holds the copy of `id` the index names (another copy can only
-    /// come from damage, and does not count).
-    fn is_current(&self, id: &str, block: u64) -> bool {
-        self.ids.get(id).is_some_and(|at| at.block == block)
-    }
-
-    /// The blocks holding the current copy of a finding of one of `rules`.
-    fn blocks_of_rules(&self, rules: &[&str]) -> BTreeSet<u64> {
-        let numbers: Vec<u32> = (0..self.rules.len() as u32)
-            .filter(|&n| rules.contains(&self.rules[n as usize].as_str()))
-            .collect();
-        if numbers.is_empty() {
-            return BTreeSet::new();
-        }
-        self.ids
-            .values()
-            .filter(|at| numbers.contains(&at.rule))
-            .map(|at| at.block)
-            .collect()
-    }
 }
 
 /// A block that replacing findings leaves with fewer findings than this is folded into the
@@ -245,55 +193,6 @@ impl BlockWrite {
 }
 
 impl Store {
-    /// The index of stored findings, built from the blocks' heads on first use.
-    fn finding_index(&self) -> Result<RwLockWriteGuard<'_, Option<FindingIndex>>> {
-        let mut guard = self
-            .finding_index
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            let mut index = FindingIndex {
-                // Sized once (growing it rehashed every id several times).
-                ids: HashMap::with_capacity(usize::try_from(self.finding_count()?).unwrap_or(0)),
-                next_block: 0,
-                rules: Vec::new(),
-            };
-            for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
-                let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
-                let block = block_number(&k)?;
-                let heads = finding_blocks::decode_heads(&v)
-                    .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
-                for h in heads {
-                    let rule = index.rule_number(&h.rule);
-                    index.ids.insert(
-                        h.id,
-                        Location {
-                            block,
-                            digest: h.digest,
-                            rule,
-                        },
-                    );
-                }
-                index.next_block = number_after(&k)?;
-            }
-            *guard = Some(index);
-        }
-        Ok(guard)
-    }
-
-    /// The index, loaded, for reading.
-    fn read_finding_index(&self) -> Result<RwLockReadGuard<'_, Option<FindingIndex>>> {
-        let read = || self.finding_index.read().unwrap_or_else(|p| p.into_inner());
-        // Built already (the usual case): readers share the lock.
-        let guard = read();
-        if guard.is_some() {
-            return Ok(guard);
-        }
-        drop(guard);
-        drop(self.finding_index()?);
-        Ok(read())
-    }
-
     /// Stores `findings` by id: a new id is inserted; an id stored with the same content
     /// (byte for byte, as JSON) is left alone; an id stored with other content is replaced.
     /// When the same id appears more than once in `findings`, the last one wins (and the
@@ -309,25 +208,6 @@ impl Store {
                 .map_err(StoreError::sled("flushing findings"))?;
         }
         Ok(outcome)
-    }
-
-    /// Builds the index of stored findings now if it is not built yet (it is otherwise built
-    /// by the first call that needs it): a caller with a core to spare loads it while it
-    /// does something else, and its first write does not wait for it.
-    pub fn load_finding_index(&self) -> Result<()> {
-        self.read_finding_index().map(drop)
-    }
-
-    /// Every stored finding's id with the xxh3-128 hash of its stored JSON, from the
-    /// writer's index: a writer about to store many findings compares against this and
-    /// passes on only those that differ.
-    pub fn finding_digests(&self) -> Result<HashMap<String, u128>> {
-        let guard = self.read_finding_index()?;
-        Ok(guard
-            .iter()
-            .flat_map(|index| index.ids.iter())
-            .map(|(id, at)| (id.clone(), at.digest))
-            .collect())
     }
 
     /// [`Store::put_findings`] without the flush: the transaction is atomic, but may be lost
@@ -396,7 +276,7 @@ impl Store {
                 }
                 continue;
             }
-            match index.ids.get(&r.id) {
+            match index.get(&r.id) {
                 Some(at) if at.digest == digest => {
                     per_rule.entry(&r.rule).or_default().unchanged += 1;
                     continue;
@@ -447,8 +327,8 @@ impl Store {
         index.next_block += new_blocks.len() as u64;
         for (id, block, digest, rule) in placed {
             let rule = index.rule_number(rule);
-            index.ids.insert(
-                id.to_string(),
+            index.insert(
+                id,
                 Location {
                     block,
                     digest,
@@ -546,7 +426,7 @@ impl Store {
         let index = guard.get_or_insert_with(FindingIndex::default);
         let mut gone: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
         for id in ids {
-            if let Some(at) = index.ids.get(id) {
+            if let Some(at) = index.get(id) {
                 gone.entry(at.block).or_default().insert(id);
             }
         }
@@ -557,7 +437,7 @@ impl Store {
         }
         write.commit(self, "removing findings")?;
         for id in gone.values().flatten() {
-            index.ids.remove(*id);
+            index.remove(id);
         }
         drop(guard);
         self.db
@@ -580,7 +460,7 @@ impl Store {
         };
         let mut wanted: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
         for id in ids {
-            if let Some(at) = index.ids.get(*id) {
+            if let Some(at) = index.get(id) {
                 wanted.entry(at.block).or_default().insert(id);
             }
         }

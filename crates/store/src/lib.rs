@@ -139,6 +139,7 @@ mod crash_tests;
 mod error;
 mod evict;
 mod finding_blocks;
+mod finding_index;
 mod findings;
 mod findings_migration;
 mod index;

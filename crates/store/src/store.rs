@@ -7,7 +7,7 @@ use std::sync::{Mutex, RwLock};
 use skein_model::{EntityType, Source};
 
 use crate::error::{Result, StoreError};
-use crate::findings::FindingIndex;
+use crate::finding_index::FindingIndex;
 use crate::lock::{StateLock, LOCK_FILE};
 use crate::quarantine::{QuarantineLog, QuarantineRecord, QUARANTINE_FILE};
 use crate::state::State;

@@ -1,0 +1,226 @@
+//! The writer's index of stored findings (see the `findings` module doc): every stored id
+//! with its block, its rule and the digest of its JSON, built on first use from the blocks'
+//! heads. Ids of the form every rule makes (`F-` and 16 lowercase hex digits) are kept as
+//! their 64 bits, not as strings: the bench's 116k findings load without an allocation
+//! each, and the index is cheap to drop.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{RwLockReadGuard, RwLockWriteGuard};
+
+use crate::error::{Result, StoreError};
+use crate::evict::evicting;
+use crate::finding_blocks;
+use crate::findings::{block_number, number_after, BLOCKS};
+use crate::store::Store;
+
+/// A finding id as the index keys it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum FindingKey {
+    /// `F-` and these 64 bits as 16 lowercase hex digits (what `Finding::stable_id` makes).
+    Stable(u64),
+    /// Any other id, as it is.
+    Other(Box<str>),
+}
+
+impl FindingKey {
+    /// The key of `id`: one key per id (`F-00AB…` in upper case is another id than
+    /// `F-00ab…`, so only the lowercase form is [`FindingKey::Stable`]).
+    pub(crate) fn of(id: &str) -> FindingKey {
+        let stable = id.strip_prefix("F-").filter(|hex| {
+            hex.len() == 16
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        match stable.and_then(|hex| u64::from_str_radix(hex, 16).ok()) {
+            Some(bits) => FindingKey::Stable(bits),
+            None => FindingKey::Other(id.into()),
+        }
+    }
+
+    /// The id it keys.
+    pub(crate) fn id(&self) -> String {
+        match self {
+            FindingKey::Stable(bits) => format!("F-{bits:016x}"),
+            FindingKey::Other(id) => id.to_string(),
+        }
+    }
+}
+
+/// Where a stored finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Location {
+    pub(crate) block: u64,
+    pub(crate) digest: u128,
+    /// Its rule, as a number of [`FindingIndex::rules`] (in the padding of the digest's
+    /// alignment: the entry is no larger for it).
+    pub(crate) rule: u32,
+}
+
+/// The writer's index of stored findings (see the module doc).
+#[derive(Debug, Default)]
+pub(crate) struct FindingIndex {
+    ids: HashMap<FindingKey, Location>,
+    /// The number of the next block written.
+    pub(crate) next_block: u64,
+    /// Every rule an entry names, numbered in the order first seen.
+    rules: Vec<String>,
+}
+
+impl FindingIndex {
+    /// The number of rule `name`, numbered now if it is new.
+    pub(crate) fn rule_number(&mut self, name: &str) -> u32 {
+        if let Some(n) = self.rules.iter().position(|r| r == name) {
+            return n as u32;
+        }
+        self.rules.push(name.to_string());
+        (self.rules.len() - 1) as u32
+    }
+
+    /// Where finding `id` is stored, if it is.
+    pub(crate) fn get(&self, id: &str) -> Option<&Location> {
+        self.ids.get(&FindingKey::of(id))
+    }
+
+    /// Records finding `id` at `at` (replacing where it was).
+    pub(crate) fn insert(&mut self, id: &str, at: Location) {
+        self.ids.insert(FindingKey::of(id), at);
+    }
+
+    /// Forgets finding `id`.
+    pub(crate) fn remove(&mut self, id: &str) {
+        self.ids.remove(&FindingKey::of(id));
+    }
+
+    /// Whether block `block` holds the copy of `id` the index names (another copy can only
+    /// come from damage, and does not count).
+    pub(crate) fn is_current(&self, id: &str, block: u64) -> bool {
+        self.get(id).is_some_and(|at| at.block == block)
+    }
+
+    /// The blocks holding the current copy of a finding of one of `rules`.
+    pub(crate) fn blocks_of_rules(&self, rules: &[&str]) -> BTreeSet<u64> {
+        let numbers: Vec<u32> = (0..self.rules.len() as u32)
+            .filter(|&n| rules.contains(&self.rules[n as usize].as_str()))
+            .collect();
+        if numbers.is_empty() {
+            return BTreeSet::new();
+        }
+        self.ids
+            .values()
+            .filter(|at| numbers.contains(&at.rule))
+            .map(|at| at.block)
+            .collect()
+    }
+}
+
+impl Store {
+    /// The index of stored findings, built from the blocks' heads on first use.
+    pub(crate) fn finding_index(&self) -> Result<RwLockWriteGuard<'_, Option<FindingIndex>>> {
+        let mut guard = self
+            .finding_index
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let mut index = FindingIndex {
+                // Sized once (growing it rehashed every id several times).
+                ids: HashMap::with_capacity(usize::try_from(self.finding_count()?).unwrap_or(0)),
+                next_block: 0,
+                rules: Vec::new(),
+            };
+            for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
+                let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
+                let block = block_number(&k)?;
+                let heads = finding_blocks::decode_head_refs(&v)
+                    .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
+                for h in heads {
+                    let rule = index.rule_number(h.rule);
+                    index.insert(
+                        h.id,
+                        Location {
+                            block,
+                            digest: h.digest,
+                            rule,
+                        },
+                    );
+                }
+                index.next_block = number_after(&k)?;
+            }
+            *guard = Some(index);
+        }
+        Ok(guard)
+    }
+
+    /// The index, loaded, for reading.
+    pub(crate) fn read_finding_index(&self) -> Result<RwLockReadGuard<'_, Option<FindingIndex>>> {
+        let read = || self.finding_index.read().unwrap_or_else(|p| p.into_inner());
+        // Built already (the usual case): readers share the lock.
+        let guard = read();
+        if guard.is_some() {
+            return Ok(guard);
+        }
+        drop(guard);
+        drop(self.finding_index()?);
+        Ok(read())
+    }
+
+    /// Builds the index of stored findings now if it is not built yet (it is otherwise built
+    /// by the first call that needs it): a caller with a core to spare loads it while it
+    /// does something else, and its first write does not wait for it.
+    pub fn load_finding_index(&self) -> Result<()> {
+        self.read_finding_index().map(drop)
+    }
+
+    /// Every stored finding's id with the xxh3-128 hash of its stored JSON, from the
+    /// writer's index: a writer about to store many findings compares against this and
+    /// passes on only those that differ.
+    pub fn finding_digests(&self) -> Result<HashMap<String, u128>> {
+        let guard = self.read_finding_index()?;
+        Ok(guard
+            .iter()
+            .flat_map(|index| index.ids.iter())
+            .map(|(key, at)| (key.id(), at.digest))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn stable_ids_are_kept_as_their_bits_and_others_as_they_are() {
+        let id = skein_model::Finding::stable_id("risky-signin", ["entra_signin|abc"]);
+        assert!(matches!(FindingKey::of(&id), FindingKey::Stable(_)));
+        assert_eq!(FindingKey::of(&id).id(), id);
+        for other in [
+            "f1",
+            "F-",
+            "F-00000000000000zz",
+            "F-00000000000000AB",
+            "F-0000000000000000a",
+            "F-000000000000000",
+            "G-0000000000000000",
+            "",
+        ] {
+            assert_eq!(FindingKey::of(other), FindingKey::Other(other.into()));
+            assert_eq!(FindingKey::of(other).id(), other);
+        }
+        assert_ne!(
+            FindingKey::of("F-00000000000000ab"),
+            FindingKey::of("F-00000000000000AB")
+        );
+    }
+
+    proptest! {
+        /// Two ids have the same key exactly when they are the same id, and a key gives
+        /// its id back.
+        #[test]
+        fn keys_are_one_to_one(a in "(F-[0-9a-fA-F]{14,17})|.{0,20}", b in "(F-[0-9a-f]{16})|.{0,20}") {
+            prop_assert_eq!(FindingKey::of(&a).id(), a.clone());
+            prop_assert_eq!(FindingKey::of(&b).id(), b.clone());
+            prop_assert_eq!(FindingKey::of(&a) == FindingKey::of(&b), a == b);
+        }
+    }
+}
