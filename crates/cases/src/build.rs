@@ -153,21 +153,39 @@ pub fn plan_cases<'a>(
     }
     let identity = graph.identities();
     let hubs = hubs(&graph, findings, &observed.accounts_seen, config);
-    // joining entity (its identity) → (first, last, finding) of the findings it joins.
-    let mut by_entity: BTreeMap<EntityRef, Vec<(chrono::DateTime<chrono::Utc>, usize)>> =
-        BTreeMap::new();
+    // What each joining entity, as named, joins through: its identity, unless it is a hub
+    // or a tenant (`None`). Worked out once per entity, not per finding that names it.
+    let mut joins_through: HashMap<(EntityType, &str), Option<EntityRef>> = HashMap::new();
+    for e in findings
+        .iter()
+        .flat_map(|f| &f.entities)
+        .filter(|e| joins(e.role))
+    {
+        joins_through
+            .entry((e.entity_type, e.id.as_str()))
+            .or_insert_with(|| {
+                let r = graph.resolve(EntityRef::new(e.entity_type, &e.id)?);
+                if hubs.contains_key(&r) || e.entity_type == EntityType::Tenant {
+                    return None;
+                }
+                Some(identity.get(&r).cloned().unwrap_or(r))
+            });
+    }
+    // joining entity (its identity) → (first seen, finding) of the findings it joins. (The
+    // order of the entities does not matter: the groups are sorted below.)
+    let mut by_entity: HashMap<&EntityRef, Vec<(chrono::DateTime<chrono::Utc>, usize)>> =
+        HashMap::new();
     for (i, f) in findings.iter().enumerate() {
-        let mut seen = BTreeSet::new();
+        let mut seen: Vec<&EntityRef> = Vec::new();
         for e in f.entities.iter().filter(|e| joins(e.role)) {
-            let Some(r) = EntityRef::new(e.entity_type, &e.id) else {
+            let key = joins_through
+                .get(&(e.entity_type, e.id.as_str()))
+                .and_then(Option::as_ref);
+            let Some(key) = key else {
                 continue;
             };
-            let r = graph.resolve(&r);
-            if hubs.contains_key(&r) || e.entity_type == EntityType::Tenant {
-                continue;
-            }
-            let key = identity.get(&r).cloned().unwrap_or(r);
-            if seen.insert(key.clone()) {
+            if !seen.contains(&key) {
+                seen.push(key);
                 by_entity.entry(key).or_default().push((f.first_seen, i));
             }
         }
@@ -328,6 +346,16 @@ fn case_id(seed: &str, salt: u32) -> String {
     format!("C-{h:016x}")
 }
 
+/// What `e` resolved to in `resolved` (`None`: not an entity reference).
+fn lookup<'m, 'k>(
+    resolved: &'m HashMap<(EntityType, &'k str), Option<(EntityRef, String)>>,
+    e: &'k skein_model::FindingEntity,
+) -> Option<&'m (EntityRef, String)> {
+    resolved
+        .get(&(e.entity_type, e.id.as_str()))
+        .and_then(Option::as_ref)
+}
+
 fn case_of(
     id: String,
     members: &[usize],
@@ -337,6 +365,19 @@ fn case_of(
     rules: &HashMap<String, RuleInfo>,
 ) -> Case {
     let fs: Vec<&Finding> = members.iter().map(|&i| &findings[i]).collect();
+    // Each entity the findings name, resolved once with its `type:id` (a long case names
+    // the same few entities thousands of times).
+    let mut resolved: HashMap<(EntityType, &str), Option<(EntityRef, String)>> = HashMap::new();
+    for e in fs.iter().flat_map(|f| &f.entities) {
+        resolved
+            .entry((e.entity_type, e.id.as_str()))
+            .or_insert_with(|| {
+                let r = graph.resolve(EntityRef::new(e.entity_type, &e.id)?);
+                let key = r.to_string();
+                Some((r, key))
+            });
+    }
+    let resolved_of = |e| lookup(&resolved, e);
     let first_seen = fs.iter().map(|f| f.first_seen).min().unwrap_or_default();
     let last_seen = fs.iter().map(|f| f.last_seen).max().unwrap_or_default();
     // Tactics in the order the case reached them (kill-chain order within one instant).
@@ -379,23 +420,27 @@ fn case_of(
     let mut case_hubs = BTreeMap::new();
     for f in &fs {
         for e in &f.entities {
-            let Some(r) = EntityRef::new(e.entity_type, &e.id) else {
+            let Some((r, _)) = resolved_of(e) else {
                 continue;
             };
-            let r = graph.resolve(&r);
-            if let Some(&n) = hubs.get(&r) {
+            if let Some(&n) = hubs.get(r) {
                 case_hubs.insert(r.clone(), n);
             }
-            let joined = joins(e.role) && !hubs.contains_key(&r) && r.ty != EntityType::Tenant;
-            let name = graph.node(&r).and_then(|n| n.name.clone());
-            let ce = entities.entry(r.clone()).or_insert_with(|| CaseEntity {
-                entity_type: r.ty,
-                id: r.id.clone(),
-                name,
-                roles: Vec::new(),
-                findings: 0,
-                joins: false,
-            });
+            let joined = joins(e.role) && !hubs.contains_key(r) && r.ty != EntityType::Tenant;
+            if !entities.contains_key(r) {
+                let entity = CaseEntity {
+                    entity_type: r.ty,
+                    id: r.id.clone(),
+                    name: graph.node(r).and_then(|n| n.name.clone()),
+                    roles: Vec::new(),
+                    findings: 0,
+                    joins: false,
+                };
+                entities.insert(r.clone(), entity);
+            }
+            let Some(ce) = entities.get_mut(r) else {
+                continue;
+            };
             if !ce.roles.contains(&e.role) {
                 ce.roles.push(e.role);
                 ce.roles.sort();
@@ -471,10 +516,10 @@ fn case_of(
                 entities: f
                     .entities
                     .iter()
-                    .filter_map(|e| EntityRef::new(e.entity_type, &e.id))
-                    .map(|r| graph.resolve(&r).to_string())
+                    .filter_map(|e| resolved_of(e).map(|(_, key)| key.as_str()))
                     .collect::<BTreeSet<_>>()
                     .into_iter()
+                    .map(str::to_string)
                     .collect(),
             })
             .collect(),

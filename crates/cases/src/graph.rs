@@ -102,14 +102,18 @@ impl EntityGraph {
                 }
             }
         }
+        // Each entity as named, resolved once (the aliases are all known by now).
+        let mut resolved: HashMap<(EntityType, &str), Option<EntityRef>> = HashMap::new();
         for (i, f) in findings.iter().enumerate() {
             let mut named: Vec<(NodeIndex, EntityRole)> = Vec::new();
             for e in &f.entities {
-                let Some(r) = EntityRef::new(e.entity_type, &e.id) else {
+                let r = resolved
+                    .entry((e.entity_type, e.id.as_str()))
+                    .or_insert_with(|| Some(g.resolve(EntityRef::new(e.entity_type, &e.id)?)));
+                let Some(r) = r.as_ref() else {
                     continue;
                 };
-                let r = g.resolve(&r);
-                let name = e.name.clone().filter(|n| !n.eq_ignore_ascii_case(&r.id));
+                let name = e.name.as_deref().filter(|n| !n.eq_ignore_ascii_case(&r.id));
                 let n = g.node_for(r, name, f.first_seen, f.last_seen);
                 g.graph[n].findings.push((i, e.role));
                 named.push((n, e.role));
@@ -200,28 +204,28 @@ impl EntityGraph {
 
     fn node_for(
         &mut self,
-        r: EntityRef,
-        name: Option<String>,
+        r: &EntityRef,
+        name: Option<&str>,
         first: DateTime<Utc>,
         last: DateTime<Utc>,
     ) -> NodeIndex {
-        if let Some(&n) = self.index.get(&r) {
+        if let Some(&n) = self.index.get(r) {
             let node = &mut self.graph[n];
             node.first_seen = node.first_seen.min(first);
             node.last_seen = node.last_seen.max(last);
             if node.name.is_none() {
-                node.name = name;
+                node.name = name.map(str::to_string);
             }
             return n;
         }
         let n = self.graph.add_node(EntityNode {
             entity: r.clone(),
-            name,
+            name: name.map(str::to_string),
             first_seen: first,
             last_seen: last,
             findings: Vec::new(),
         });
-        self.index.insert(r, n);
+        self.index.insert(r.clone(), n);
         n
     }
 
@@ -234,7 +238,7 @@ impl EntityGraph {
         let Some(user) = EntityRef::new(EntityType::User, upn) else {
             return;
         };
-        let user = self.resolve(&user);
+        let user = self.resolve(user);
         let first = self.graph[k].first_seen;
         let last = self.graph[k].last_seen;
         let u = match self.index.get(&user) {
@@ -247,7 +251,7 @@ impl EntityGraph {
                     && self.graph[n].entity.ty == EntityType::User
             }) {
                 Some(u) => u,
-                None => self.node_for(user, None, first, last),
+                None => self.node_for(&user, None, first, last),
             },
         };
         self.identity_edges.push(self.graph.add_edge(
@@ -261,12 +265,16 @@ impl EntityGraph {
     }
 
     /// The canonical entity for `r`: a user's UPN resolves to its object id when known.
-    pub fn resolve(&self, r: &EntityRef) -> EntityRef {
-        self.aliases.get(r).cloned().unwrap_or_else(|| r.clone())
+    pub fn resolve(&self, r: EntityRef) -> EntityRef {
+        match self.aliases.get(&r) {
+            Some(id) => id.clone(),
+            None => r,
+        }
     }
 
     pub fn node(&self, r: &EntityRef) -> Option<&EntityNode> {
-        self.index.get(&self.resolve(r)).map(|&n| &self.graph[n])
+        let r = self.aliases.get(r).unwrap_or(r);
+        self.index.get(r).map(|&n| &self.graph[n])
     }
 
     pub fn nodes(&self) -> impl Iterator<Item = &EntityNode> {

@@ -96,6 +96,9 @@ impl EntityType {
             }
             EntityType::AwsKey => id.to_ascii_uppercase(),
             EntityType::Ip => match id.parse::<IpAddr>() {
+                // An IPv4 address that parses is written the one way it displays (the
+                // parser refuses leading zeros): kept as it is, not formatted again.
+                Ok(IpAddr::V4(_)) => id.to_string(),
                 Ok(ip) => ip.to_string(),
                 Err(_) => return None,
             },
@@ -181,6 +184,30 @@ mod tests {
         assert_eq!(e.to_string(), "ip:2001:db8::1");
         let e: EntityRef = "awskey:akia123".parse().unwrap();
         assert_eq!(e.id, "AKIA123");
+    }
+
+    proptest::proptest! {
+        /// An address's id is the parsed address as it displays, whatever the text: IPv4
+        /// text that parses is already that (leading zeros do not parse).
+        #[test]
+        fn an_address_id_is_the_address_as_it_displays(
+            text in "[ ]?([0-9]{1,4}[.]){3}[0-9]{1,4}[ ]?|[0-9a-fA-F:.]{0,24}",
+            v4 in proptest::prelude::any::<[u8; 4]>(),
+        ) {
+            let displayed = |t: &str| t.trim().parse::<IpAddr>().ok().map(|ip| ip.to_string());
+            proptest::prop_assert_eq!(EntityType::Ip.canonical_id(&text), displayed(&text));
+            let v4 = std::net::Ipv4Addr::from(v4).to_string();
+            proptest::prop_assert_eq!(EntityType::Ip.canonical_id(&v4), Some(v4.clone()));
+        }
+    }
+
+    #[test]
+    fn leading_zeros_are_not_an_address() {
+        assert_eq!(EntityType::Ip.canonical_id("010.0.0.1"), None);
+        assert_eq!(
+            EntityType::Ip.canonical_id(" 10.0.0.1 "),
+            Some("10.0.0.1".into())
+        );
     }
 
     #[test]
