@@ -35,8 +35,9 @@ impl StoredCopies<'_> {
     /// with exactly the findings of the stored copy read for `id`, unchanged, the copy's
     /// bytes are kept and only the rest is encoded: the same bytes as encoding them all.
     pub(crate) fn encode(&self, id: &str, members: &[&Finding]) -> serde_json::Result<Vec<u8>> {
+        let whole = || crate::cases_cmd::json_sized(&members, members.len());
         let Some((ids, bytes)) = self.by_case.get(id) else {
-            return serde_json::to_vec(members);
+            return whole();
         };
         let n = ids.len();
         let extends = n > 0
@@ -45,7 +46,7 @@ impl StoredCopies<'_> {
             && bytes.first() == Some(&b'[')
             && bytes.last() == Some(&b']');
         if !extends {
-            return serde_json::to_vec(members);
+            return whole();
         }
         // `[a,b]` and `[c]` make `[a,b,c]`: serde_json writes an array with no spaces.
         let rest = serde_json::to_vec(&members[n..])?;
