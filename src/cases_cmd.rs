@@ -14,7 +14,7 @@ use skein_store::{CaseRecord, CasesOutcome, Store};
 
 use crate::case_findings::{findings_by_id, findings_digest, findings_of_cases, StoredCopies};
 use crate::cases_observe::{accounts_seen, issued_keys};
-use crate::workers::streamed_on_every_core;
+use crate::workers::{drop_in_background, streamed_on_every_core};
 
 /// The cloud a source's events come from.
 fn cloud(s: Source) -> &'static str {
@@ -422,6 +422,10 @@ pub fn update(
         started.elapsed().as_secs_f64(),
         crate::progress::peak_rss_mib().unwrap_or(0)
     );
+    // Freeing the findings and index entries read (~15k findings and ~2,600 entries in a
+    // sweep, many allocations each) took ~10 ms of the caller's time: done aside.
+    drop((plan, by_id, copies, previous));
+    drop_in_background((findings, stored));
     store
         .checkpoint_put(SETTINGS_CHECKPOINT, settings_text(settings).as_bytes())
         .context("saving the case settings")?;

@@ -101,6 +101,15 @@ pub(crate) fn streamed_on_every_core<T: Sync, R: Send>(
     })
 }
 
+/// Drops `value` on a thread of its own: freeing a large structure (thousands of findings,
+/// several allocations each) takes milliseconds its owner need not wait for. A process that
+/// ends first frees it anyway; if no thread can be started, it is dropped here.
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new()
+        .name("skein-drop".into())
+        .spawn(move || drop(value));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
