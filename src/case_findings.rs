@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn a_copy_that_is_not_an_array_is_not_spliced() {
-        let ids = vec![finding(1).id];
+        let ids = [finding(1).id];
         let mut copies = StoredCopies::default();
         copies.by_case.insert("C-1", (&ids[..], b"{}".to_vec()));
         let members = [finding(1), finding(2)];
