@@ -78,26 +78,14 @@ pub fn build_cases(
     previous: &[PreviousCase],
     config: &CaseConfig,
 ) -> Vec<Case> {
-    cases_one_by_one(findings, rules, observed, previous, config).collect()
-}
-
-/// [`build_cases`], each case made only when the iterator reaches it: a caller that encodes
-/// and drops each one never holds every case at once (a full rebuild makes thousands, one
-/// of them can hold tens of thousands of findings).
-pub fn cases_one_by_one<'a>(
-    findings: &'a [Finding],
-    rules: &'a HashMap<String, RuleInfo>,
-    observed: &Observed,
-    previous: &[PreviousCase],
-    config: &CaseConfig,
-) -> impl Iterator<Item = Case> + 'a {
     let plan = plan_cases(findings, rules, observed, previous, config);
-    (0..plan.len()).map(move |i| plan.build(i))
+    (0..plan.len()).map(|i| plan.build(i)).collect()
 }
 
 /// The cases of a set of findings, grouped and named but not yet made: [`CasePlan::build`]
 /// makes any one of them from shared, read-only parts, so callers can make several at once
-/// (on as many threads as they like) in any order.
+/// (on as many threads as they like) in any order, and encode and drop each as it is made:
+/// a full rebuild makes thousands, and one of them can hold tens of thousands of findings.
 #[derive(Debug)]
 pub struct CasePlan<'a> {
     findings: &'a [Finding],

@@ -23,8 +23,7 @@ pub mod model;
 pub mod score;
 
 pub use build::{
-    build_cases, cases_one_by_one, plan_cases, CaseConfig, CasePlan, IssuedKey, Observed,
-    PreviousCase, RuleInfo,
+    build_cases, plan_cases, CaseConfig, CasePlan, IssuedKey, Observed, PreviousCase, RuleInfo,
 };
 pub use export::{export, ExportError, Format};
 pub use graph::{EntityGraph, EntityNode, Link, LinkKind};
