@@ -12,7 +12,9 @@ use skein_model::{EntityRef, Finding, Source};
 use skein_rules::RuleSet;
 use skein_store::{CaseRecord, CasesOutcome, Store};
 
-use crate::case_findings::{findings_by_id, findings_digest, findings_of_cases, StoredCopies};
+use crate::case_findings::{
+    findings_by_id, findings_digest, findings_of_cases, json_sized, StoredCopies,
+};
 use crate::cases_observe::{accounts_seen, issued_keys};
 use crate::workers::{drop_in_background, streamed_on_every_core};
 
@@ -53,19 +55,6 @@ fn rule_info(rules: &RuleSet) -> HashMap<String, RuleInfo> {
         );
     }
     out
-}
-
-/// `value` (a case, or a case's findings) as JSON, into a buffer sized for `findings`
-/// findings up front: growing an 8 MB buffer by doubling copied it and touched twice the
-/// memory (a reservation larger than the JSON costs nothing until it is written).
-pub(crate) fn json_sized(
-    value: &impl serde::Serialize,
-    findings: usize,
-) -> serde_json::Result<Vec<u8>> {
-    const BYTES_PER_FINDING: usize = 1536;
-    let mut out = Vec::with_capacity(4096 + findings.saturating_mul(BYTES_PER_FINDING));
-    serde_json::to_writer(&mut out, value)?;
-    Ok(out)
 }
 
 /// Cases with at least this many findings are encoded on two threads (below it, a thread
