@@ -268,13 +268,7 @@ fn hub_address_scenario(older_store: bool) {
     s.ok(&["ingest", "--no-progress", path.to_str().unwrap()]);
     if older_store {
         // What an older build leaves: no accounts by address, and no mark saying from where.
-        let db = skein_store::sled_config(&s.state()).open().unwrap();
-        db.open_tree("meta")
-            .unwrap()
-            .remove("address_accounts_from")
-            .unwrap();
-        db.open_tree("address_accounts").unwrap().clear().unwrap();
-        db.flush().unwrap();
+        skein_store::forget_accounts_by_address(&s.state()).unwrap();
     }
     s.correlate_json(&repo_root().join("correlations"), &[]);
     let cases = all_cases(&s);

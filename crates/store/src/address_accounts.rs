@@ -39,7 +39,7 @@ use crate::error::{Result, StoreError};
 use crate::index::shard;
 use crate::keys;
 use crate::stats::decode_u64;
-use crate::store::{meta, Store};
+use crate::store::{meta, sled_config, Store};
 
 impl Store {
     /// How many distinct accounts succeeded from address `ip` in the 10-minute buckets that
@@ -85,6 +85,27 @@ impl Store {
 
 /// The format byte of a run.
 const FORMAT_ENTRIES: u8 = 1;
+
+/// The tree of entries.
+pub(crate) const TREE: &str = "address_accounts";
+
+/// Makes the store in state directory `dir` look as a build before accounts by address left
+/// it: no entries and no mark, so counting falls back to reading events. For tests of that
+/// fallback (in this crate and the binary's); never on a store that is open.
+#[doc(hidden)]
+pub fn forget_accounts_by_address(dir: &std::path::Path) -> Result<()> {
+    let db = sled_config(dir)
+        .open()
+        .map_err(StoreError::sled("opening the store"))?;
+    db.open_tree("meta")
+        .and_then(|t| t.remove(meta::ADDRESS_ACCOUNTS_FROM))
+        .map_err(StoreError::sled("removing the accounts-by-address mark"))?;
+    db.open_tree(TREE)
+        .and_then(|t| t.clear())
+        .map_err(StoreError::sled("clearing accounts by address"))?;
+    db.flush().map_err(StoreError::sled("flushing the store"))?;
+    Ok(())
+}
 /// Bytes of an entry.
 const ENTRY: usize = 8 + keys::TIME_LEN + 8;
 

@@ -154,6 +154,7 @@ mod store;
 mod summary;
 mod write;
 
+pub use address_accounts::forget_accounts_by_address;
 pub use cases::{CaseRecord, CaseReplacement, CasesOutcome, IndexEntry};
 pub use changes::ChangeSummary;
 pub use chunk::ReadMode;

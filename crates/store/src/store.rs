@@ -144,7 +144,7 @@ impl Store {
             chunk_raws: tree("chunk_raws")?,
             chunk_ids: tree("chunk_ids")?,
             by_entity: tree("by_entity")?,
-            address_accounts: tree("address_accounts")?,
+            address_accounts: tree(crate::address_accounts::TREE)?,
             entities: tree("entities")?,
             meta: tree("meta")?,
             cursors: tree("cursors")?,

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use skein_model::{EntityRef, Event, Source};
 use skein_store::keys;
 
-use super::{ev, open, open_sled, signin, t};
+use super::{ev, open, signin, t};
 
 fn succeeded(id: &str, secs: i64, upn: &str) -> Event {
     let mut e = signin(id, secs, upn, "203.0.113.5");
@@ -126,15 +126,7 @@ fn a_store_with_events_from_before_them_answers_none() {
         );
     }
     // What an older build left: the chunk, without its entries or the mark.
-    {
-        let db = open_sled(dir.path());
-        db.open_tree("meta")
-            .unwrap()
-            .remove("address_accounts_from")
-            .unwrap();
-        db.open_tree("address_accounts").unwrap().clear().unwrap();
-        db.flush().unwrap();
-    }
+    skein_store::forget_accounts_by_address(dir.path()).unwrap();
     let store = open(dir.path());
     assert_eq!(
         store.accounts_at_address(&ip, (None, None), 50).unwrap(),
