@@ -20,20 +20,20 @@ mod chain;
 mod engine;
 mod episode;
 mod geo;
+mod signal;
 pub mod spec;
 mod window;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use rsigma_eval::EventValue;
 use serde::{Deserialize, Serialize};
-use skein_model::{Event, FindingEntity, Severity, Source};
+use skein_model::{FindingEntity, Severity, Source};
 
 use crate::fields::{self, Resolution};
 use crate::rule::{attack_tags, level_score, Rule};
-use crate::view::EventView;
 pub use engine::{CheckpointError, Correlator};
+pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};
 
 /// How a per-event rule's match feeds a correlation.
@@ -139,133 +139,6 @@ impl Signal {
         }
         out
     }
-}
-
-/// A key's value as text: strings as they are, numbers and booleans printed, lists joined.
-fn value_text(v: &EventValue<'_>) -> Option<String> {
-    match v {
-        EventValue::Str(s) if s.is_empty() => None,
-        EventValue::Str(s) => Some(s.to_string()),
-        EventValue::Int(n) => Some(n.to_string()),
-        EventValue::Float(f) => Some(f.to_string()),
-        EventValue::Bool(b) => Some(b.to_string()),
-        EventValue::Array(items) => {
-            let mut parts: Vec<String> = items.iter().filter_map(value_text).collect();
-            parts.sort();
-            (!parts.is_empty()).then(|| parts.join(","))
-        }
-        _ => None,
-    }
-}
-
-/// The signal `event` gives `slot`, or `None` when it lacks a key or the counted value (such
-/// an event cannot be grouped, so it is not counted).
-pub fn signal(slot_index: u32, slot: &Slot, view: &EventView<'_>) -> Option<Signal> {
-    let event: &Event = view.event();
-    let mut keys = Vec::with_capacity(slot.keys.len());
-    for alternatives in &slot.keys {
-        let mut present = Vec::with_capacity(alternatives.len());
-        for (i, token) in alternatives.iter().enumerate() {
-            if let Some(text) = view.field(token).as_ref().and_then(value_text) {
-                let mut k = String::with_capacity(text.len() + 4);
-                k.push_str(&i.to_string());
-                k.push('\u{1e}');
-                k.push_str(&text);
-                present.push(k);
-            }
-        }
-        if present.is_empty() {
-            return None;
-        }
-        keys.push(present);
-    }
-    let value = match &slot.value {
-        Some(token) => Some(view.field(token).as_ref().and_then(value_text)?),
-        None => None,
-    };
-    let place = if slot.geo {
-        let g = &event.geo;
-        match (g.latitude, g.longitude) {
-            (Some(lat), Some(lon))
-                if (-90.0..=90.0).contains(&lat)
-                    && (-180.0..=180.0).contains(&lon)
-                    && !(lat == 0.0 && lon == 0.0) =>
-            {
-                Some(Box::new(Place {
-                    lat,
-                    lon,
-                    ip: event.src_ip.map(|ip| ip.to_string()),
-                    city: g.city.clone(),
-                    country: g.country.clone(),
-                }))
-            }
-            _ => return None,
-        }
-    } else {
-        None
-    };
-    if slot.role == Role::Absent {
-        // A partner of an absence is only looked up by its key combinations and time.
-        return Some(Signal {
-            time: event.time,
-            source: event.source,
-            event_id: String::new(),
-            slot: slot_index,
-            keys: Vec::new(),
-            group: String::new(),
-            tuples: tuple_hashes(&keys),
-            value,
-            place,
-            entities: Vec::new(),
-        });
-    }
-    let mut sig = Signal {
-        time: event.time,
-        source: event.source,
-        event_id: event.id.clone(),
-        slot: slot_index,
-        group: String::new(),
-        tuples: if slot.tuples {
-            tuple_hashes(&keys)
-        } else {
-            Vec::new()
-        },
-        keys,
-        value,
-        place,
-        entities: crate::finding::entities_with(event, false),
-    };
-    sig.group = sig.group_shown(sig.keys.len()).to_lowercase();
-    Some(sig)
-}
-
-/// Every combination of the keys' alternatives (the keys an event can be found by),
-/// lower-cased and joined, each as its xxh3-128 hash: absence state keys by these, so it
-/// holds no strings (a collision needs about 2^64 distinct tuples).
-fn tuple_hashes(keys: &[Vec<String>]) -> Vec<u128> {
-    let lowered: Vec<Vec<String>> = keys
-        .iter()
-        .map(|alts| alts.iter().map(|a| a.to_lowercase()).collect())
-        .collect();
-    let mut out = Vec::new();
-    let mut buf = String::new();
-    fn walk(keys: &[Vec<String>], i: usize, buf: &mut String, out: &mut Vec<u128>) {
-        let Some(alts) = keys.get(i) else {
-            out.push(xxhash_rust::xxh3::xxh3_128(buf.as_bytes()));
-            return;
-        };
-        let len = buf.len();
-        for a in alts {
-            if i > 0 {
-                buf.push('\u{1f}');
-            }
-            buf.push_str(a);
-            walk(keys, i + 1, buf, out);
-            buf.truncate(len);
-        }
-    }
-    walk(&lowered, 0, &mut buf, &mut out);
-    out
 }
 
 /// A field of `rule`'s events by the name a correlation uses (an alias resolved first), as
@@ -482,32 +355,4 @@ pub fn silent_rules(correlations: &[Correlation]) -> BTreeMap<String, ()> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Saved states hold these hashes: the text hashed (each alternative lower-cased as
-    /// `str::to_lowercase` does, keys joined by `\u{1f}`) must not change between releases.
-    #[test]
-    fn tuple_hashes_hash_every_combination_of_the_lowered_alternatives() {
-        let keys = vec![
-            vec![
-                "0\u{1e}B98C473A-8284".to_string(),
-                "1\u{1e}Julia@Fabrikam.COM".to_string(),
-            ],
-            vec!["0\u{1e}90.3.44.10".to_string()],
-            vec!["2\u{1e}ΟΔΟΣ Σ".to_string()],
-        ];
-        let hash = |s: &str| xxhash_rust::xxh3::xxh3_128(s.as_bytes());
-        // Final sigma: "ΟΔΟΣ" ends in ς, a lone "Σ" is σ.
-        assert_eq!(
-            tuple_hashes(&keys),
-            vec![
-                hash("0\u{1e}b98c473a-8284\u{1f}0\u{1e}90.3.44.10\u{1f}2\u{1e}οδος σ"),
-                hash("1\u{1e}julia@fabrikam.com\u{1f}0\u{1e}90.3.44.10\u{1f}2\u{1e}οδος σ"),
-            ]
-        );
-    }
 }
