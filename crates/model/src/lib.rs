@@ -13,9 +13,11 @@
 mod entity;
 mod event;
 mod finding;
+mod in_place;
 
 pub use entity::{EntityParseError, EntityRef, EntityType};
 pub use event::{
     Actor, Event, Geo, Outcome, Risk, SigninDetails, Source, Target, Tenants, Tokens, WireShape,
 };
 pub use finding::{EntityRole, Finding, FindingEntity, Severity};
+pub use in_place::{deserialize_event_in_place, EventsInPlace};

@@ -45,7 +45,8 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use chrono::DateTime;
-use skein_model::{Event, Source, WireShape};
+use serde::de::DeserializeSeed;
+use skein_model::{Event, EventsInPlace, Source, WireShape};
 
 use crate::error::{Result, StoreError};
 
@@ -363,19 +364,37 @@ pub(crate) fn unframe<'a>(
 /// Decodes the `chunks` value stored under `key`: its events, and whether their raws are in
 /// `chunk_raws` (then every `raw` is empty; see [`add_raws`]) rather than inline.
 pub(crate) fn decode_head(key: &[u8], value: &[u8]) -> Result<(Vec<Event>, bool)> {
+    let mut events = Vec::new();
+    let split = decode_head_into(key, value, &mut events)?;
+    Ok((events, split))
+}
+
+/// [`decode_head`] over the events of `events` (which keep their strings' buffers, see
+/// [`EventsInPlace`]): `events` ends holding the chunk's events. A reader that decodes
+/// chunk after chunk into one vector allocates almost nothing per event.
+pub(crate) fn decode_head_into(key: &[u8], value: &[u8], events: &mut Vec<Event>) -> Result<bool> {
     let corrupt = |what: String| StoreError::corrupt("chunks", key, what);
     let (format, count, len, block) = unframe(value, &[FORMAT_HEAD, FORMAT_INLINE])
         .map_err(|e| corrupt(format!("chunk: {e}")))?;
-    let events: Vec<Event> =
-        with_decompressed(Codec::Lz4, block, len, |b| from_postcard(b, "chunk"))
-            .map_err(corrupt)?;
+    with_decompressed(Codec::Lz4, block, len, |b| {
+        let mut de = postcard::Deserializer::from_bytes(b);
+        EventsInPlace(events)
+            .deserialize(&mut de)
+            .map_err(|e| format!("undecodable chunk: {e}"))?;
+        match de.finalize() {
+            Ok([]) => Ok(()),
+            Ok(rest) => Err(format!("chunk has {} trailing bytes", rest.len())),
+            Err(e) => Err(format!("undecodable chunk: {e}")),
+        }
+    })
+    .map_err(corrupt)?;
     if events.len() != count {
         return Err(corrupt(format!(
             "chunk holds {} events, its header says {count}",
             events.len()
         )));
     }
-    Ok((events, format == FORMAT_HEAD))
+    Ok(format == FORMAT_HEAD)
 }
 
 /// Puts back the raws of a chunk from its `chunk_raws` value, stored under `key`.

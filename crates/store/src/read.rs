@@ -61,7 +61,22 @@ pub(crate) fn decode_chunk_counted(
     mode: ReadMode,
     read: &mut u64,
 ) -> Result<Vec<Event>> {
-    let (mut events, split) = chunk::decode_head(key, value)?;
+    let mut events = Vec::new();
+    decode_chunk_into(raws, key, value, mode, read, &mut events)?;
+    Ok(events)
+}
+
+/// [`decode_chunk_counted`] over the events of `events`, which keep their buffers (see
+/// [`chunk::decode_head_into`]).
+pub(crate) fn decode_chunk_into(
+    raws: &sled::Tree,
+    key: &[u8],
+    value: &[u8],
+    mode: ReadMode,
+    read: &mut u64,
+    events: &mut Vec<Event>,
+) -> Result<()> {
+    let split = chunk::decode_head_into(key, value, events)?;
     match mode {
         ReadMode::Full if split => {
             let value = raws
@@ -69,18 +84,18 @@ pub(crate) fn decode_chunk_counted(
                 .map_err(StoreError::sled("reading raw records"))?
                 .ok_or_else(|| StoreError::corrupt("chunk_raws", key, "raw records are missing"))?;
             *read += value.len() as u64;
-            chunk::add_raws(key, &mut events, &value)?;
+            chunk::add_raws(key, events, &value)?;
         }
         ReadMode::Full => {}
         ReadMode::WithoutRaw => {
             if !split {
-                for e in &mut events {
-                    e.raw = String::new();
+                for e in events.iter_mut() {
+                    e.raw.clear();
                 }
             }
         }
     }
-    Ok(events)
+    Ok(())
 }
 
 /// A sled range over `[lower, upper)`.

@@ -61,7 +61,7 @@ fn scan(
     let calls: Mutex<Vec<Vec<Event>>> = Mutex::new(Vec::new());
     let stats = store
         .scan_chunks(from, to, mode, threads, |events| {
-            calls.lock().unwrap().push(events)
+            calls.lock().unwrap().push(events.to_vec())
         })
         .unwrap();
     let calls = calls.into_inner().unwrap();
@@ -226,7 +226,7 @@ fn scans_of_some_sources_read_only_theirs() {
             ReadMode::WithoutRaw,
             2,
             |evs| {
-                got.lock().unwrap().extend(evs.into_iter().map(|e| e.id));
+                got.lock().unwrap().extend(evs.iter().map(|e| e.id.clone()));
             },
         )
         .unwrap();
