@@ -261,6 +261,7 @@ pub struct Event {
     pub id: String,
     pub source: Source,
     pub shape: WireShape,
+    #[serde(deserialize_with = "crate::time::deserialize")]
     pub time: DateTime<Utc>,
     pub outcome: Outcome,
     pub actor: Actor,

@@ -125,7 +125,9 @@ pub struct Finding {
     pub severity: Severity,
     /// 0–100.
     pub score: u32,
+    #[serde(deserialize_with = "crate::time::deserialize")]
     pub first_seen: DateTime<Utc>,
+    #[serde(deserialize_with = "crate::time::deserialize")]
     pub last_seen: DateTime<Utc>,
     pub entities: Vec<FindingEntity>,
     /// The source's own ids of the evidence events.

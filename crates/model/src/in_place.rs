@@ -27,6 +27,17 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Fresh<'_, T> {
     }
 }
 
+/// A time, read as [`crate::time::deserialize`] reads it.
+struct Time<'a>(&'a mut chrono::DateTime<chrono::Utc>);
+
+impl<'de> DeserializeSeed<'de> for Time<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        *self.0 = crate::time::deserialize(d)?;
+        Ok(())
+    }
+}
+
 /// A value with serde's own in-place form (`String` keeps its buffer; `Vec<String>` and
 /// `Vec<(String, String)>` keep their elements').
 struct Reuse<'a, T>(&'a mut T);
@@ -203,7 +214,7 @@ in_place_struct!(EventSeed, Event, [
     id: Reuse,
     source: Fresh,
     shape: Fresh,
-    time: Fresh,
+    time: Time,
     outcome: OutcomeSeed,
     actor: ActorSeed,
     src_ip: Fresh,

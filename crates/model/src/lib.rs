@@ -14,6 +14,7 @@ mod entity;
 mod event;
 mod finding;
 mod in_place;
+pub mod time;
 
 pub use entity::{EntityParseError, EntityRef, EntityType};
 pub use event::{
