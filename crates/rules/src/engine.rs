@@ -9,7 +9,7 @@ use skein_model::{Event, Finding, Source};
 
 use crate::correlation::{self, Compiled, Correlation, Signal, Slot};
 use crate::fast::{DetectionTable, Memo};
-use crate::finding::{entities, render_summary};
+use crate::finding::{entities_in, render_summary};
 use crate::lists::ListMatcher;
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
@@ -408,7 +408,7 @@ impl RuleSet {
             score: u32::try_from(score).unwrap_or(100),
             first_seen: event.time,
             last_seen: event.time,
-            entities: entities(event),
+            entities: entities_in(scoped.view, true),
             events: vec![event.id.clone()],
             attack: rule.attack.clone(),
             summary,

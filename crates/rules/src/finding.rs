@@ -8,22 +8,31 @@ use skein_model::{EntityRef, EntityRole, EntityType, Event, FindingEntity, Sourc
 use crate::rule::Rule;
 use crate::view::EventView;
 
+/// Adds entity `id` of type `ty` unless it is there already; `canonical` when `id` is in its
+/// canonical form already (an address formatted from an `IpAddr`: parsing and formatting it
+/// again would give the same text).
 fn push(
     out: &mut Vec<FindingEntity>,
     ty: EntityType,
     id: Option<&str>,
+    canonical: bool,
     role: EntityRole,
     name: Option<&str>,
 ) {
-    let Some(r) = id.and_then(|id| EntityRef::new(ty, id)) else {
-        return;
+    let id = match id {
+        Some(id) if canonical && !id.is_empty() => id.to_string(),
+        Some(id) => match EntityRef::new(ty, id) {
+            Some(r) => r.id,
+            None => return,
+        },
+        None => return,
     };
-    if out.iter().any(|e| e.entity_type == ty && e.id == r.id) {
+    if out.iter().any(|e| e.entity_type == ty && e.id == id) {
         return;
     }
     out.push(FindingEntity {
         entity_type: ty,
-        id: r.id,
+        id,
         role,
         name: name.map(str::to_string),
     });
@@ -41,71 +50,113 @@ pub fn entities(e: &Event) -> Vec<FindingEntity> {
 /// name who acted, from where and whom it targeted; their evidence is many events, whose
 /// applications and tenants would only crowd the list).
 pub fn entities_with(e: &Event, resources: bool) -> Vec<FindingEntity> {
-    let mut out = Vec::new();
+    let ip = e.src_ip.map(|ip| ip.to_string());
+    entities_of(e, ip.as_deref(), resources)
+}
+
+/// [`entities_with`] for the event `view` shows, with the address text it formatted already.
+pub(crate) fn entities_in(view: &EventView<'_>, resources: bool) -> Vec<FindingEntity> {
+    entities_of(view.event(), view.ip_text(), resources)
+}
+
+/// An entity an event may name: type, id, whether the id is canonical already, role and
+/// readable name.
+type Candidate<'a> = (
+    EntityType,
+    Option<&'a str>,
+    bool,
+    EntityRole,
+    Option<&'a str>,
+);
+
+/// [`entities_with`], `ip` being `e`'s source address formatted.
+fn entities_of(e: &Event, ip: Option<&str>, resources: bool) -> Vec<FindingEntity> {
+    let mut out = Vec::with_capacity(4);
     let account_role = if e.outcome.success {
         EntityRole::Actor
     } else {
         EntityRole::Target
     };
-    let ip = e.src_ip.map(|ip| ip.to_string());
     let a = &e.actor;
     let (src, res) = (EntityRole::Source, EntityRole::Resource);
-    // (type, id, role, readable name), in the order they are listed; repeats are dropped.
-    let candidates: Vec<(EntityType, Option<&str>, EntityRole, Option<&str>)> = match e.source {
+    // (type, id, whether the id is canonical already, role, readable name), in the order
+    // they are listed; repeats are dropped, and so are the `None` ids that pad the AWS list.
+    let none = (EntityType::Tenant, None, false, res, None);
+    let candidates: [Candidate<'_>; 7] = match e.source {
         Source::EntraSignin | Source::StorageBlob => {
             let (user, name) = match (&a.user_id, &a.upn) {
                 (Some(id), upn) => (Some(id.as_str()), upn.as_deref()),
                 (None, upn) => (upn.as_deref(), None),
             };
             let app_name = a.app_name.as_deref();
-            vec![
-                (EntityType::User, user, account_role, name),
+            [
+                (EntityType::User, user, false, account_role, name),
                 (
                     EntityType::App,
                     a.service_principal_id.as_deref(),
+                    false,
                     account_role,
                     app_name,
                 ),
-                (EntityType::Ip, ip.as_deref(), src, None),
-                (EntityType::App, a.app_id.as_deref(), res, app_name),
+                (EntityType::Ip, ip, true, src, None),
+                (EntityType::App, a.app_id.as_deref(), false, res, app_name),
                 (
                     EntityType::Storage,
                     e.target.storage_account.as_deref(),
+                    false,
                     res,
                     None,
                 ),
-                (EntityType::Tenant, e.tenants.resource.as_deref(), res, None),
-                (EntityType::Tenant, e.tenants.home.as_deref(), res, None),
+                (
+                    EntityType::Tenant,
+                    e.tenants.resource.as_deref(),
+                    false,
+                    res,
+                    None,
+                ),
+                (
+                    EntityType::Tenant,
+                    e.tenants.home.as_deref(),
+                    false,
+                    res,
+                    None,
+                ),
             ]
         }
         Source::Cloudtrail => {
             let session = a.role_session_name.as_ref().and(a.aws_arn.as_deref());
-            vec![
+            [
                 (
                     EntityType::AwsPrincipal,
                     a.aws_arn.as_deref(),
+                    false,
                     account_role,
                     a.aws_user_name.as_deref(),
                 ),
                 (
                     EntityType::AwsKey,
                     a.access_key_id.as_deref(),
+                    false,
                     account_role,
                     None,
                 ),
                 (
                     EntityType::AwsSession,
                     session,
+                    false,
                     account_role,
                     a.role_session_name.as_deref(),
                 ),
-                (EntityType::Ip, ip.as_deref(), src, None),
+                (EntityType::Ip, ip, true, src, None),
+                none,
+                none,
+                none,
             ]
         }
     };
-    for (ty, id, role, name) in candidates {
+    for (ty, id, canonical, role, name) in candidates {
         if resources || role != EntityRole::Resource {
-            push(&mut out, ty, id, role, name);
+            push(&mut out, ty, id, canonical, role, name);
         }
     }
     out
@@ -197,4 +248,48 @@ pub fn render_summary(
                 .unwrap_or_else(|| "-".into())
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use skein_model::WireShape;
+
+    proptest! {
+        /// The entities of an event are the same whether its address is formatted here or
+        /// taken from the view (where rules formatted it already), for any address.
+        #[test]
+        fn entities_from_the_view_equal_entities_from_the_event(
+            source in prop::sample::select(Source::ALL.to_vec()),
+            success in any::<bool>(),
+            ip in prop::option::of(any::<std::net::IpAddr>()),
+            user in prop::option::of("[a-zA-Z0-9@. ]{0,12}"),
+            upn in prop::option::of("[a-zA-Z0-9@. ]{0,12}"),
+            key in prop::option::of("[a-zA-Z0-9]{0,8}"),
+            arn in prop::option::of("[a-z:/0-9]{0,12}"),
+            resources in any::<bool>(),
+        ) {
+            let mut e = Event::new(
+                "e".into(), source, WireShape::GraphSignin, chrono::DateTime::UNIX_EPOCH,
+            );
+            e.outcome.success = success;
+            e.src_ip = ip;
+            e.actor.user_id = user;
+            e.actor.upn = upn;
+            e.actor.access_key_id = key;
+            e.actor.aws_arn = arn.clone();
+            e.actor.role_session_name = arn;
+            let view = EventView::new(&e);
+            let from_event = entities_with(&e, resources);
+            prop_assert_eq!(entities_in(&view, resources), from_event.clone());
+            // The address is canonical as formatted: what a parse would make of it.
+            for ent in from_event.iter().filter(|x| x.entity_type == EntityType::Ip) {
+                prop_assert_eq!(
+                    Some(ent.id.clone()),
+                    EntityType::Ip.canonical_id(&ent.id)
+                );
+            }
+        }
+    }
 }

@@ -67,11 +67,15 @@ impl<'a> EventView<'a> {
         self.event
     }
 
-    fn ip(&self) -> Option<EventValue<'_>> {
+    /// The source address as text, formatted once per event.
+    pub fn ip_text(&self) -> Option<&str> {
         self.ip_text
             .get_or_init(|| self.event.src_ip.map(|ip| ip.to_string()))
             .as_deref()
-            .map(|s| EventValue::Str(Cow::Borrowed(s)))
+    }
+
+    fn ip(&self) -> Option<EventValue<'_>> {
+        self.ip_text().map(|s| EventValue::Str(Cow::Borrowed(s)))
     }
 
     fn raw_value(&self) -> Option<&Value> {

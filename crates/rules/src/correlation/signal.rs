@@ -209,7 +209,7 @@ fn signal_with(
                 Some(Box::new(Place {
                     lat,
                     lon,
-                    ip: event.src_ip.map(|ip| ip.to_string()),
+                    ip: view.ip_text().map(str::to_string),
                     city: g.city.clone(),
                     country: g.country.clone(),
                 }))
@@ -248,7 +248,7 @@ fn signal_with(
         keys: scratch.keys(),
         value,
         place,
-        entities: crate::finding::entities_with(event, false),
+        entities: crate::finding::entities_in(view, false),
     })
 }
 
