@@ -94,6 +94,9 @@ pub struct Place {
     pub country: Option<String>,
 }
 
+/// A signal's key hashes: inline up to two (one or two for nearly every signal).
+pub type Tuples = smallvec::SmallVec<[u128; 2]>;
+
 /// A per-event rule's match as one correlation slot needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
@@ -109,7 +112,7 @@ pub struct Signal {
     pub group: String,
     /// For an absence: every combination of the keys' alternatives, lower-cased, as a
     /// stable 128-bit hash ([`tuple_hashes`]).
-    pub tuples: Vec<u128>,
+    pub tuples: Tuples,
     /// The counted value as the event has it (compared ignoring case).
     pub value: Option<String>,
     /// Boxed: most signals have none, and signals are moved about in bulk.

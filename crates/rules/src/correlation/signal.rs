@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use rsigma_eval::EventValue;
 use skein_model::Event;
 
-use super::{Place, Role, Signal, Slot};
+use super::{Place, Role, Signal, Slot, Tuples};
 use crate::view::EventView;
 
 /// A key's value as text: strings as they are, numbers and booleans printed, lists joined.
@@ -132,14 +132,14 @@ impl Scratch {
     }
 
     /// Every combination of the keys' alternatives, lower-cased, as a stable 128-bit hash.
-    fn tuple_hashes(&mut self) -> Vec<u128> {
+    fn tuple_hashes(&mut self) -> Tuples {
         while self.lowered.len() < self.used {
             self.lowered.push(String::new());
         }
         for (low, text) in self.lowered.iter_mut().zip(&self.texts[..self.used]) {
             set_lowercase(low, text);
         }
-        let mut out = Vec::with_capacity(self.bounds.iter().map(|r| r.len()).product());
+        let mut out = Tuples::with_capacity(self.bounds.iter().map(|r| r.len()).product());
         self.joined.clear();
         walk(&self.lowered, &self.bounds, &mut self.joined, &mut out);
         out
@@ -152,7 +152,7 @@ fn walk(
     lowered: &[String],
     bounds: &[std::ops::Range<usize>],
     joined: &mut String,
-    out: &mut Vec<u128>,
+    out: &mut Tuples,
 ) {
     let Some((first, rest)) = bounds.split_first() else {
         out.push(xxhash_rust::xxh3::xxh3_128(joined.as_bytes()));
@@ -243,7 +243,7 @@ fn signal_with(
         tuples: if slot.tuples {
             scratch.tuple_hashes()
         } else {
-            Vec::new()
+            Tuples::new()
         },
         keys: scratch.keys(),
         value,
@@ -284,7 +284,7 @@ mod tests {
     }
 
     fn tuple_hashes(keys: &[Vec<String>]) -> Vec<u128> {
-        scratch_of(keys).tuple_hashes()
+        scratch_of(keys).tuple_hashes().to_vec()
     }
 
     /// The hashes as first written: every combination lower-cased whole, then hashed.
@@ -321,7 +321,7 @@ mod tests {
             let mut scratch = scratch_of(&earlier);
             let _ = scratch.tuple_hashes();
             fill(&mut scratch, &keys);
-            prop_assert_eq!(scratch.tuple_hashes(), reference_hashes(&keys));
+            prop_assert_eq!(scratch.tuple_hashes().to_vec(), reference_hashes(&keys));
             let firsts: Vec<&str> = keys.iter().map(|k| k[0].as_str()).collect();
             prop_assert_eq!(scratch.group(), firsts.join("\u{1f}").to_lowercase());
             prop_assert_eq!(scratch.keys(), keys);
