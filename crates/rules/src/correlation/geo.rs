@@ -54,34 +54,36 @@ impl GeoState {
             return;
         };
         let Some(here) = &s.place else { return };
-        let key = s.group.clone();
-        if let Some(prev) = self.last.get(&key) {
-            let elapsed = s.time - prev.time;
-            if let (Some(there), true) = (&prev.place, elapsed <= rule.def.timespan.duration()) {
-                let km = distance_km(there, here);
-                // Events in the same instant count as one second apart.
-                let hours = (elapsed.num_milliseconds().max(1_000) as f64) / 3_600_000.0;
-                let speed = km / hours;
-                if km > min_distance_km && speed > max_speed_kmh {
-                    let mut ep = Episode::new(key.clone(), prev);
-                    ep.anchor = format!("{},{}", prev.anchor(), s.anchor());
-                    ep.add(prev);
-                    ep.add(&s);
-                    ep.fields
-                        .insert("distance_km".into(), Value::from(round1(km)));
-                    ep.fields
-                        .insert("speed_kmh".into(), Value::from(round1(speed)));
-                    ep.fields.insert(
-                        "hours".into(),
-                        Value::from((hours * 1000.0).round() / 1000.0),
-                    );
-                    ep.fields.insert("from".into(), place_json(prev, there));
-                    ep.fields.insert("to".into(), place_json(&s, here));
-                    out.push(ep.finding(rule));
-                }
+        // The group is cloned only for a new group: most sign-ins replace their user's last.
+        let Some(prev) = self.last.get_mut(&s.group) else {
+            self.last.insert(s.group.clone(), s);
+            return;
+        };
+        let elapsed = s.time - prev.time;
+        if let (Some(there), true) = (&prev.place, elapsed <= rule.def.timespan.duration()) {
+            let km = distance_km(there, here);
+            // Events in the same instant count as one second apart.
+            let hours = (elapsed.num_milliseconds().max(1_000) as f64) / 3_600_000.0;
+            let speed = km / hours;
+            if km > min_distance_km && speed > max_speed_kmh {
+                let mut ep = Episode::new(s.group.clone(), prev);
+                ep.anchor = format!("{},{}", prev.anchor(), s.anchor());
+                ep.add(prev);
+                ep.add(&s);
+                ep.fields
+                    .insert("distance_km".into(), Value::from(round1(km)));
+                ep.fields
+                    .insert("speed_kmh".into(), Value::from(round1(speed)));
+                ep.fields.insert(
+                    "hours".into(),
+                    Value::from((hours * 1000.0).round() / 1000.0),
+                );
+                ep.fields.insert("from".into(), place_json(prev, there));
+                ep.fields.insert("to".into(), place_json(&s, here));
+                out.push(ep.finding(rule));
             }
         }
-        self.last.insert(key, s);
+        *prev = s;
     }
 
     pub fn sweep(&mut self, rule: &Correlation, now: DateTime<Utc>) {
