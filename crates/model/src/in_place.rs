@@ -271,14 +271,6 @@ impl<'de> Visitor<'de> for EventsInPlace<'_> {
     }
 }
 
-/// Decodes one event over `place` (see the module doc).
-pub fn deserialize_event_in_place<'de, D: Deserializer<'de>>(
-    d: D,
-    place: &mut Event,
-) -> Result<(), D::Error> {
-    EventSeed(place).deserialize(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,16 +372,6 @@ mod tests {
             prop_assert_eq!(&place, &events);
             let fresh: Vec<Event> = postcard::from_bytes(&bytes).unwrap();
             prop_assert_eq!(place, fresh);
-        }
-
-        /// One event over another, through the public entry point.
-        #[test]
-        fn one_event_over_another(event in event(), earlier in event()) {
-            let bytes = postcard::to_allocvec(&event).unwrap();
-            let mut place = earlier;
-            let mut de = postcard::Deserializer::from_bytes(&bytes);
-            deserialize_event_in_place(&mut de, &mut place).unwrap();
-            prop_assert_eq!(place, event);
         }
 
         /// Damaged bytes never panic, over any earlier events.

@@ -38,15 +38,10 @@ fn push(
     });
 }
 
-/// The entities of a single-event finding, with roles: the account that signed in or acted
-/// (`actor` when it succeeded, `target` when it failed: a failed attempt says nothing about
-/// who controls the account), the address (`source`), and the application, tenant, storage
-/// account or AWS account involved (`resource`).
-pub fn entities(e: &Event) -> Vec<FindingEntity> {
-    entities_with(e, true)
-}
-
-/// [`entities`], without the `resource` ones when `resources` is false (multi-event findings
+/// The entities an event names, with roles: the account that signed in or acted (`actor`
+/// when it succeeded, `target` when it failed: a failed attempt says nothing about who
+/// controls the account), the address (`source`), and the application, tenant, storage
+/// account or AWS account involved (`resource`, only when `resources`: multi-event findings
 /// name who acted, from where and whom it targeted; their evidence is many events, whose
 /// applications and tenants would only crowd the list).
 pub fn entities_with(e: &Event, resources: bool) -> Vec<FindingEntity> {

@@ -43,7 +43,6 @@ impl ScanStats {
     }
 }
 
-/// The chunks of the scanned range, source after source, handed out one at a time.
 /// Moves the events of `events` in `[from, to)` to its front, in their order, and returns
 /// how many there are (the others stay behind them, to be decoded over).
 fn in_range_first(
@@ -61,6 +60,7 @@ fn in_range_first(
     n
 }
 
+/// The chunks of the scanned range, source after source, handed out one at a time.
 struct Feed<'a> {
     store: &'a Store,
     from: Option<DateTime<Utc>>,
