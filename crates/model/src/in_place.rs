@@ -108,7 +108,10 @@ macro_rules! in_place_struct {
                 let mut at = 0;
                 $(
                     if seq.next_element_seed($how($field))?.is_none() {
-                        return Err(de::Error::invalid_length(at, &self_description::<$ty>()));
+                        return Err(de::Error::invalid_length(
+                            at,
+                            &concat!("the fields of ", stringify!($ty)),
+                        ));
                     }
                     at += 1;
                 )+
@@ -117,17 +120,6 @@ macro_rules! in_place_struct {
             }
         }
     };
-}
-
-/// What a struct's seed expected, for length errors.
-fn self_description<T>() -> impl de::Expected {
-    struct Named(&'static str);
-    impl de::Expected for Named {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "the fields of {}", self.0)
-        }
-    }
-    Named(std::any::type_name::<T>())
 }
 
 in_place_struct!(OutcomeSeed, Outcome, [
