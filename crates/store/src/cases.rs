@@ -38,23 +38,15 @@ const MAX_CASE_BYTES: usize = 1 << 30;
 
 /// `json` as stored.
 fn pack(json: &[u8]) -> Vec<u8> {
-    // Compressed straight behind the format byte and the length (one buffer, where
-    // `compress_prepend_size` and a copy behind the format byte touched twice the memory).
-    let mut out = vec![0u8; 5 + lz4_flex::block::get_maximum_output_size(json.len())];
-    out[0] = PACKED;
-    out[1..5].copy_from_slice(&(json.len() as u32).to_le_bytes());
-    match lz4_flex::block::compress_into(json, &mut out[5..]) {
-        Ok(n) => {
-            out.truncate(5 + n);
-            out
-        }
-        // (Cannot happen: the buffer is the largest the input can compress to.)
-        Err(_) => {
-            let mut out = vec![PACKED];
-            out.extend_from_slice(&lz4_flex::compress_prepend_size(json));
-            out
-        }
-    }
+    // lz4_flex compresses into a vector's spare capacity (without its `safe-encode`
+    // feature), behind the length it prepends; the format byte goes in front with one copy
+    // of the compressed bytes. Compressing into a zeroed buffer of the largest output size
+    // instead wrote (and faulted in) about as many bytes as the JSON for every case.
+    let compressed = lz4_flex::block::compress_prepend_size(json);
+    let mut out = Vec::with_capacity(1 + compressed.len());
+    out.push(PACKED);
+    out.extend_from_slice(&compressed);
+    out
 }
 
 /// The length a [`pack`]ed value's compressed part (after the format byte) claims to
