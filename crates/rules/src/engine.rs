@@ -408,7 +408,11 @@ impl RuleSet {
             score: u32::try_from(score).unwrap_or(100),
             first_seen: event.time,
             last_seen: event.time,
-            entities: entities_in(scoped.view, true),
+            entities: {
+                let mut entities = Vec::with_capacity(4);
+                entities_in(scoped.view, true, &mut entities);
+                entities
+            },
             events: vec![event.id.clone()],
             attack: rule.attack.clone(),
             summary,

@@ -8,34 +8,55 @@ use skein_model::{EntityRef, EntityRole, EntityType, Event, FindingEntity, Sourc
 use crate::rule::Rule;
 use crate::view::EventView;
 
+/// Where [`entities_of`] puts the entities an event names: a list for a finding, or a
+/// signal's packed entities.
+pub(crate) trait EntitySink {
+    /// True when entity `id` of type `ty` is there already.
+    fn has(&self, ty: EntityType, id: &str) -> bool;
+    fn add(&mut self, ty: EntityType, id: &str, role: EntityRole, name: Option<&str>);
+}
+
+impl EntitySink for Vec<FindingEntity> {
+    fn has(&self, ty: EntityType, id: &str) -> bool {
+        self.iter().any(|e| e.entity_type == ty && e.id == id)
+    }
+
+    fn add(&mut self, ty: EntityType, id: &str, role: EntityRole, name: Option<&str>) {
+        self.push(FindingEntity {
+            entity_type: ty,
+            id: id.to_string(),
+            role,
+            name: name.map(str::to_string),
+        });
+    }
+}
+
 /// Adds entity `id` of type `ty` unless it is there already; `canonical` when `id` is in its
 /// canonical form already (an address formatted from an `IpAddr`: parsing and formatting it
 /// again would give the same text).
 fn push(
-    out: &mut Vec<FindingEntity>,
+    out: &mut impl EntitySink,
     ty: EntityType,
     id: Option<&str>,
     canonical: bool,
     role: EntityRole,
     name: Option<&str>,
 ) {
+    let made;
     let id = match id {
-        Some(id) if canonical && !id.is_empty() => id.to_string(),
+        Some(id) if canonical && !id.is_empty() => id,
         Some(id) => match EntityRef::new(ty, id) {
-            Some(r) => r.id,
+            Some(r) => {
+                made = r.id;
+                made.as_str()
+            }
             None => return,
         },
         None => return,
     };
-    if out.iter().any(|e| e.entity_type == ty && e.id == id) {
-        return;
+    if !out.has(ty, id) {
+        out.add(ty, id, role, name);
     }
-    out.push(FindingEntity {
-        entity_type: ty,
-        id,
-        role,
-        name: name.map(str::to_string),
-    });
 }
 
 /// The entities an event names, with roles: the account that signed in or acted (`actor`
@@ -46,12 +67,15 @@ fn push(
 /// applications and tenants would only crowd the list).
 pub fn entities_with(e: &Event, resources: bool) -> Vec<FindingEntity> {
     let ip = e.src_ip.map(|ip| ip.to_string());
-    entities_of(e, ip.as_deref(), resources)
+    let mut out = Vec::with_capacity(4);
+    entities_of(e, ip.as_deref(), resources, &mut out);
+    out
 }
 
-/// [`entities_with`] for the event `view` shows, with the address text it formatted already.
-pub(crate) fn entities_in(view: &EventView<'_>, resources: bool) -> Vec<FindingEntity> {
-    entities_of(view.event(), view.ip_text(), resources)
+/// [`entities_with`] for the event `view` shows, with the address text it formatted already,
+/// into `out`.
+pub(crate) fn entities_in(view: &EventView<'_>, resources: bool, out: &mut impl EntitySink) {
+    entities_of(view.event(), view.ip_text(), resources, out);
 }
 
 /// An entity an event may name: type, id, whether the id is canonical already, role and
@@ -65,8 +89,7 @@ type Candidate<'a> = (
 );
 
 /// [`entities_with`], `ip` being `e`'s source address formatted.
-fn entities_of(e: &Event, ip: Option<&str>, resources: bool) -> Vec<FindingEntity> {
-    let mut out = Vec::with_capacity(4);
+fn entities_of(e: &Event, ip: Option<&str>, resources: bool, out: &mut impl EntitySink) {
     let account_role = if e.outcome.success {
         EntityRole::Actor
     } else {
@@ -151,10 +174,9 @@ fn entities_of(e: &Event, ip: Option<&str>, resources: bool) -> Vec<FindingEntit
     };
     for (ty, id, canonical, role, name) in candidates {
         if resources || role != EntityRole::Resource {
-            push(&mut out, ty, id, canonical, role, name);
+            push(out, ty, id, canonical, role, name);
         }
     }
-    out
 }
 
 /// A field value as text for a summary: lists joined with `, `.
@@ -277,7 +299,13 @@ mod tests {
             e.actor.role_session_name = arn;
             let view = EventView::new(&e);
             let from_event = entities_with(&e, resources);
-            prop_assert_eq!(entities_in(&view, resources), from_event.clone());
+            let mut listed = Vec::new();
+            entities_in(&view, resources, &mut listed);
+            prop_assert_eq!(&listed, &from_event);
+            // Packed for a signal, the same entities.
+            let mut packer = crate::correlation::packed::Packer::default();
+            entities_in(&view, resources, &mut packer);
+            prop_assert_eq!(packer.finish().to_vec(), from_event.clone());
             // The address is canonical as formatted: what a parse would make of it.
             for ent in from_event.iter().filter(|x| x.entity_type == EntityType::Ip) {
                 prop_assert_eq!(

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use skein_model::{EntityRole, Finding, FindingEntity};
 
-use super::{Correlation, Signal};
+use super::{Correlation, PackedEntity, Signal};
 use crate::finding::{fill_template, json_text};
 
 /// Evidence ids a finding lists at most (the count of all is in `fields.event_count`).
@@ -17,6 +17,11 @@ pub const MAX_EVIDENCE: usize = 1_000;
 pub const MAX_ENTITIES: usize = 500;
 /// Distinct values a finding lists at most (the count of all is exact).
 pub const MAX_VALUES: usize = 200;
+
+thread_local! {
+    /// [`Episode::add_entity`]'s key buffer.
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
 
 /// Which role wins when one entity appears in several: an account that acted is more than a
 /// target of failed attempts.
@@ -82,7 +87,7 @@ impl Episode {
         if self.events.len() < MAX_EVIDENCE {
             self.events.push(s.event_id.clone());
         }
-        for e in &s.entities {
+        for e in s.entities.iter() {
             self.add_entity(e);
         }
         if let Some(v) = &s.value {
@@ -95,23 +100,30 @@ impl Episode {
         }
     }
 
-    pub fn add_entity(&mut self, e: &FindingEntity) {
-        let key = format!("{}:{}", e.entity_type.as_str(), e.id);
-        let room = self.entities.len() < MAX_ENTITIES;
-        match self.entities.get_mut(&key) {
-            Some(have) => {
-                if rank(e.role) < rank(have.role) {
-                    have.role = e.role;
+    fn add_entity(&mut self, e: PackedEntity<'_>) {
+        KEY.with_borrow_mut(|key| {
+            // The `type:id` key, in a buffer kept between calls: most entities are there
+            // already, and the key is allocated only for a new one.
+            key.clear();
+            key.push_str(e.entity_type.as_str());
+            key.push(':');
+            key.push_str(e.id);
+            let room = self.entities.len() < MAX_ENTITIES;
+            match self.entities.get_mut(key.as_str()) {
+                Some(have) => {
+                    if rank(e.role) < rank(have.role) {
+                        have.role = e.role;
+                    }
+                    if have.name.is_none() {
+                        have.name = e.name.map(str::to_string);
+                    }
                 }
-                if have.name.is_none() {
-                    have.name.clone_from(&e.name);
+                None if room => {
+                    self.entities.insert(key.clone(), e.to_owned());
                 }
+                None => {}
             }
-            None if room => {
-                self.entities.insert(key, e.clone());
-            }
-            None => {}
-        }
+        });
     }
 
     /// The finding this evidence gives under `rule`.

@@ -20,6 +20,7 @@ mod chain;
 mod engine;
 mod episode;
 mod geo;
+pub(crate) mod packed;
 mod signal;
 pub mod spec;
 mod window;
@@ -28,11 +29,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use skein_model::{FindingEntity, Severity, Source};
+use skein_model::{Severity, Source};
 
 use crate::fields::{self, Resolution};
 use crate::rule::{attack_tags, level_score, Rule};
 pub use engine::{CheckpointError, Correlator};
+pub use packed::{PackedEntities, PackedEntity};
 pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};
 
@@ -117,7 +119,7 @@ pub struct Signal {
     pub value: Option<String>,
     /// Boxed: most signals have none, and signals are moved about in bulk.
     pub place: Option<Box<Place>>,
-    pub entities: Vec<FindingEntity>,
+    pub entities: PackedEntities,
 }
 
 impl Signal {

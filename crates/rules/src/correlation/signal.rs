@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use rsigma_eval::EventValue;
 use skein_model::Event;
 
+use super::packed::{PackedEntities, Packer};
 use super::{Place, Role, Signal, Slot, Tuples};
 use crate::view::EventView;
 
@@ -73,6 +74,8 @@ struct Scratch {
     bounds: Vec<std::ops::Range<usize>>,
     /// The tuple being hashed.
     joined: String,
+    /// The signal's entities.
+    entities: Packer,
 }
 
 impl Scratch {
@@ -231,7 +234,7 @@ fn signal_with(
             tuples: scratch.tuple_hashes(),
             value,
             place,
-            entities: Vec::new(),
+            entities: PackedEntities::default(),
         });
     }
     Some(Signal {
@@ -248,7 +251,11 @@ fn signal_with(
         keys: scratch.keys(),
         value,
         place,
-        entities: crate::finding::entities_in(view, false),
+        entities: {
+            scratch.entities.clear();
+            crate::finding::entities_in(view, false, &mut scratch.entities);
+            scratch.entities.finish()
+        },
     })
 }
 

@@ -1,0 +1,245 @@
+//! A signal's entities in one allocation.
+//!
+//! A full run makes hundreds of thousands of signals that name entities (every located
+//! sign-in, blob request and failed sign-in), and nearly all of them are dropped without
+//! becoming a finding, on another thread than the one that made them. As a
+//! `Vec<FindingEntity>`, each signal's entities were one allocation per id and name plus the
+//! vector: a profile had making and freeing them at ~5% of a run. [`PackedEntities`] holds
+//! them as bytes in one boxed slice, and a [`PackedEntity`] is read back only when a signal
+//! joins a finding. Saved window states hold them as the list of entities they always held
+//! (the same JSON).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use skein_model::{EntityRole, EntityType, FindingEntity};
+
+use crate::finding::EntitySink;
+
+/// The entities of a signal, in order, packed: per entity its type tag, its role, the id's
+/// length (u32, little-endian) and bytes, then the name's length plus one (0: no name) and
+/// bytes.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PackedEntities(Box<[u8]>);
+
+/// One entity of a [`PackedEntities`], borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackedEntity<'a> {
+    pub entity_type: EntityType,
+    pub role: EntityRole,
+    pub id: &'a str,
+    pub name: Option<&'a str>,
+}
+
+impl PackedEntity<'_> {
+    pub fn to_owned(self) -> FindingEntity {
+        FindingEntity {
+            entity_type: self.entity_type,
+            id: self.id.to_string(),
+            role: self.role,
+            name: self.name.map(str::to_string),
+        }
+    }
+}
+
+fn role_tag(role: EntityRole) -> u8 {
+    match role {
+        EntityRole::Actor => 0,
+        EntityRole::Source => 1,
+        EntityRole::Target => 2,
+        EntityRole::Resource => 3,
+    }
+}
+
+fn role_of(tag: u8) -> Option<EntityRole> {
+    Some(match tag {
+        0 => EntityRole::Actor,
+        1 => EntityRole::Source,
+        2 => EntityRole::Target,
+        3 => EntityRole::Resource,
+        _ => return None,
+    })
+}
+
+/// Appends one entity to `out` in the layout of [`PackedEntities`].
+fn append(
+    out: &mut Vec<u8>,
+    entity_type: EntityType,
+    role: EntityRole,
+    id: &str,
+    name: Option<&str>,
+) {
+    out.push(entity_type.tag());
+    out.push(role_tag(role));
+    // Ids and names are event fields: far below 4 GiB.
+    out.extend_from_slice(&(id.len() as u32).to_le_bytes());
+    out.extend_from_slice(id.as_bytes());
+    match name {
+        Some(n) => {
+            out.extend_from_slice(&(n.len() as u32 + 1).to_le_bytes());
+            out.extend_from_slice(n.as_bytes());
+        }
+        None => out.extend_from_slice(&0u32.to_le_bytes()),
+    }
+}
+
+/// The next entity of `bytes` and what follows it (`None` at the end, or on bytes not
+/// made by [`append`]).
+fn next(bytes: &[u8]) -> Option<(PackedEntity<'_>, &[u8])> {
+    fn take_u32(b: &[u8]) -> Option<(usize, &[u8])> {
+        let (n, rest) = b.split_first_chunk::<4>()?;
+        Some((u32::from_le_bytes(*n) as usize, rest))
+    }
+    fn take_str(b: &[u8], len: usize) -> Option<(&str, &[u8])> {
+        let (text, rest) = b.split_at_checked(len)?;
+        Some((std::str::from_utf8(text).ok()?, rest))
+    }
+    let (&[ty, role], rest) = bytes.split_first_chunk::<2>()?;
+    let (id_len, rest) = take_u32(rest)?;
+    let (id, rest) = take_str(rest, id_len)?;
+    let (name_len, rest) = take_u32(rest)?;
+    let (name, rest) = match name_len {
+        0 => (None, rest),
+        n => {
+            let (name, rest) = take_str(rest, n - 1)?;
+            (Some(name), rest)
+        }
+    };
+    Some((
+        PackedEntity {
+            entity_type: EntityType::from_tag(ty)?,
+            role: role_of(role)?,
+            id,
+            name,
+        },
+        rest,
+    ))
+}
+
+/// Packs an event's entities as [`crate::finding::entities_in`] finds them, in buffers
+/// kept from one signal to the next.
+#[derive(Debug, Default)]
+pub(crate) struct Packer {
+    bytes: Vec<u8>,
+    /// Each entity's type and where its id is in `bytes` (to drop repeats).
+    ids: Vec<(EntityType, std::ops::Range<usize>)>,
+}
+
+impl Packer {
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.ids.clear();
+    }
+
+    /// The entities added since the last [`Packer::clear`].
+    pub(crate) fn finish(&self) -> PackedEntities {
+        PackedEntities(self.bytes.as_slice().into())
+    }
+}
+
+impl EntitySink for Packer {
+    fn has(&self, ty: EntityType, id: &str) -> bool {
+        self.ids
+            .iter()
+            .any(|(t, r)| *t == ty && self.bytes.get(r.clone()) == Some(id.as_bytes()))
+    }
+
+    fn add(&mut self, ty: EntityType, id: &str, role: EntityRole, name: Option<&str>) {
+        // The id follows the type, the role and its length.
+        let start = self.bytes.len() + 6;
+        append(&mut self.bytes, ty, role, id, name);
+        self.ids.push((ty, start..start + id.len()));
+    }
+}
+
+impl PackedEntities {
+    pub fn pack(entities: &[FindingEntity]) -> PackedEntities {
+        let mut out = Vec::new();
+        for e in entities {
+            append(&mut out, e.entity_type, e.role, &e.id, e.name.as_deref());
+        }
+        PackedEntities(out.into_boxed_slice())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = PackedEntity<'_>> {
+        let mut rest: &[u8] = &self.0;
+        std::iter::from_fn(move || {
+            let (e, after) = next(rest)?;
+            rest = after;
+            Some(e)
+        })
+    }
+
+    pub fn to_vec(&self) -> Vec<FindingEntity> {
+        self.iter().map(PackedEntity::to_owned).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for PackedEntities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for PackedEntities {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(PackedEntity::to_owned))
+    }
+}
+
+impl<'de> Deserialize<'de> for PackedEntities {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<FindingEntity>::deserialize(deserializer).map(|v| PackedEntities::pack(&v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use proptest::prelude::*;
+
+    fn entity() -> impl Strategy<Value = FindingEntity> {
+        (
+            prop::sample::select(EntityType::ALL.to_vec()),
+            prop::sample::select(vec![
+                EntityRole::Actor,
+                EntityRole::Source,
+                EntityRole::Target,
+                EntityRole::Resource,
+            ]),
+            ".{0,40}",
+            prop::option::of(".{0,20}"),
+        )
+            .prop_map(|(entity_type, role, id, name)| FindingEntity {
+                entity_type,
+                id,
+                role,
+                name,
+            })
+    }
+
+    proptest! {
+        /// Any list of entities packs and reads back as itself, and is saved as the same
+        /// JSON as the list.
+        #[test]
+        fn entities_round_trip(list in prop::collection::vec(entity(), 0..6)) {
+            let packed = PackedEntities::pack(&list);
+            prop_assert_eq!(packed.to_vec(), list.clone());
+            prop_assert_eq!(packed.is_empty(), list.is_empty());
+            let json = serde_json::to_string(&packed).unwrap();
+            prop_assert_eq!(&json, &serde_json::to_string(&list).unwrap());
+            let back: PackedEntities = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back, packed);
+        }
+
+        /// Damaged bytes never panic: reading stops where they stop making sense.
+        #[test]
+        fn damaged_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let packed = PackedEntities(bytes.into_boxed_slice());
+            let _ = packed.to_vec();
+        }
+    }
+}
