@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use skein_model::Finding;
 
 use super::episode::Episode;
-use super::{Correlation, Kind, Role, Signal};
+use super::{Correlation, Kind, Role, ShownKeys, Signal};
 
 /// A chain built up to some link: its events, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,12 +25,8 @@ impl Partial {
 }
 
 /// The join key of `keys` (each key's value, lower-cased).
-fn tuple(keys: &[Vec<String>]) -> String {
-    keys.iter()
-        .map(|alts| alts.first().map_or("", String::as_str))
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
-        .to_lowercase()
+fn tuple(keys: &ShownKeys, range: std::ops::Range<usize>) -> String {
+    keys.joined(range).to_lowercase()
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -52,7 +48,7 @@ impl ChainState {
         let chain = if k == 0 {
             Partial { events: vec![s] }
         } else {
-            let key = tuple(&s.keys[..own]);
+            let key = tuple(&s.keys, 0..own);
             let within = links[k].within.duration();
             let Some(p) = self.waiting[k - 1].get(&key) else {
                 return;
@@ -83,7 +79,8 @@ impl ChainState {
             out.push(ep.finding(rule));
             return;
         }
-        let next_key = tuple(&chain.last().keys[own..]);
+        let last = &chain.last().keys;
+        let next_key = tuple(last, own..last.len());
         // The most recent chain wins: it leaves the most time for the next link.
         self.waiting[k].insert(next_key, chain);
     }

@@ -34,7 +34,7 @@ use skein_model::{Severity, Source};
 use crate::fields::{self, Resolution};
 use crate::rule::{attack_tags, level_score, Rule};
 pub use engine::{CheckpointError, Correlator};
-pub use packed::{PackedEntities, PackedEntity};
+pub use packed::{PackedEntities, PackedEntity, ShownKeys};
 pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};
 
@@ -106,9 +106,9 @@ pub struct Signal {
     pub source: Source,
     pub event_id: String,
     pub slot: u32,
-    /// Per key: the values of its alternatives present on the event, each prefixed with the
-    /// alternative's index (`0\u{1e}value`), as the event has them (compared ignoring case).
-    pub keys: Vec<Vec<String>>,
+    /// Per key, the first of its alternatives present on the event, prefixed with the
+    /// alternative's index (`0\u{1e}value`), as the event has it (compared ignoring case).
+    pub keys: ShownKeys,
     /// The group: each key's first alternative, joined, lower-cased (computed where the
     /// signal is made, on the scanning threads).
     pub group: String,
@@ -135,14 +135,7 @@ impl Signal {
 
     /// [`Signal::group`] as the event wrote it, for summaries.
     pub(crate) fn group_shown(&self, n: usize) -> String {
-        let mut out = String::new();
-        for (i, k) in self.keys.iter().take(n).enumerate() {
-            if i > 0 {
-                out.push('\u{1f}');
-            }
-            out.push_str(k.first().map_or("", String::as_str));
-        }
-        out
+        self.keys.joined(0..n).to_string()
     }
 }
 

@@ -12,7 +12,7 @@ use rsigma_eval::EventValue;
 use skein_model::Event;
 
 use super::packed::{PackedEntities, Packer};
-use super::{Place, Role, Signal, Slot, Tuples};
+use super::{Place, Role, ShownKeys, Signal, Slot, Tuples};
 use crate::view::EventView;
 
 /// A key's value as text: strings as they are, numbers and booleans printed, lists joined.
@@ -94,8 +94,15 @@ impl Scratch {
                 }
                 let text = &mut self.texts[self.used];
                 text.clear();
-                // (Writing to a String cannot fail.)
-                let _ = write!(text, "{i}\u{1e}");
+                // The index as `write!` prints it, without the formatting machinery for
+                // the usual one digit. (Writing to a String cannot fail.)
+                match u8::try_from(i) {
+                    Ok(digit @ 0..=9) => text.push(char::from(b'0' + digit)),
+                    _ => {
+                        let _ = write!(text, "{i}");
+                    }
+                }
+                text.push('\u{1e}');
                 if push_value_text(&value, text) {
                     self.used += 1;
                 }
@@ -108,29 +115,18 @@ impl Scratch {
         true
     }
 
-    /// The keys as the signal keeps them.
-    fn keys(&self) -> Vec<Vec<String>> {
-        self.bounds
-            .iter()
-            .map(|r| self.texts[r.clone()].to_vec())
-            .collect()
+    /// The keys as the signal keeps them: each one's first alternative.
+    fn keys(&self) -> ShownKeys {
+        ShownKeys::new(self.bounds.iter().map(|r| self.texts[r.start].as_str()))
     }
 
     /// Each key's first alternative, joined by `\u{1f}` and lower-cased: the signal's group.
-    fn group(&self) -> String {
-        let firsts = || self.bounds.iter().map(|r| self.texts[r.start].as_str());
-        let mut out = String::with_capacity(firsts().map(|t| t.len() + 1).sum());
-        for (i, text) in firsts().enumerate() {
-            if i > 0 {
-                out.push('\u{1f}');
-            }
-            out.push_str(text);
-        }
-        if out.is_ascii() {
-            out.make_ascii_lowercase();
-            out
+    fn group(keys: &ShownKeys) -> String {
+        let shown = keys.all();
+        if shown.is_ascii() {
+            shown.to_ascii_lowercase()
         } else {
-            out.to_lowercase()
+            shown.to_lowercase()
         }
     }
 
@@ -229,7 +225,7 @@ fn signal_with(
             source: event.source,
             event_id: String::new(),
             slot: slot_index,
-            keys: Vec::new(),
+            keys: ShownKeys::default(),
             group: String::new(),
             tuples: scratch.tuple_hashes(),
             value,
@@ -237,18 +233,19 @@ fn signal_with(
             entities: PackedEntities::default(),
         });
     }
+    let keys = scratch.keys();
     Some(Signal {
         time: event.time,
         source: event.source,
         event_id: event.id.clone(),
         slot: slot_index,
-        group: scratch.group(),
+        group: Scratch::group(&keys),
         tuples: if slot.tuples {
             scratch.tuple_hashes()
         } else {
             Tuples::new()
         },
-        keys: scratch.keys(),
+        keys,
         value,
         place,
         entities: {
@@ -330,8 +327,11 @@ mod tests {
             fill(&mut scratch, &keys);
             prop_assert_eq!(scratch.tuple_hashes().to_vec(), reference_hashes(&keys));
             let firsts: Vec<&str> = keys.iter().map(|k| k[0].as_str()).collect();
-            prop_assert_eq!(scratch.group(), firsts.join("\u{1f}").to_lowercase());
-            prop_assert_eq!(scratch.keys(), keys);
+            prop_assert_eq!(
+                Scratch::group(&scratch.keys()),
+                firsts.join("\u{1f}").to_lowercase()
+            );
+            prop_assert_eq!(scratch.keys(), ShownKeys::new(firsts));
         }
     }
 
