@@ -31,9 +31,9 @@ pub struct GeoState {
 
 fn place_json(s: &Signal, p: &Place) -> Value {
     json!({
-        "ip": p.ip,
-        "city": p.city,
-        "country": p.country,
+        "ip": p.ip(),
+        "city": p.city(),
+        "country": p.country(),
         "latitude": p.lat,
         "longitude": p.lon,
         "time": s.time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
@@ -100,13 +100,32 @@ impl GeoState {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
     fn at(lat: f64, lon: f64) -> Place {
-        Place {
-            lat,
-            lon,
-            ip: None,
-            city: None,
-            country: None,
+        Place::new(lat, lon, None, None, None)
+    }
+
+    proptest! {
+        /// A place gives back its texts, and is saved as the five fields it always had.
+        #[test]
+        fn places_keep_their_texts(
+            ip in prop::option::of("[0-9a-f.:]{0,12}"),
+            city in prop::option::of(".{0,8}"),
+            country in prop::option::of(".{0,3}"),
+        ) {
+            let p = Place::new(1.5, -2.5, ip.as_deref(), city.as_deref(), country.as_deref());
+            prop_assert_eq!(p.ip(), ip.as_deref());
+            prop_assert_eq!(p.city(), city.as_deref());
+            prop_assert_eq!(p.country(), country.as_deref());
+            let json = serde_json::to_value(&p).unwrap();
+            prop_assert_eq!(
+                &json,
+                &serde_json::json!({
+                    "lat": 1.5, "lon": -2.5, "ip": ip, "city": city, "country": country,
+                })
+            );
+            prop_assert_eq!(serde_json::from_value::<Place>(json).unwrap(), p);
         }
     }
 

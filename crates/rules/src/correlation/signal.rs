@@ -205,13 +205,13 @@ fn signal_with(
                     && (-180.0..=180.0).contains(&lon)
                     && !(lat == 0.0 && lon == 0.0) =>
             {
-                Some(Box::new(Place {
+                Some(Box::new(Place::new(
                     lat,
                     lon,
-                    ip: view.ip_text().map(str::to_string),
-                    city: g.city.clone(),
-                    country: g.country.clone(),
-                }))
+                    view.ip_text(),
+                    g.city.as_deref(),
+                    g.country.as_deref(),
+                )))
             }
             _ => return None,
         }
