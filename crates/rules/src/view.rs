@@ -30,7 +30,69 @@ use crate::fields::{self, Field, Resolution};
 pub struct EventView<'a> {
     event: &'a Event,
     raw: OnceCell<Option<Value>>,
-    ip_text: OnceCell<Option<String>>,
+    ip_text: OnceCell<Option<IpText>>,
+}
+
+/// An address as `IpAddr`'s `Display` writes it, in place: every event a rule reads is
+/// formatted once, and `to_string` was an allocation and the formatting machinery for each
+/// (IPv4 addresses are written digit by digit).
+#[derive(Clone, Copy)]
+struct IpText {
+    /// The longest text is 45 bytes (eight groups, the last two as an IPv4 address).
+    buf: [u8; 48],
+    len: u8,
+}
+
+impl IpText {
+    fn new(ip: std::net::IpAddr) -> IpText {
+        let mut text = IpText {
+            buf: [0; 48],
+            len: 0,
+        };
+        match ip {
+            std::net::IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        text.push(b'.');
+                    }
+                    if octet >= 100 {
+                        text.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        text.push(b'0' + octet / 10 % 10);
+                    }
+                    text.push(b'0' + octet % 10);
+                }
+            }
+            // (The buffer holds any IPv6 text: writing cannot fail.)
+            std::net::IpAddr::V6(v6) => {
+                let _ = std::fmt::Write::write_fmt(&mut text, format_args!("{v6}"));
+            }
+        }
+        text
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.buf.get_mut(usize::from(self.len)) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for IpText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let start = usize::from(self.len);
+        let end = start + s.len();
+        let slot = self.buf.get_mut(start..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end as u8;
+        Ok(())
+    }
 }
 
 fn text(v: &Option<String>) -> Option<EventValue<'_>> {
@@ -70,8 +132,9 @@ impl<'a> EventView<'a> {
     /// The source address as text, formatted once per event.
     pub fn ip_text(&self) -> Option<&str> {
         self.ip_text
-            .get_or_init(|| self.event.src_ip.map(|ip| ip.to_string()))
-            .as_deref()
+            .get_or_init(|| self.event.src_ip.map(IpText::new))
+            .as_ref()
+            .map(IpText::as_str)
     }
 
     fn ip(&self) -> Option<EventValue<'_>> {
@@ -394,6 +457,28 @@ impl SigmaEvent for EventView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An address reads as `to_string` writes it.
+        #[test]
+        fn addresses_read_as_displayed(v4 in any::<[u8; 4]>(), v6 in any::<[u16; 8]>(), zeros in 0usize..8) {
+            let v4 = std::net::IpAddr::from(v4);
+            let text = IpText::new(v4);
+            prop_assert_eq!(text.as_str(), v4.to_string());
+            // Runs of zero groups, and mapped and compatible IPv4 forms.
+            let mut groups = v6;
+            for g in groups.iter_mut().skip(zeros).take(3) {
+                *g = 0;
+            }
+            for v6 in [v6, groups, [0, 0, 0, 0, 0, 0xffff, v6[6], v6[7]], [0, 0, 0, 0, 0, 0, v6[6], v6[7]]] {
+                let ip = std::net::IpAddr::from(v6);
+                let text = IpText::new(ip);
+                prop_assert_eq!(text.as_str(), ip.to_string());
+            }
+        }
+    }
     use chrono::TimeZone;
 
     fn signin(raw: &str) -> Event {
