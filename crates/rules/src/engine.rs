@@ -74,15 +74,16 @@ impl EvalStats {
 }
 
 /// The string values of a field (each element of a list), for list lookups.
-fn strings<'v>(value: &'v Option<EventValue<'v>>) -> Vec<&'v str> {
-    fn push<'v>(v: &'v EventValue<'v>, out: &mut Vec<&'v str>) {
+fn strings<'v>(value: &'v Option<EventValue<'v>>) -> smallvec::SmallVec<[&'v str; 2]> {
+    fn push<'v>(v: &'v EventValue<'v>, out: &mut smallvec::SmallVec<[&'v str; 2]>) {
         match v {
             EventValue::Str(s) => out.push(s.as_ref()),
             EventValue::Array(items) => items.iter().for_each(|i| push(i, out)),
             _ => {}
         }
     }
-    let mut out = Vec::new();
+    // (Inline: one value, nearly always.)
+    let mut out = smallvec::SmallVec::new();
     if let Some(v) = value {
         push(v, &mut out);
     }
@@ -104,7 +105,8 @@ fn on_list(view: &EventView<'_>, bound: &BoundList) -> bool {
         Some(EventValue::Int(n)) => Some(EventValue::Str(Cow::Owned(n.to_string()))),
         other => other,
     };
-    bound.matcher.contains(&strings(&owned), view.event().time)
+    let values = strings(&owned);
+    bound.matcher.contains(&values, view.event().time)
 }
 
 /// The event as one rule sees it: the view plus that rule's `list.<name>` fields.

@@ -60,7 +60,9 @@ impl<'de> Deserialize<'de> for LatestTime {
                 f.write_str("an RFC 3339 time, or a list of them")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<LatestTime, E> {
-                v.parse().map(LatestTime).map_err(E::custom)
+                skein_model::time::parse(v)
+                    .map(LatestTime)
+                    .map_err(E::custom)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LatestTime, A::Error> {
                 let mut latest: Option<DateTime<Utc>> = None;

@@ -43,7 +43,9 @@ pub struct Episode {
     pub shown: String,
     /// The first evidence event (`source|id`): with the group, the finding's identity.
     pub anchor: String,
+    #[serde(deserialize_with = "skein_model::time::deserialize")]
     pub first: DateTime<Utc>,
+    #[serde(deserialize_with = "skein_model::time::deserialize")]
     pub last: DateTime<Utc>,
     pub events: Vec<String>,
     pub event_count: u64,

@@ -185,6 +185,8 @@ pub type Tuples = smallvec::SmallVec<[u128; 2]>;
 /// A per-event rule's match as one correlation slot needs it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Signal {
+    /// (Read back from a saved state with the strict RFC 3339 parser first, as events are.)
+    #[serde(deserialize_with = "skein_model::time::deserialize")]
     pub time: DateTime<Utc>,
     pub source: Source,
     pub event_id: String,
