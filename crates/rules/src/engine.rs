@@ -140,6 +140,13 @@ impl SigmaEvent for Scoped<'_, '_> {
     }
 }
 
+impl crate::fast::ByField for Scoped<'_, '_> {
+    // (A token never starts with `list.`: it is the view's field.)
+    fn by_field(&self, field: crate::fields::Field) -> Option<EventValue<'_>> {
+        self.view.value(field)
+    }
+}
+
 impl RuleSet {
     /// Per-event rules only.
     pub fn new(rules: Vec<Rule>) -> RuleSet {

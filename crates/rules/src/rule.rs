@@ -57,7 +57,7 @@ impl Matcher {
         &self,
         table: &DetectionTable,
         memo: &mut Memo,
-        event: &impl rsigma_eval::Event,
+        event: &impl crate::fast::ByField,
     ) -> bool {
         match &self.fast {
             Some(f) => f.matches(table, memo, event),

@@ -424,6 +424,12 @@ fn walk_strings(v: &Value, visit: &mut dyn FnMut(&str)) {
     }
 }
 
+impl crate::fast::ByField for EventView<'_> {
+    fn by_field(&self, field: Field) -> Option<EventValue<'_>> {
+        self.value(field)
+    }
+}
+
 impl SigmaEvent for EventView<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         self.field(path)
