@@ -42,16 +42,30 @@ pub(crate) fn json_sized(
 /// and its bytes.
 #[derive(Debug, Default)]
 pub(crate) struct StoredCopies<'a> {
-    by_case: HashMap<&'a str, (&'a [String], Vec<u8>)>,
+    by_case: std::sync::Mutex<HashMap<&'a str, (&'a [String], Vec<u8>)>>,
 }
 
-impl StoredCopies<'_> {
+impl<'a> StoredCopies<'a> {
+    fn insert(&mut self, id: &'a str, ids: &'a [String], bytes: Vec<u8>) {
+        self.by_case
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, (ids, bytes));
+    }
+
     /// `members` (a case's findings, in its order) as stored for case `id`. When they begin
     /// with exactly the findings of the stored copy read for `id`, unchanged, the copy's
     /// bytes are kept and only the rest is encoded: the same bytes as encoding them all.
+    /// The copy is taken (a case is encoded once) and extended in place, in the room it
+    /// was read with: a week-long case's ~10 MB copy is not copied again.
     pub(crate) fn encode(&self, id: &str, members: &[&Finding]) -> serde_json::Result<Vec<u8>> {
         let whole = || json_sized(&members, members.len());
-        let Some((ids, bytes)) = self.by_case.get(id) else {
+        let taken = self
+            .by_case
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        let Some((ids, mut bytes)) = taken else {
             return whole();
         };
         let n = ids.len();
@@ -68,14 +82,13 @@ impl StoredCopies<'_> {
         let rest = rest
             .get(1..rest.len().saturating_sub(1))
             .unwrap_or_default();
-        let mut out = Vec::with_capacity(bytes.len() + rest.len() + 1);
-        out.extend_from_slice(&bytes[..bytes.len() - 1]);
+        bytes.pop();
         if !rest.is_empty() {
-            out.push(b',');
-            out.extend_from_slice(rest);
+            bytes.push(b',');
+            bytes.extend_from_slice(rest);
         }
-        out.push(b']');
-        Ok(out)
+        bytes.push(b']');
+        Ok(bytes)
     }
 }
 
@@ -133,9 +146,7 @@ pub(crate) fn findings_of_cases<'a>(
                         .filter(|f| !skip.contains(&f.id) && seen.insert(f.id.clone())),
                 );
                 if out.len() - before == whole {
-                    copies
-                        .by_case
-                        .insert(c.id.as_str(), (c.findings.as_slice(), bytes));
+                    copies.insert(c.id.as_str(), c.findings.as_slice(), bytes);
                 }
             }
             Err(c) => one_by_one.extend(c.findings.iter().map(String::as_str)),
@@ -182,7 +193,7 @@ mod tests {
     fn copies<'a>(ids: &'a [String], stored: &[Finding]) -> StoredCopies<'a> {
         let mut copies = StoredCopies::default();
         let bytes = serde_json::to_vec(stored).unwrap();
-        copies.by_case.insert("C-1", (ids, bytes));
+        copies.insert("C-1", ids, bytes);
         copies
     }
 
@@ -237,7 +248,7 @@ mod tests {
     fn a_copy_that_is_not_an_array_is_not_spliced() {
         let ids = [finding(1).id];
         let mut copies = StoredCopies::default();
-        copies.by_case.insert("C-1", (&ids[..], b"{}".to_vec()));
+        copies.insert("C-1", &ids[..], b"{}".to_vec());
         let members = [finding(1), finding(2)];
         let members: Vec<&Finding> = members.iter().collect();
         assert_eq!(

@@ -71,12 +71,32 @@ fn unpack(id: &[u8], stored: &[u8]) -> Result<Vec<u8>> {
 
 /// A value of `tree` stored by [`pack`] (or plain, from before compression).
 fn unpack_from(tree: &'static str, id: &[u8], stored: &[u8]) -> Result<Vec<u8>> {
+    unpack_with_room(tree, id, stored, 0)
+}
+
+/// [`unpack_from`] into a vector with room for `room` more bytes (reserved, not touched).
+fn unpack_with_room(tree: &'static str, id: &[u8], stored: &[u8], room: usize) -> Result<Vec<u8>> {
     let Some((&PACKED, packed)) = stored.split_first() else {
-        return Ok(stored.to_vec());
+        let mut out = Vec::with_capacity(stored.len() + room);
+        out.extend_from_slice(stored);
+        return Ok(out);
     };
     match claimed_len(packed) {
-        Some(n) if n <= MAX_CASE_BYTES => lz4_flex::decompress_size_prepended(packed)
-            .map_err(|e| StoreError::corrupt(tree, id, format!("value does not decompress: {e}"))),
+        Some(n) if n <= MAX_CASE_BYTES => {
+            // (`claimed_len` saw the 4 bytes of the length.)
+            let compressed = packed.get(4..).unwrap_or_default();
+            let out = lz4_flex::block::decompress(compressed, n + room).map_err(|e| {
+                StoreError::corrupt(tree, id, format!("value does not decompress: {e}"))
+            })?;
+            if out.len() != n {
+                return Err(StoreError::corrupt(
+                    tree,
+                    id,
+                    format!("value decompresses to {} bytes, not {n}", out.len()),
+                ));
+            }
+            Ok(out)
+        }
         _ => Err(StoreError::corrupt(
             tree,
             id,
@@ -243,11 +263,17 @@ impl Store {
 
     /// One stored case's findings as [`CaseRecord::findings`] gave them; `None` when the
     /// case has none stored (it is not stored, or was stored by an older build).
+    ///
+    /// The bytes come with room (reserved, not touched) for a sixteenth more: a case that
+    /// only gains findings appends them to its stored copy in place.
     pub fn case_findings(&self, id: &str) -> Result<Option<Vec<u8>>> {
         self.case_findings
             .get(id.as_bytes())
             .map_err(StoreError::sled("reading a case's findings"))?
-            .map(|v| unpack_from("case_findings", id.as_bytes(), &v))
+            .map(|v| {
+                let room = claimed_len(v.get(1..).unwrap_or_default()).unwrap_or(v.len()) / 16;
+                unpack_with_room("case_findings", id.as_bytes(), &v, room)
+            })
             .transpose()
     }
 
