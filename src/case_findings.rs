@@ -42,8 +42,11 @@ pub(crate) fn json_sized(
 /// and its bytes.
 #[derive(Debug, Default)]
 pub(crate) struct StoredCopies<'a> {
-    by_case: std::sync::Mutex<HashMap<&'a str, (&'a [String], Vec<u8>)>>,
+    by_case: std::sync::Mutex<HashMap<&'a str, StoredCopy<'a>>>,
 }
+
+/// A stored copy: the ids of its findings, in order, and its bytes.
+type StoredCopy<'a> = (&'a [String], Vec<u8>);
 
 impl<'a> StoredCopies<'a> {
     fn insert(&mut self, id: &'a str, ids: &'a [String], bytes: Vec<u8>) {
