@@ -34,7 +34,7 @@ use skein_model::{Severity, Source};
 use crate::fields::{self, Resolution};
 use crate::rule::{attack_tags, level_score, Rule};
 pub use engine::{CheckpointError, Correlator};
-pub use packed::{PackedEntities, PackedEntity, ShownKeys};
+pub use packed::{PackedEntities, PackedEntity, Place, ShownKeys};
 pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};
 
@@ -84,99 +84,6 @@ pub struct Correlation {
     pub settle: chrono::TimeDelta,
     /// How far back a finding's evidence can reach from the event that completes it.
     pub lookback: chrono::TimeDelta,
-}
-
-/// A place an event came from: its coordinates, and its address, city and country in one
-/// string (a located sign-in's signal is made for every such sign-in and nearly always
-/// dropped; three strings were three allocations). Saved as the five fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "PlaceFields", into = "PlaceFields")]
-pub struct Place {
-    pub lat: f64,
-    pub lon: f64,
-    /// The address, city and country present, one after the other.
-    texts: Box<str>,
-    /// Where each of the three ends in `texts` (`None`: absent).
-    ends: [Option<u32>; 3],
-}
-
-/// A [`Place`] as saved.
-#[derive(Serialize, Deserialize)]
-struct PlaceFields {
-    lat: f64,
-    lon: f64,
-    ip: Option<String>,
-    city: Option<String>,
-    country: Option<String>,
-}
-
-impl Place {
-    pub fn new(
-        lat: f64,
-        lon: f64,
-        ip: Option<&str>,
-        city: Option<&str>,
-        country: Option<&str>,
-    ) -> Place {
-        let parts = [ip, city, country];
-        let mut texts = String::with_capacity(parts.iter().flatten().map(|t| t.len()).sum());
-        let ends = parts.map(|part| {
-            part.map(|t| {
-                texts.push_str(t);
-                // Event fields are far below 4 GiB.
-                texts.len() as u32
-            })
-        });
-        Place {
-            lat,
-            lon,
-            texts: texts.into_boxed_str(),
-            ends,
-        }
-    }
-
-    /// Part `i` of the texts (0 address, 1 city, 2 country).
-    fn part(&self, i: usize) -> Option<&str> {
-        let end = self.ends[i]? as usize;
-        let start = self.ends[..i].iter().rev().find_map(|e| *e).unwrap_or(0) as usize;
-        self.texts.get(start..end)
-    }
-
-    pub fn ip(&self) -> Option<&str> {
-        self.part(0)
-    }
-
-    pub fn city(&self) -> Option<&str> {
-        self.part(1)
-    }
-
-    pub fn country(&self) -> Option<&str> {
-        self.part(2)
-    }
-}
-
-impl From<PlaceFields> for Place {
-    fn from(p: PlaceFields) -> Place {
-        Place::new(
-            p.lat,
-            p.lon,
-            p.ip.as_deref(),
-            p.city.as_deref(),
-            p.country.as_deref(),
-        )
-    }
-}
-
-impl From<Place> for PlaceFields {
-    fn from(p: Place) -> PlaceFields {
-        PlaceFields {
-            lat: p.lat,
-            lon: p.lon,
-            ip: p.ip().map(str::to_string),
-            city: p.city().map(str::to_string),
-            country: p.country().map(str::to_string),
-        }
-    }
 }
 
 /// A signal's key hashes: inline up to two (one or two for nearly every signal).
