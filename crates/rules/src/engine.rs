@@ -9,7 +9,7 @@ use skein_model::{Event, Finding, Source};
 
 use crate::correlation::{self, Compiled, Correlation, Signal, Slot};
 use crate::fast::{DetectionTable, Memo};
-use crate::finding::{entities_in, render_summary};
+use crate::finding::{entities_listed, render_summary};
 use crate::lists::ListMatcher;
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
@@ -417,11 +417,7 @@ impl RuleSet {
             score: u32::try_from(score).unwrap_or(100),
             first_seen: event.time,
             last_seen: event.time,
-            entities: {
-                let mut entities = Vec::with_capacity(4);
-                entities_in(scoped.view, true, &mut entities);
-                entities
-            },
+            entities: entities_listed(scoped.view, true),
             events: vec![event.id.clone()],
             attack: rule.attack.clone(),
             summary,

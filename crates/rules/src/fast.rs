@@ -40,9 +40,8 @@ enum Cond {
 /// Every selection of a rule set, identical ones once.
 #[derive(Default)]
 pub struct DetectionTable {
-    detections: Vec<CompiledDetection>,
-    /// Per selection, its items' fields resolved once ([`Fields`]).
-    fields: Vec<Fields>,
+    /// Each selection with its items' fields resolved once ([`Fields`]).
+    detections: Vec<(CompiledDetection, Fields)>,
     keys: HashMap<String, usize>,
 }
 
@@ -93,8 +92,8 @@ impl DetectionTable {
         if let Some(i) = self.keys.get(&key) {
             return *i;
         }
-        self.fields.push(Fields::of(&d));
-        self.detections.push(d);
+        let fields = Fields::of(&d);
+        self.detections.push((d, fields));
         self.keys.insert(key, self.detections.len() - 1);
         self.detections.len() - 1
     }
@@ -244,10 +243,10 @@ fn selection(i: usize, table: &DetectionTable, memo: &mut Memo, event: &impl ByF
         Some(1) => false,
         Some(2) => true,
         _ => {
-            let hit = match (table.detections.get(i), table.fields.get(i)) {
-                (Some(d), Some(fields)) => detection(d, fields, event),
-                _ => false,
-            };
+            let hit = table
+                .detections
+                .get(i)
+                .is_some_and(|(d, fields)| detection(d, fields, event));
             if let Some(slot) = memo.0.get_mut(i) {
                 *slot = 1 + u8::from(hit);
             }

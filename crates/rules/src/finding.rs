@@ -72,8 +72,14 @@ pub fn entities_with(e: &Event, resources: bool) -> Vec<FindingEntity> {
     out
 }
 
-/// [`entities_with`] for the event `view` shows, with the address text it formatted already,
-/// into `out`.
+/// [`entities_with`] for the event `view` shows, with the address text it formatted already.
+pub(crate) fn entities_listed(view: &EventView<'_>, resources: bool) -> Vec<FindingEntity> {
+    let mut out = Vec::with_capacity(4);
+    entities_in(view, resources, &mut out);
+    out
+}
+
+/// [`entities_listed`] into `out`.
 pub(crate) fn entities_in(view: &EventView<'_>, resources: bool, out: &mut impl EntitySink) {
     entities_of(view.event(), view.ip_text(), resources, out);
 }
@@ -299,9 +305,7 @@ mod tests {
             e.actor.role_session_name = arn;
             let view = EventView::new(&e);
             let from_event = entities_with(&e, resources);
-            let mut listed = Vec::new();
-            entities_in(&view, resources, &mut listed);
-            prop_assert_eq!(&listed, &from_event);
+            prop_assert_eq!(&entities_listed(&view, resources), &from_event);
             // Packed for a signal, the same entities.
             let mut packer = crate::correlation::packed::Packer::default();
             entities_in(&view, resources, &mut packer);

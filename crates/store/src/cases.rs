@@ -271,7 +271,7 @@ impl Store {
             .get(id.as_bytes())
             .map_err(StoreError::sled("reading a case's findings"))?
             .map(|v| {
-                let room = claimed_len(v.get(1..).unwrap_or_default()).unwrap_or(v.len()) / 16;
+                let room = packed_len(&v).unwrap_or(v.len()) / 16;
                 unpack_with_room("case_findings", id.as_bytes(), &v, room)
             })
             .transpose()

@@ -254,6 +254,15 @@ impl ShownKeys {
         &self.text
     }
 
+    /// [`ShownKeys::all`] lower-cased: a signal's group.
+    pub fn lowered(&self) -> String {
+        if self.text.is_ascii() {
+            self.text.to_ascii_lowercase()
+        } else {
+            self.text.to_lowercase()
+        }
+    }
+
     /// Each key's first alternative.
     fn firsts(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).map(|k| self.joined(k..k + 1))

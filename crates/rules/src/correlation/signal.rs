@@ -120,16 +120,6 @@ impl Scratch {
         ShownKeys::new(self.bounds.iter().map(|r| self.texts[r.start].as_str()))
     }
 
-    /// Each key's first alternative, joined by `\u{1f}` and lower-cased: the signal's group.
-    fn group(keys: &ShownKeys) -> String {
-        let shown = keys.all();
-        if shown.is_ascii() {
-            shown.to_ascii_lowercase()
-        } else {
-            shown.to_lowercase()
-        }
-    }
-
     /// Every combination of the keys' alternatives, lower-cased, as a stable 128-bit hash.
     fn tuple_hashes(&mut self) -> Tuples {
         while self.lowered.len() < self.used {
@@ -239,7 +229,7 @@ fn signal_with(
         source: event.source,
         event_id: event.id.clone(),
         slot: slot_index,
-        group: Scratch::group(&keys),
+        group: keys.lowered(),
         tuples: if slot.tuples {
             scratch.tuple_hashes()
         } else {
@@ -327,10 +317,7 @@ mod tests {
             fill(&mut scratch, &keys);
             prop_assert_eq!(scratch.tuple_hashes().to_vec(), reference_hashes(&keys));
             let firsts: Vec<&str> = keys.iter().map(|k| k[0].as_str()).collect();
-            prop_assert_eq!(
-                Scratch::group(&scratch.keys()),
-                firsts.join("\u{1f}").to_lowercase()
-            );
+            prop_assert_eq!(scratch.keys().lowered(), firsts.join("\u{1f}").to_lowercase());
             prop_assert_eq!(scratch.keys(), ShownKeys::new(firsts));
         }
     }
