@@ -21,4 +21,4 @@ pub use event::{
     Actor, Event, Geo, Outcome, Risk, SigninDetails, Source, Target, Tenants, Tokens, WireShape,
 };
 pub use finding::{EntityRole, Finding, FindingEntity, Severity};
-pub use in_place::EventsInPlace;
+pub use in_place::{EventsDecodeError, EventsInPlace};

@@ -45,7 +45,6 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use chrono::DateTime;
-use serde::de::DeserializeSeed;
 use skein_model::{Event, EventsInPlace, Source, WireShape};
 
 use crate::error::{Result, StoreError};
@@ -298,19 +297,23 @@ pub(crate) fn with_decompressed<T>(
         ));
     }
     let run = |buf: &mut Vec<u8>| {
-        buf.clear();
-        buf.resize(len, 0);
+        // Grown (zeroed) only when too short: the decompressor writes every byte it reports,
+        // and anything but exactly `len` of them is an error.
+        if buf.len() < len {
+            buf.resize(len, 0);
+        }
+        let out = &mut buf[..len];
         let n = match codec {
-            Codec::Lz4 => lz4_flex::block::decompress_into(block, buf).map_err(|e| e.to_string()),
+            Codec::Lz4 => lz4_flex::block::decompress_into(block, out).map_err(|e| e.to_string()),
             Codec::Zstd => with_zstd(&ZSTD_DECOMPRESSOR, zstd::bulk::Decompressor::new, |d| {
-                d.decompress_to_buffer(block, &mut buf[..])
+                d.decompress_to_buffer(block, &mut *out)
             }),
         }
         .map_err(|e| format!("undecompressable block: {e}"))?;
         if n != len {
             return Err(format!("block expands to {n} bytes, its header says {len}"));
         }
-        f(buf)
+        f(out)
     };
     BUFFER.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {
@@ -364,34 +367,32 @@ pub(crate) fn unframe<'a>(
 /// Decodes the `chunks` value stored under `key`: its events, and whether their raws are in
 /// `chunk_raws` (then every `raw` is empty; see [`add_raws`]) rather than inline.
 pub(crate) fn decode_head(key: &[u8], value: &[u8]) -> Result<(Vec<Event>, bool)> {
-    let mut events = Vec::new();
+    let mut events = EventsInPlace::default();
     let split = decode_head_into(key, value, &mut events)?;
-    Ok((events, split))
+    Ok((events.into_events(), split))
 }
 
 /// [`decode_head`] over the events of `events` (which keep their strings' buffers, see
 /// [`EventsInPlace`]): `events` ends holding the chunk's events. A reader that decodes
-/// chunk after chunk into one vector allocates almost nothing per event.
-pub(crate) fn decode_head_into(key: &[u8], value: &[u8], events: &mut Vec<Event>) -> Result<bool> {
+/// chunk after chunk into one [`EventsInPlace`] allocates almost nothing per event.
+pub(crate) fn decode_head_into(
+    key: &[u8],
+    value: &[u8],
+    events: &mut EventsInPlace,
+) -> Result<bool> {
     let corrupt = |what: String| StoreError::corrupt("chunks", key, what);
     let (format, count, len, block) = unframe(value, &[FORMAT_HEAD, FORMAT_INLINE])
         .map_err(|e| corrupt(format!("chunk: {e}")))?;
     with_decompressed(Codec::Lz4, block, len, |b| {
-        let mut de = postcard::Deserializer::from_bytes(b);
-        EventsInPlace(events)
-            .deserialize(&mut de)
-            .map_err(|e| format!("undecodable chunk: {e}"))?;
-        match de.finalize() {
-            Ok([]) => Ok(()),
-            Ok(rest) => Err(format!("chunk has {} trailing bytes", rest.len())),
-            Err(e) => Err(format!("undecodable chunk: {e}")),
-        }
+        events
+            .decode(b)
+            .map_err(|e| format!("undecodable chunk: {e}"))
     })
     .map_err(corrupt)?;
-    if events.len() != count {
+    if events.events().len() != count {
         return Err(corrupt(format!(
             "chunk holds {} events, its header says {count}",
-            events.len()
+            events.events().len()
         )));
     }
     Ok(format == FORMAT_HEAD)

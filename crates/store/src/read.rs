@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::iter::Peekable;
 
 use chrono::{DateTime, Utc};
-use skein_model::{EntityRef, EntityType, Event, Source};
+use skein_model::{EntityRef, EntityType, Event, EventsInPlace, Source};
 
 use crate::chunk::{self, ReadMode};
 use crate::error::{Result, StoreError};
@@ -61,12 +61,12 @@ pub(crate) fn decode_chunk_counted(
     mode: ReadMode,
     read: &mut u64,
 ) -> Result<Vec<Event>> {
-    let mut events = Vec::new();
+    let mut events = EventsInPlace::default();
     decode_chunk_into(raws, key, value, mode, read, &mut events)?;
-    Ok(events)
+    Ok(events.into_events())
 }
 
-/// [`decode_chunk_counted`] over the events of `events`, which keep their buffers (see
+/// [`decode_chunk_counted`] over the events `decoded` holds, which keep their buffers (see
 /// [`chunk::decode_head_into`]).
 pub(crate) fn decode_chunk_into(
     raws: &sled::Tree,
@@ -74,9 +74,10 @@ pub(crate) fn decode_chunk_into(
     value: &[u8],
     mode: ReadMode,
     read: &mut u64,
-    events: &mut Vec<Event>,
+    decoded: &mut EventsInPlace,
 ) -> Result<()> {
-    let split = chunk::decode_head_into(key, value, events)?;
+    let split = chunk::decode_head_into(key, value, decoded)?;
+    let events = decoded.events_mut();
     match mode {
         ReadMode::Full if split => {
             let value = raws

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use skein_model::{Event, Source};
+use skein_model::{Event, EventsInPlace, Source};
 
 use crate::chunk::ReadMode;
 use crate::error::{Result, StoreError};
@@ -53,7 +53,10 @@ fn in_range_first(
     let mut n = 0;
     for i in 0..events.len() {
         if in_range(&events[i].time, from, to) {
-            events.swap(n, i);
+            // Not swapped with itself: an event is large, and a swap copies it thrice.
+            if n != i {
+                events.swap(n, i);
+            }
             n += 1;
         }
     }
@@ -162,7 +165,7 @@ impl Store {
         let work = || {
             let _guard = StopOnPanic(&stop);
             let mut stats = ScanStats::default();
-            let mut events = Vec::new();
+            let mut decoded = EventsInPlace::default();
             while !stop.load(Ordering::Relaxed) {
                 let step = match feed.next() {
                     None => break,
@@ -170,12 +173,13 @@ impl Store {
                         stats.chunks += 1;
                         stats.bytes += v.len() as u64;
                         let read = &mut stats.bytes;
-                        decode_chunk_into(&self.chunk_raws, &k, &v, mode, read, &mut events)
+                        decode_chunk_into(&self.chunk_raws, &k, &v, mode, read, &mut decoded)
                     }),
                 };
                 match step {
                     Ok(()) => {
-                        let n = in_range_first(&mut events, from, to);
+                        let events = decoded.events_mut();
+                        let n = in_range_first(events, from, to);
                         if n > 0 {
                             stats.events += n as u64;
                             f(&events[..n]);
