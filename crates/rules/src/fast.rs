@@ -18,6 +18,7 @@
 
 use std::collections::HashMap;
 
+use rsigma_eval::matcher::GroupMode;
 use rsigma_eval::{
     CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule, Event, EventValue,
 };
@@ -318,12 +319,82 @@ fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> b
         CompiledMatcher::AnyOf(ms) => ms.iter().any(|m| matches(m, value, event)),
         CompiledMatcher::AllOf(ms) => ms.iter().all(|m| matches(m, value, event)),
         CompiledMatcher::Not(inner) => !matches(inner, value, event),
-        _ => match value {
-            EventValue::Str(s) if s.is_ascii() => {
-                ascii_case_insensitive(m, s.as_bytes()).unwrap_or_else(|| m.matches(value, event))
+        _ => {
+            // rsigma's string matchers compare a number or a flag as its text
+            // (`to_string`, then lower-cased: two copies per comparison).
+            let mut digits = [0u8; 20];
+            let text = match value {
+                EventValue::Str(s) if s.is_ascii() => s.as_bytes(),
+                EventValue::Int(n) => decimal(*n, &mut digits),
+                EventValue::Bool(true) => b"true",
+                EventValue::Bool(false) => b"false",
+                _ => return m.matches(value, event),
+            };
+            ascii_case_insensitive(m, text).unwrap_or_else(|| m.matches(value, event))
+        }
+    }
+}
+
+/// `n` in decimal (as `to_string` writes it), in `buf`.
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// A case-insensitive string matcher's answer for text already lower-cased (as rsigma's
+/// `matches_pre_lowered` gives it); `None` for matchers it leaves to rsigma.
+fn pre_lowered(m: &CompiledMatcher, lowered: &str) -> Option<bool> {
+    let all = |ms: &[CompiledMatcher], any: bool| -> Option<bool> {
+        let mut answer = !any;
+        for m in ms {
+            if pre_lowered(m, lowered)? == any {
+                answer = any;
             }
-            _ => m.matches(value, event),
-        },
+        }
+        Some(answer)
+    };
+    match m {
+        CompiledMatcher::Exact {
+            value,
+            case_insensitive: true,
+        } => Some(lowered == value),
+        CompiledMatcher::Contains {
+            value,
+            case_insensitive: true,
+        } => Some(lowered.contains(value.as_str())),
+        CompiledMatcher::StartsWith {
+            value,
+            case_insensitive: true,
+        } => Some(lowered.starts_with(value.as_str())),
+        CompiledMatcher::EndsWith {
+            value,
+            case_insensitive: true,
+        } => Some(lowered.ends_with(value.as_str())),
+        CompiledMatcher::AhoCorasickSet {
+            automaton,
+            case_insensitive: true,
+            ..
+        } => Some(automaton.is_match(lowered)),
+        CompiledMatcher::Not(inner) => pre_lowered(inner, lowered).map(|b| !b),
+        CompiledMatcher::AnyOf(ms) => all(ms, true),
+        CompiledMatcher::AllOf(ms) => all(ms, false),
+        CompiledMatcher::CaseInsensitiveGroup { children, mode } => {
+            all(children, matches!(mode, GroupMode::Any))
+        }
+        _ => None,
     }
 }
 
@@ -364,17 +435,24 @@ fn ascii_case_insensitive(m: &CompiledMatcher, text: &[u8]) -> Option<bool> {
                 .checked_sub(value.len())
                 .is_some_and(|at| same(&text[at..], value.as_bytes())),
         ),
+        // The matchers rsigma runs over a lower-cased copy: lower-cased on the stack.
         CompiledMatcher::Contains {
-            value,
             case_insensitive: true,
-        } if text.len() <= LOWERED_ON_STACK => {
+            ..
+        }
+        | CompiledMatcher::AhoCorasickSet {
+            case_insensitive: true,
+            ..
+        }
+        | CompiledMatcher::CaseInsensitiveGroup { .. }
+            if text.len() <= LOWERED_ON_STACK =>
+        {
             let mut buf = [0u8; LOWERED_ON_STACK];
             let lowered = &mut buf[..text.len()];
             lowered.copy_from_slice(text);
             lowered.make_ascii_lowercase();
             // (ASCII is UTF-8.)
-            let lowered = std::str::from_utf8(lowered).ok()?;
-            Some(lowered.contains(value.as_str()))
+            pre_lowered(m, std::str::from_utf8(lowered).ok()?)
         }
         _ => None,
     }
@@ -431,10 +509,53 @@ mod tests {
         }
     }
 
+    /// A rule value: text (lower-cased by rsigma when case-insensitive), digits or a flag.
+    fn rule_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => "[aAbB\\.\\-]{0,3}",
+            1 => "[aAé]{0,2}",
+            1 => "-?[0-9]{1,2}",
+            1 => "(true|false|TRUE)",
+        ]
+    }
+
     fn matcher() -> impl Strategy<Value = CompiledMatcher> {
-        let value = prop_oneof![4 => "[aAbB\\.\\-]{0,3}", 1 => "[aAé]{0,2}"];
-        let leaf = (any::<u8>(), value, any::<bool>()).prop_map(|(k, v, ci)| leaf(k, v, ci));
-        leaf.prop_recursive(2, 8, 3, |inner| {
+        let single =
+            (any::<u8>(), rule_value(), any::<bool>()).prop_map(|(k, v, ci)| leaf(k, v, ci));
+        // rsigma's multi-value forms: several `contains` as one automaton (needles
+        // lower-cased when case-insensitive), and case-insensitive string matchers compared
+        // over one lower-cased copy.
+        let automaton = (prop::collection::vec(rule_value(), 1..4), any::<bool>()).prop_map(
+            |(needles, case_insensitive)| {
+                let needles: Vec<String> = needles
+                    .into_iter()
+                    .map(|n| {
+                        if case_insensitive {
+                            n.to_lowercase()
+                        } else {
+                            n
+                        }
+                    })
+                    .collect();
+                CompiledMatcher::AhoCorasickSet {
+                    automaton: aho_corasick::AhoCorasick::new(&needles).unwrap(),
+                    case_insensitive,
+                    needles,
+                }
+            },
+        );
+        let group = (
+            prop::collection::vec((any::<u8>(), rule_value()), 0..3),
+            any::<bool>(),
+        )
+            .prop_map(|(children, any)| CompiledMatcher::CaseInsensitiveGroup {
+                children: children
+                    .into_iter()
+                    .map(|(k, v)| leaf(k, v, true))
+                    .collect(),
+                mode: if any { GroupMode::Any } else { GroupMode::All },
+            });
+        prop_oneof![4 => single, 1 => automaton, 1 => group].prop_recursive(2, 8, 3, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AnyOf),
                 prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AllOf),
@@ -454,6 +575,8 @@ mod tests {
         prop_oneof![
             text.clone().prop_map(|t| EventValue::Str(t.into())),
             any::<i64>().prop_map(EventValue::Int),
+            (-120i64..120).prop_map(EventValue::Int),
+            Just(EventValue::Int(i64::MIN)),
             any::<bool>().prop_map(EventValue::Bool),
             prop::collection::vec(text.prop_map(|t| EventValue::Str(t.into())), 0..3)
                 .prop_map(EventValue::Array),
