@@ -12,7 +12,8 @@
 //! exactly when the latest is. Keeping every time made the state as large as a day of
 //! sign-ins (two tuples each); the latest per tuple keeps one entry per user and address.
 
-use std::collections::{HashMap, VecDeque};
+use super::StateMap;
+use std::collections::VecDeque;
 use std::fmt;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -38,11 +39,11 @@ fn windows(rule: &Correlation) -> (TimeDelta, TimeDelta, TimeDelta) {
 pub struct AbsenceState {
     /// key tuple (hashed, see [`Signal::tuples`]) → the time of the latest of the absent
     /// rules' events (see the module doc).
-    present: HashMap<u128, LatestTime>,
+    present: StateMap<u128, LatestTime>,
     /// Events waiting for their `after` window to pass, in time order.
     pending: VecDeque<Signal>,
     /// group → the open finding of unmatched events.
-    episodes: HashMap<String, Episode>,
+    episodes: StateMap<String, Episode>,
 }
 
 /// The time of the latest event of a key tuple. Saved as one time; a state saved by an
@@ -81,8 +82,8 @@ impl<'de> Deserialize<'de> for LatestTime {
 /// Decides `x` against `present`, adding it to (or closing and opening) its group's finding.
 fn decide(
     rule: &Correlation,
-    present: &HashMap<u128, LatestTime>,
-    episodes: &mut HashMap<String, Episode>,
+    present: &StateMap<u128, LatestTime>,
+    episodes: &mut StateMap<String, Episode>,
     x: &Signal,
     out: &mut Vec<Finding>,
 ) {

@@ -3,8 +3,7 @@
 //! the most recent matching partial chain; each event completing the last link gives one
 //! finding.
 
-use std::collections::HashMap;
-
+use super::StateMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use skein_model::Finding;
@@ -32,7 +31,7 @@ fn tuple(keys: &ShownKeys, range: std::ops::Range<usize>) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChainState {
     /// For link `k` (index into the map list = k - 1): join key → chains waiting for it.
-    waiting: Vec<HashMap<String, Partial>>,
+    waiting: Vec<StateMap<String, Partial>>,
 }
 
 impl ChainState {
@@ -42,7 +41,7 @@ impl ChainState {
         };
         let n = links.len();
         if self.waiting.len() < n - 1 {
-            self.waiting.resize(n - 1, HashMap::new());
+            self.waiting.resize(n - 1, StateMap::default());
         }
         let own = links[k].join.len();
         let chain = if k == 0 {
@@ -96,6 +95,6 @@ impl ChainState {
     }
 
     pub fn size(&self) -> usize {
-        self.waiting.iter().map(HashMap::len).sum()
+        self.waiting.iter().map(StateMap::len).sum()
     }
 }

@@ -2,8 +2,7 @@
 //! (at most one timespan before it): a finding when they are more than `min_distance_km`
 //! apart and the implied speed exceeds `max_speed_kmh`.
 
-use std::collections::HashMap;
-
+use super::StateMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -26,7 +25,7 @@ pub fn distance_km(a: &Place, b: &Place) -> f64 {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GeoState {
-    last: HashMap<String, Signal>,
+    last: StateMap<String, Signal>,
 }
 
 fn place_json(s: &Signal, p: &Place) -> Value {

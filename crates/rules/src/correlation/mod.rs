@@ -34,6 +34,12 @@ use skein_model::{Severity, Source};
 use crate::fields::{self, Resolution};
 use crate::rule::{attack_tags, level_score, Rule};
 pub use engine::{CheckpointError, Correlator};
+
+/// The maps of window state, hashed with foldhash rather than std's SipHash (which was ~1%
+/// of a full run, in the geo and absence lookups). Its seed is random per process too, so
+/// keys cannot be crafted against it ahead of time. Iteration order never reaches an
+/// output: what a sweep closes is sorted first.
+pub(crate) type StateMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 pub use packed::{PackedEntities, PackedEntity, Place, ShownKeys};
 pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};

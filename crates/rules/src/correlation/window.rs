@@ -16,7 +16,8 @@
 //! Temporal: when the rules are all present (in order, for `temporal_ordered`) a finding is
 //! made of the events used, which are then removed from the window.
 
-use std::collections::{HashMap, VecDeque};
+use super::StateMap;
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ pub struct CountGroup {
     /// Events not yet part of a finding, oldest first.
     window: VecDeque<Signal>,
     /// value (lower-cased) → how many events of the window carry it (value_count).
-    values: HashMap<String, u32>,
+    values: StateMap<String, u32>,
     episode: Option<Episode>,
     /// The last event counted (time, `source|id`): one event matching two of the
     /// correlation's rules arrives as two adjacent signals and counts once.
@@ -66,7 +67,7 @@ impl CountGroup {
 /// Count state of one correlation.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CountState {
-    groups: HashMap<String, CountGroup>,
+    groups: StateMap<String, CountGroup>,
 }
 
 fn holds(rule: &Correlation, group: &CountGroup) -> bool {
@@ -153,7 +154,7 @@ pub struct TemporalGroup {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TemporalState {
-    groups: HashMap<String, TemporalGroup>,
+    groups: StateMap<String, TemporalGroup>,
 }
 
 impl TemporalState {
