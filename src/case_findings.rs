@@ -2,8 +2,8 @@
 //! reading the copies of the cases a run rebuilds, and encoding the copies of the cases it
 //! stores. A copy that the rebuilt case only extends (its findings first, unchanged, then new
 //! ones) is reused, so a week-long case that gains a few findings is not encoded whole again.
-//! Also [`json_sized`], the encoding of a case or of its findings into a buffer sized up
-//! front.
+//! Also [`json_sized`] and [`findings_json`], the encodings of a case and of its findings
+//! into buffers sized up front.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -25,6 +25,9 @@ pub(crate) fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>
     store.findings_with_ids(ids).context("reading findings")
 }
 
+/// Room reserved per finding when a case or its findings are encoded (a finding is ~1.1 KB).
+const BYTES_PER_FINDING: usize = 1536;
+
 /// `value` (a case, or a case's findings) as JSON, into a buffer sized for `findings`
 /// findings up front: growing an 8 MB buffer by doubling copied it and touched twice the
 /// memory (a reservation larger than the JSON costs nothing until it is written).
@@ -32,9 +35,23 @@ pub(crate) fn json_sized(
     value: &impl serde::Serialize,
     findings: usize,
 ) -> serde_json::Result<Vec<u8>> {
-    const BYTES_PER_FINDING: usize = 1536;
     let mut out = Vec::with_capacity(4096 + findings.saturating_mul(BYTES_PER_FINDING));
     serde_json::to_writer(&mut out, value)?;
+    Ok(out)
+}
+
+/// A case's findings as stored beside it: a JSON array, each finding as
+/// [`Finding::write_json`] writes it (serde_json's bytes), in a buffer sized up front.
+pub(crate) fn findings_json(members: &[&Finding]) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(2 + members.len().saturating_mul(BYTES_PER_FINDING));
+    out.push(b'[');
+    for (i, f) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        f.write_json(&mut out)?;
+    }
+    out.push(b']');
     Ok(out)
 }
 
@@ -62,7 +79,7 @@ impl<'a> StoredCopies<'a> {
     /// The copy is taken (a case is encoded once) and extended in place, in the room it
     /// was read with: a week-long case's ~10 MB copy is not copied again.
     pub(crate) fn encode(&self, id: &str, members: &[&Finding]) -> serde_json::Result<Vec<u8>> {
-        let whole = || json_sized(&members, members.len());
+        let whole = || findings_json(members);
         let taken = self
             .by_case
             .lock()
@@ -80,15 +97,11 @@ impl<'a> StoredCopies<'a> {
         if !extends {
             return whole();
         }
-        // `[a,b]` and `[c]` make `[a,b,c]`: serde_json writes an array with no spaces.
-        let rest = serde_json::to_vec(&members[n..])?;
-        let rest = rest
-            .get(1..rest.len().saturating_sub(1))
-            .unwrap_or_default();
+        // `[a,b]` and `c` make `[a,b,c]`: an array is written with no spaces.
         bytes.pop();
-        if !rest.is_empty() {
+        for f in &members[n..] {
             bytes.push(b',');
-            bytes.extend_from_slice(rest);
+            f.write_json(&mut bytes)?;
         }
         bytes.push(b']');
         Ok(bytes)

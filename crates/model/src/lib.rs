@@ -13,6 +13,7 @@
 mod entity;
 mod event;
 mod finding;
+mod finding_json;
 mod in_place;
 pub mod time;
 

@@ -58,10 +58,12 @@ impl FindingRecord {
         refuse_empty_id(&f.id)?;
         // Sized for a usual finding (~1.1 KB): growing from empty copied it about ten times.
         let mut json = Vec::with_capacity(2048);
-        serde_json::to_writer(&mut json, f).map_err(|e| StoreError::InvalidFinding {
-            id: f.id.clone(),
-            what: format!("not serialisable as JSON: {e}"),
-        })?;
+        // (`Finding::write_json`: serde_json's bytes, written faster.)
+        f.write_json(&mut json)
+            .map_err(|e| StoreError::InvalidFinding {
+                id: f.id.clone(),
+                what: format!("not serialisable as JSON: {e}"),
+            })?;
         Ok(FindingRecord {
             id: f.id.clone(),
             rule: f.rule.clone(),
