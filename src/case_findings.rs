@@ -137,7 +137,7 @@ pub(crate) fn findings_of_cases<'a>(
             // Written with this index entry (an older build rewrites the entry without it).
             .filter(|bytes| c.findings_digest.as_deref() == Some(&findings_digest(bytes)));
         let decoded = stored.and_then(|bytes| {
-            serde_json::from_slice::<Vec<Finding>>(&bytes)
+            Finding::list_from_json(&bytes)
                 .map_err(|e| unreadable(&e))
                 .ok()
                 .map(|list| (list, bytes))

@@ -271,7 +271,7 @@ impl Finding {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{EntityRole, EntityType, Severity};
     use chrono::TimeZone;
@@ -308,7 +308,7 @@ mod tests {
     }
 
     prop_compose! {
-        fn finding()(
+        pub(crate) fn finding()(
             texts in prop::collection::vec(text(), 6),
             severity in prop::sample::select(Severity::ALL.to_vec()),
             score in any::<u32>(),

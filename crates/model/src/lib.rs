@@ -14,6 +14,7 @@ mod entity;
 mod event;
 mod finding;
 mod finding_json;
+mod finding_read;
 mod in_place;
 pub mod time;
 

@@ -111,7 +111,8 @@ const MIN_KEPT: usize = finding_blocks::MAX_BLOCK_ENTRIES / 4;
 
 /// Decodes a finding's JSON, stored under `id`.
 fn decode_json(id: &str, json: &[u8]) -> Result<Finding> {
-    serde_json::from_slice(json).map_err(|e| {
+    // (`Finding::from_json`: what serde_json reads, faster on the stored layout.)
+    Finding::from_json(json).map_err(|e| {
         StoreError::corrupt(FINDINGS, id.as_bytes(), format!("undecodable finding: {e}"))
     })
 }
