@@ -1,6 +1,7 @@
 //! Cases from findings: findings that share an attacker-side entity (or one identity across
 //! clouds) within the window join; targets, resources and hubs do not join anything.
 
+use crate::FastMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::TimeDelta;
@@ -143,7 +144,7 @@ pub fn plan_cases<'a>(
     let hubs = hubs(&graph, findings, &observed.accounts_seen, config);
     // What each joining entity, as named, joins through: its identity, unless it is a hub
     // or a tenant (`None`). Worked out once per entity, not per finding that names it.
-    let mut joins_through: HashMap<(EntityType, &str), Option<EntityRef>> = HashMap::new();
+    let mut joins_through: FastMap<(EntityType, &str), Option<EntityRef>> = FastMap::default();
     for e in findings
         .iter()
         .flat_map(|f| &f.entities)
@@ -161,8 +162,8 @@ pub fn plan_cases<'a>(
     }
     // joining entity (its identity) → (first seen, finding) of the findings it joins. (The
     // order of the entities does not matter: the groups are sorted below.)
-    let mut by_entity: HashMap<&EntityRef, Vec<(chrono::DateTime<chrono::Utc>, usize)>> =
-        HashMap::new();
+    let mut by_entity: FastMap<&EntityRef, Vec<(chrono::DateTime<chrono::Utc>, usize)>> =
+        FastMap::default();
     for (i, f) in findings.iter().enumerate() {
         let mut seen: Vec<&EntityRef> = Vec::new();
         for e in f.entities.iter().filter(|e| joins(e.role)) {
@@ -266,7 +267,7 @@ fn assign_ids(
     previous: &[PreviousCase],
     others: &BTreeSet<String>,
 ) -> Vec<String> {
-    let mut owner: HashMap<&str, usize> = HashMap::new();
+    let mut owner: FastMap<&str, usize> = FastMap::default();
     for (p, c) in previous.iter().enumerate() {
         for f in &c.findings {
             owner.insert(f.as_str(), p);
@@ -336,7 +337,7 @@ fn case_id(seed: &str, salt: u32) -> String {
 
 /// What `e` resolved to in `resolved` (`None`: not an entity reference).
 fn lookup<'m, 'k>(
-    resolved: &'m HashMap<(EntityType, &'k str), Option<(EntityRef, String)>>,
+    resolved: &'m FastMap<(EntityType, &'k str), Option<(EntityRef, String)>>,
     e: &'k skein_model::FindingEntity,
 ) -> Option<&'m (EntityRef, String)> {
     resolved
@@ -355,7 +356,7 @@ fn case_of(
     let fs: Vec<&Finding> = members.iter().map(|&i| &findings[i]).collect();
     // Each entity the findings name, resolved once with its `type:id` (a long case names
     // the same few entities thousands of times).
-    let mut resolved: HashMap<(EntityType, &str), Option<(EntityRef, String)>> = HashMap::new();
+    let mut resolved: FastMap<(EntityType, &str), Option<(EntityRef, String)>> = FastMap::default();
     for e in fs.iter().flat_map(|f| &f.entities) {
         resolved
             .entry((e.entity_type, e.id.as_str()))

@@ -5,6 +5,7 @@
 //!
 //! Built on petgraph's `StableGraph`, so node indices stay valid while the graph is trimmed.
 
+use crate::FastMap;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
@@ -68,10 +69,10 @@ pub struct Link {
 #[derive(Debug, Default)]
 pub struct EntityGraph {
     graph: StableUnGraph<EntityNode, Link>,
-    index: HashMap<EntityRef, NodeIndex>,
+    index: FastMap<EntityRef, NodeIndex>,
     /// UPN (as a `user:` ref) → the object id it belongs to, learned from findings that
     /// name both.
-    aliases: HashMap<EntityRef, EntityRef>,
+    aliases: FastMap<EntityRef, EntityRef>,
     /// Per finding (by index): the edges it made. A case's links are its findings' edges
     /// and the identity links among its entities, found without walking the whole graph.
     finding_edges: Vec<Vec<EdgeIndex>>,
@@ -103,7 +104,7 @@ impl EntityGraph {
             }
         }
         // Each entity as named, resolved once (the aliases are all known by now).
-        let mut resolved: HashMap<(EntityType, &str), Option<EntityRef>> = HashMap::new();
+        let mut resolved: FastMap<(EntityType, &str), Option<EntityRef>> = FastMap::default();
         for (i, f) in findings.iter().enumerate() {
             let mut named: Vec<(NodeIndex, EntityRole)> = Vec::new();
             for e in &f.entities {
@@ -361,7 +362,7 @@ impl EntityGraph {
                 uf.union(e.source().index(), e.target().index());
             }
         }
-        let mut rep: HashMap<usize, EntityRef> = HashMap::new();
+        let mut rep: FastMap<usize, EntityRef> = FastMap::default();
         for n in self.graph.node_indices() {
             let root = uf.find(n.index());
             let r = &self.graph[n].entity;
