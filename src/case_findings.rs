@@ -2,13 +2,13 @@
 //! reading the copies of the cases a run rebuilds, and encoding the copies of the cases it
 //! stores. A copy that the rebuilt case only extends (its findings first, unchanged, then new
 //! ones) is reused, so a week-long case that gains a few findings is not encoded whole again.
-//! Also [`json_sized`] and [`findings_json`], the encodings of a case and of its findings
+//! Also [`case_json`] and [`findings_json`], the encodings of a case and of its findings
 //! into buffers sized up front.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anyhow::{Context, Result};
-use skein_cases::CaseIndex;
+use skein_cases::{Case, CaseIndex};
 use skein_model::Finding;
 use skein_store::Store;
 
@@ -28,15 +28,12 @@ pub(crate) fn findings_by_id(store: &Store, ids: &[&str]) -> Result<Vec<Finding>
 /// Room reserved per finding when a case or its findings are encoded (a finding is ~1.1 KB).
 const BYTES_PER_FINDING: usize = 1536;
 
-/// `value` (a case, or a case's findings) as JSON, into a buffer sized for `findings`
-/// findings up front: growing an 8 MB buffer by doubling copied it and touched twice the
-/// memory (a reservation larger than the JSON costs nothing until it is written).
-pub(crate) fn json_sized(
-    value: &impl serde::Serialize,
-    findings: usize,
-) -> serde_json::Result<Vec<u8>> {
+/// A case as JSON ([`Case::write_json`]: serde_json's bytes), into a buffer sized for its
+/// `findings` findings up front: growing an 8 MB buffer by doubling copied it and touched
+/// twice the memory (a reservation larger than the JSON costs nothing until it is written).
+pub(crate) fn case_json(case: &Case, findings: usize) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(4096 + findings.saturating_mul(BYTES_PER_FINDING));
-    serde_json::to_writer(&mut out, value)?;
+    case.write_json(&mut out)?;
     Ok(out)
 }
 

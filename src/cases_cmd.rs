@@ -13,7 +13,7 @@ use skein_rules::RuleSet;
 use skein_store::{CaseRecord, CasesOutcome, Store};
 
 use crate::case_findings::{
-    findings_by_id, findings_digest, findings_of_cases, json_sized, StoredCopies,
+    case_json, findings_by_id, findings_digest, findings_of_cases, StoredCopies,
 };
 use crate::cases_observe::{accounts_seen, issued_keys};
 use crate::workers::{drop_in_background, streamed_on_every_core};
@@ -355,20 +355,20 @@ pub fn update(
             .filter_map(|f| by_id.get(f.id.as_str()).copied())
             .collect();
         let stored_findings = || copies.encode(&c.id, &members);
-        let case_json = || json_sized(&c, members.len());
+        let encode_case = || case_json(&c, members.len());
         // A long case's findings and its own JSON are encoded side by side (each is about
         // half of encoding it; a sweep rebuilds the week-long cases whole every time).
         let (findings, json) = if members.len() >= PARALLEL_ENCODE_FINDINGS {
             std::thread::scope(|scope| {
                 let findings = scope.spawn(stored_findings);
-                let json = case_json();
+                let json = encode_case();
                 let findings = findings
                     .join()
                     .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 (findings, json)
             })
         } else {
-            (stored_findings(), case_json())
+            (stored_findings(), encode_case())
         };
         let findings = findings?;
         let index = CaseIndex {

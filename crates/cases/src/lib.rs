@@ -20,6 +20,7 @@ pub mod export;
 pub mod graph;
 pub mod index;
 pub mod model;
+mod model_json;
 pub mod score;
 
 pub use build::{

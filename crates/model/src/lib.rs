@@ -16,6 +16,7 @@ mod finding;
 mod finding_json;
 mod finding_read;
 mod in_place;
+pub mod json_text;
 pub mod time;
 
 pub use entity::{EntityParseError, EntityRef, EntityType};

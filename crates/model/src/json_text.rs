@@ -1,0 +1,194 @@
+//! Writing JSON by hand, byte for byte as serde_json writes it (compact): the pieces
+//! [`crate::Finding::write_json`] and the case model's writer are made of. Strings are
+//! scanned for escapes eight bytes at a time and copied in one piece when they have none
+//! (serde_json looks at every byte through a table); times and numbers are written digit by
+//! digit (chrono formats a time through `fmt`). The property tests of the writers built on
+//! these compare their output with serde_json's.
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde_json::Value;
+
+/// Each byte of a word, repeated.
+const fn every_byte(b: u8) -> u64 {
+    u64::from_ne_bytes([b; 8])
+}
+const LOW_BITS: u64 = every_byte(0x01);
+const HIGH_BITS: u64 = every_byte(0x80);
+
+/// Whether any byte of `word` is below 0x20, `"` or `\` (exact for "any"; which byte is
+/// then found one by one).
+fn needs_escape(word: u64) -> bool {
+    let below_space = word.wrapping_sub(every_byte(0x20)) & !word;
+    let zero_in = |v: u64| v.wrapping_sub(LOW_BITS) & !v;
+    (below_space | zero_in(word ^ every_byte(b'"')) | zero_in(word ^ every_byte(b'\\'))) & HIGH_BITS
+        != 0
+}
+
+/// `text` as a JSON string, escaped as serde_json escapes it.
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let (mut run, mut at) = (0, 0);
+    while at < bytes.len() {
+        // The last word padded with spaces (which need no escape).
+        let word = match bytes[at..].first_chunk::<8>() {
+            Some(word) => *word,
+            None => {
+                let mut padded = [b' '; 8];
+                padded[..bytes.len() - at].copy_from_slice(&bytes[at..]);
+                padded
+            }
+        };
+        if !needs_escape(u64::from_ne_bytes(word)) {
+            at += 8;
+            continue;
+        }
+        for _ in 0..8.min(bytes.len() - at) {
+            let b = bytes[at];
+            at += 1;
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0x00..=0x1f => &[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0xf)],
+                ],
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[run..at - 1]);
+            out.extend_from_slice(escape);
+            run = at;
+        }
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// `n` in decimal.
+pub fn unsigned(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// A time as chrono serialises it (RFC 3339, `Z`, the fraction in 0, 3, 6 or 9 digits as
+/// needed), written here for years 0 to 9999 without a leap second, by chrono otherwise.
+pub fn time(out: &mut Vec<u8>, t: &DateTime<Utc>) -> serde_json::Result<()> {
+    let (date, time) = (t.date_naive(), t.time());
+    let nanos = time.nanosecond();
+    if !(0..=9999).contains(&date.year()) || nanos >= 1_000_000_000 {
+        return serde_json::to_writer(&mut *out, t);
+    }
+    /// Two digits, then `after`.
+    fn two(out: &mut Vec<u8>, n: u32, after: u8) {
+        out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8, after]);
+    }
+    let year = date.year() as u32;
+    out.extend_from_slice(&[
+        b'"',
+        b'0' + (year / 1000) as u8,
+        b'0' + (year / 100 % 10) as u8,
+    ]);
+    two(out, year % 100, b'-');
+    two(out, date.month(), b'-');
+    two(out, date.day(), b'T');
+    two(out, time.hour(), b':');
+    two(out, time.minute(), b':');
+    let (fraction, digits) = match nanos {
+        0 => (0, 0),
+        n if n % 1_000_000 == 0 => (n / 1_000_000, 3),
+        n if n % 1_000 == 0 => (n / 1_000, 6),
+        n => (n, 9),
+    };
+    let seconds = time.second();
+    if digits == 0 {
+        two(out, seconds, b'Z');
+    } else {
+        two(out, seconds, b'.');
+        let mut text = [0u8; 9];
+        let mut rest = fraction;
+        for d in text[..digits].iter_mut().rev() {
+            *d = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out.extend_from_slice(&text[..digits]);
+        out.push(b'Z');
+    }
+    out.push(b'"');
+    Ok(())
+}
+
+/// `"name":`, after a comma unless it is the object's first member.
+pub fn key(out: &mut Vec<u8>, first: bool, name: &str) {
+    if !first {
+        out.push(b',');
+    }
+    string(out, name);
+    out.push(b':');
+}
+
+/// A list of strings.
+pub fn strings(out: &mut Vec<u8>, list: &[String]) {
+    out.push(b'[');
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(out, s);
+    }
+    out.push(b']');
+}
+
+/// A JSON value, as serde_json writes it (numbers by serde_json itself).
+pub fn value(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => serde_json::to_writer(&mut *out, n)?,
+        Value::String(s) => string(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(out, item)?;
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => object(out, map)?,
+    }
+    Ok(())
+}
+
+/// A JSON object.
+pub fn object(out: &mut Vec<u8>, map: &serde_json::Map<String, Value>) -> serde_json::Result<()> {
+    out.push(b'{');
+    for (i, (k, v)) in map.iter().enumerate() {
+        key(out, i == 0, k);
+        value(out, v)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
