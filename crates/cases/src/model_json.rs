@@ -3,7 +3,7 @@
 //! case). A sweep encodes the week-long cases whole each time (thousands of findings and
 //! timeline entries, each with its times), and serde_json's encoding was ~8% of a sweep.
 
-use skein_model::json_text::{key, string, strings, time, unsigned};
+use skein_model::json_text::{key, list, str_member, string, strings, time, unsigned};
 
 use crate::model::{
     Case, CaseEntity, CaseFinding, CaseGraph, GraphEdge, GraphNode, HubEntity, ScorePart,
@@ -12,29 +12,11 @@ use crate::model::{
 
 type Written = serde_json::Result<()>;
 
-/// `[item,item]`, each written by `one`.
-fn list<T>(
-    out: &mut Vec<u8>,
-    items: &[T],
-    mut one: impl FnMut(&mut Vec<u8>, &T) -> Written,
-) -> Written {
-    out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        one(out, item)?;
-    }
-    out.push(b']');
-    Ok(())
-}
-
 fn score_part(out: &mut Vec<u8>, p: &ScorePart) -> Written {
     let ScorePart { points, reason } = p;
     key(out, true, "points");
     unsigned(out, u64::from(*points));
-    key(out, false, "reason");
-    string(out, reason);
+    str_member(out, false, "reason", reason);
     Ok(())
 }
 
@@ -52,28 +34,23 @@ fn finding(out: &mut Vec<u8>, f: &CaseFinding) -> Written {
         events,
         entities,
     } = f;
-    key(out, true, "id");
-    string(out, id);
-    key(out, false, "rule");
-    string(out, rule);
-    key(out, false, "title");
-    string(out, title);
-    key(out, false, "severity");
-    string(out, severity.as_str());
+    str_member(out, true, "id", id);
+    str_member(out, false, "rule", rule);
+    str_member(out, false, "title", title);
+    str_member(out, false, "severity", severity.as_str());
     key(out, false, "score");
     unsigned(out, u64::from(*score));
     key(out, false, "first_seen");
     time(out, first_seen)?;
     key(out, false, "last_seen");
     time(out, last_seen)?;
-    key(out, false, "summary");
-    string(out, summary);
+    str_member(out, false, "summary", summary);
     key(out, false, "attack");
-    strings(out, attack);
+    strings(out, attack)?;
     key(out, false, "events");
-    strings(out, events);
+    strings(out, events)?;
     key(out, false, "entities");
-    strings(out, entities);
+    strings(out, entities)?;
     Ok(())
 }
 
@@ -86,13 +63,10 @@ fn entity(out: &mut Vec<u8>, e: &CaseEntity) -> Written {
         findings,
         joins,
     } = e;
-    key(out, true, "type");
-    string(out, entity_type.as_str());
-    key(out, false, "id");
-    string(out, id);
+    str_member(out, true, "type", entity_type.as_str());
+    str_member(out, false, "id", id);
     if let Some(name) = name {
-        key(out, false, "name");
-        string(out, name);
+        str_member(out, false, "name", name);
     }
     key(out, false, "roles");
     list(out, roles, |out, r| {
@@ -118,22 +92,16 @@ fn timeline_entry(out: &mut Vec<u8>, t: &TimelineEntry) -> Written {
     } = t;
     key(out, true, "time");
     time(out, at)?;
-    key(out, false, "kind");
-    string(out, kind);
-    key(out, false, "finding");
-    string(out, finding);
-    key(out, false, "rule");
-    string(out, rule);
+    str_member(out, false, "kind", kind);
+    str_member(out, false, "finding", finding);
+    str_member(out, false, "rule", rule);
     if let Some(source) = source {
-        key(out, false, "source");
-        string(out, source.as_str());
+        str_member(out, false, "source", source.as_str());
     }
     if let Some(event) = event {
-        key(out, false, "event");
-        string(out, event);
+        str_member(out, false, "event", event);
     }
-    key(out, false, "text");
-    string(out, text);
+    str_member(out, false, "text", text);
     Ok(())
 }
 
@@ -148,15 +116,11 @@ fn graph(out: &mut Vec<u8>, g: &CaseGraph) -> Written {
             name,
         } = n;
         out.push(b'{');
-        key(out, true, "key");
-        string(out, node_key);
-        key(out, false, "type");
-        string(out, entity_type.as_str());
-        key(out, false, "id");
-        string(out, id);
+        str_member(out, true, "key", node_key);
+        str_member(out, false, "type", entity_type.as_str());
+        str_member(out, false, "id", id);
         if let Some(name) = name {
-            key(out, false, "name");
-            string(out, name);
+            str_member(out, false, "name", name);
         }
         out.push(b'}');
         Ok(())
@@ -170,14 +134,10 @@ fn graph(out: &mut Vec<u8>, g: &CaseGraph) -> Written {
             reason,
         } = e;
         out.push(b'{');
-        key(out, true, "from");
-        string(out, from);
-        key(out, false, "to");
-        string(out, to);
-        key(out, false, "kind");
-        string(out, kind);
-        key(out, false, "reason");
-        string(out, reason);
+        str_member(out, true, "from", from);
+        str_member(out, false, "to", to);
+        str_member(out, false, "kind", kind);
+        str_member(out, false, "reason", reason);
         out.push(b'}');
         Ok(())
     })
@@ -189,10 +149,8 @@ fn hub(out: &mut Vec<u8>, h: &HubEntity) -> Written {
         id,
         accounts,
     } = h;
-    key(out, true, "type");
-    string(out, entity_type.as_str());
-    key(out, false, "id");
-    string(out, id);
+    str_member(out, true, "type", entity_type.as_str());
+    str_member(out, false, "id", id);
     key(out, false, "accounts");
     unsigned(out, *accounts as u64);
     Ok(())
@@ -234,12 +192,9 @@ impl Case {
             hubs,
         } = self;
         out.push(b'{');
-        key(out, true, "id");
-        string(out, id);
-        key(out, false, "title");
-        string(out, title);
-        key(out, false, "severity");
-        string(out, severity.as_str());
+        str_member(out, true, "id", id);
+        str_member(out, false, "title", title);
+        str_member(out, false, "severity", severity.as_str());
         key(out, false, "score");
         unsigned(out, u64::from(*score));
         key(out, false, "score_parts");
@@ -249,11 +204,11 @@ impl Case {
         key(out, false, "last_seen");
         time(out, last_seen)?;
         key(out, false, "tactics");
-        strings(out, tactics);
+        strings(out, tactics)?;
         key(out, false, "attack");
-        strings(out, attack);
+        strings(out, attack)?;
         key(out, false, "clouds");
-        strings(out, clouds);
+        strings(out, clouds)?;
         key(out, false, "findings");
         list(out, findings, |out, f| object(out, f, finding))?;
         key(out, false, "entities");

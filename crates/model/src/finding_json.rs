@@ -5,22 +5,19 @@
 //! Why not serde_json: a full correlate stores ~116k findings (~130 MB of JSON), and
 //! serde_json's escaping of their strings was ~3% of the run, the whole serialisation ~7%.
 
-use crate::json_text::{key, object, string, strings, time, unsigned};
+use crate::json_text::{key, list, object, str_member, strings, time, unsigned};
 use crate::{Finding, FindingEntity};
 
-fn entity(out: &mut Vec<u8>, e: &FindingEntity) {
+fn entity(out: &mut Vec<u8>, e: &FindingEntity) -> serde_json::Result<()> {
     out.push(b'{');
-    key(out, true, "type");
-    string(out, e.entity_type.as_str());
-    key(out, false, "id");
-    string(out, &e.id);
-    key(out, false, "role");
-    string(out, e.role.as_str());
+    str_member(out, true, "type", e.entity_type.as_str());
+    str_member(out, false, "id", &e.id);
+    str_member(out, false, "role", e.role.as_str());
     if let Some(name) = &e.name {
-        key(out, false, "name");
-        string(out, name);
+        str_member(out, false, "name", name);
     }
     out.push(b'}');
+    Ok(())
 }
 
 impl Finding {
@@ -44,14 +41,10 @@ impl Finding {
             fields,
         } = self;
         out.push(b'{');
-        key(out, true, "id");
-        string(out, id);
-        key(out, false, "rule");
-        string(out, rule);
-        key(out, false, "title");
-        string(out, title);
-        key(out, false, "severity");
-        string(out, severity.as_str());
+        str_member(out, true, "id", id);
+        str_member(out, false, "rule", rule);
+        str_member(out, false, "title", title);
+        str_member(out, false, "severity", severity.as_str());
         key(out, false, "score");
         unsigned(out, u64::from(*score));
         key(out, false, "first_seen");
@@ -59,20 +52,12 @@ impl Finding {
         key(out, false, "last_seen");
         time(out, last_seen)?;
         key(out, false, "entities");
-        out.push(b'[');
-        for (i, e) in entities.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            entity(out, e);
-        }
-        out.push(b']');
+        list(out, entities, entity)?;
         key(out, false, "events");
-        strings(out, events);
+        strings(out, events)?;
         key(out, false, "attack");
-        strings(out, attack);
-        key(out, false, "summary");
-        string(out, summary);
+        strings(out, attack)?;
+        str_member(out, false, "summary", summary);
         key(out, false, "fields");
         object(out, fields)?;
         out.push(b'}');
@@ -83,6 +68,7 @@ impl Finding {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::json_text::string;
     use crate::{EntityRole, EntityType, Severity};
     use chrono::TimeZone;
     use proptest::prelude::*;

@@ -73,15 +73,15 @@ impl<'a> Layout<'a> {
         self.str().map(str::to_string)
     }
 
-    /// `[]` or `["a","b"]`.
-    fn strings(&mut self) -> Option<Vec<String>> {
+    /// `[]` or `[item,item]`, each read by `item`.
+    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
         self.lit(b"[")?;
         let mut out = Vec::new();
         if self.lit(b"]").is_some() {
             return Some(out);
         }
         loop {
-            out.push(self.string()?);
+            out.push(item(self)?);
             match self.peek()? {
                 b',' => self.at += 1,
                 b']' => {
@@ -140,25 +140,6 @@ impl<'a> Layout<'a> {
         })
     }
 
-    fn entities(&mut self) -> Option<Vec<FindingEntity>> {
-        self.lit(b"[")?;
-        let mut out = Vec::new();
-        if self.lit(b"]").is_some() {
-            return Some(out);
-        }
-        loop {
-            out.push(self.entity()?);
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    return Some(out);
-                }
-                _ => return None,
-            }
-        }
-    }
-
     /// The free-form `fields` object, read by serde_json (only as far as it goes).
     fn fields(&mut self) -> Option<Map<String, Value>> {
         let rest = self.bytes.get(self.at..)?;
@@ -199,11 +180,11 @@ impl<'a> Layout<'a> {
         self.lit(b",\"last_seen\":")?;
         let last_seen = self.time()?;
         self.lit(b",\"entities\":")?;
-        let entities = self.entities()?;
+        let entities = self.list(Self::entity)?;
         self.lit(b",\"events\":")?;
-        let events = self.strings()?;
+        let events = self.list(Self::string)?;
         self.lit(b",\"attack\":")?;
-        let attack = self.strings()?;
+        let attack = self.list(Self::string)?;
         self.lit(b",\"summary\":")?;
         let summary = self.string()?;
         self.lit(b",\"fields\":")?;
@@ -227,21 +208,7 @@ impl<'a> Layout<'a> {
 
     /// `[]` or `[finding,finding]`, every byte.
     fn findings(&mut self) -> Option<Vec<Finding>> {
-        self.lit(b"[")?;
-        let mut out = Vec::new();
-        if self.lit(b"]").is_none() {
-            loop {
-                out.push(self.finding()?);
-                match self.peek()? {
-                    b',' => self.at += 1,
-                    b']' => {
-                        self.at += 1;
-                        break;
-                    }
-                    _ => return None,
-                }
-            }
-        }
+        let out = self.list(Self::finding)?;
         (self.at == self.bytes.len()).then_some(out)
     }
 }

@@ -75,20 +75,29 @@ pub fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// `n` in decimal.
-pub fn unsigned(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    let mut rest = n;
+/// A number in decimal as `to_string` writes it (`-` when `negative`, then `magnitude`),
+/// at the end of `buf`.
+pub fn decimal(negative: bool, magnitude: u64, buf: &mut [u8; 21]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = magnitude;
     loop {
         at -= 1;
-        digits[at] = b'0' + (rest % 10) as u8;
+        buf[at] = b'0' + (rest % 10) as u8;
         rest /= 10;
         if rest == 0 {
             break;
         }
     }
-    out.extend_from_slice(&digits[at..]);
+    if negative {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// `n` in decimal.
+pub fn unsigned(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(false, n, &mut [0; 21]));
 }
 
 /// A time as chrono serialises it (RFC 3339, `Z`, the fraction in 0, 3, 6 or 9 digits as
@@ -147,16 +156,35 @@ pub fn key(out: &mut Vec<u8>, first: bool, name: &str) {
     out.push(b':');
 }
 
-/// A list of strings.
-pub fn strings(out: &mut Vec<u8>, list: &[String]) {
+/// `"name":"value"`, after a comma unless it is the object's first member.
+pub fn str_member(out: &mut Vec<u8>, first: bool, name: &str, value: &str) {
+    key(out, first, name);
+    string(out, value);
+}
+
+/// `[item,item]`, each written by `one`.
+pub fn list<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut one: impl FnMut(&mut Vec<u8>, &T) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
     out.push(b'[');
-    for (i, s) in list.iter().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, s);
+        one(out, item)?;
     }
     out.push(b']');
+    Ok(())
+}
+
+/// A list of strings.
+pub fn strings(out: &mut Vec<u8>, items: &[String]) -> serde_json::Result<()> {
+    list(out, items, |out, s| {
+        string(out, s);
+        Ok(())
+    })
 }
 
 /// A JSON value, as serde_json writes it (numbers by serde_json itself).
@@ -167,16 +195,7 @@ pub fn value(out: &mut Vec<u8>, v: &Value) -> serde_json::Result<()> {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => serde_json::to_writer(&mut *out, n)?,
         Value::String(s) => string(out, s),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                value(out, item)?;
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => list(out, items, value)?,
         Value::Object(map) => object(out, map)?,
     }
     Ok(())

@@ -23,6 +23,7 @@ use rsigma_eval::{
     CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule, Event, EventValue,
 };
 use rsigma_parser::{ConditionExpr, Quantifier};
+use skein_model::json_text::decimal;
 
 use crate::fields::{self, Field};
 
@@ -322,10 +323,10 @@ fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> b
         _ => {
             // rsigma's string matchers compare a number or a flag as its text
             // (`to_string`, then lower-cased: two copies per comparison).
-            let mut digits = [0u8; 20];
+            let mut digits = [0u8; 21];
             let text = match value {
                 EventValue::Str(s) if s.is_ascii() => s.as_bytes(),
-                EventValue::Int(n) => decimal(*n, &mut digits),
+                EventValue::Int(n) => decimal(*n < 0, n.unsigned_abs(), &mut digits),
                 EventValue::Bool(true) => b"true",
                 EventValue::Bool(false) => b"false",
                 _ => return m.matches(value, event),
@@ -333,25 +334,6 @@ fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> b
             ascii_case_insensitive(m, text).unwrap_or_else(|| m.matches(value, event))
         }
     }
-}
-
-/// `n` in decimal (as `to_string` writes it), in `buf`.
-fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    &buf[at..]
 }
 
 /// A case-insensitive string matcher's answer for text already lower-cased (as rsigma's
