@@ -15,8 +15,7 @@ const fn every_byte(b: u8) -> u64 {
 const LOW_BITS: u64 = every_byte(0x01);
 const HIGH_BITS: u64 = every_byte(0x80);
 
-/// Whether any byte of `word` is below 0x20, `"` or `\` (exact for "any"; which byte is
-/// then found one by one).
+/// Whether any byte of `word` is below 0x20, `"` or `\` (exact for "any").
 fn needs_escape(word: u64) -> bool {
     let below_space = word.wrapping_sub(every_byte(0x20)) & !word;
     let zero_in = |v: u64| v.wrapping_sub(LOW_BITS) & !v;
@@ -24,55 +23,58 @@ fn needs_escape(word: u64) -> bool {
         != 0
 }
 
+/// Whether JSON escapes `b`: a control character, `"` or `\`.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// `text` as a JSON string, escaped as serde_json escapes it.
 pub fn string(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = text.as_bytes();
+    let (words, tail) = bytes.as_chunks::<8>();
+    let plain = !words.iter().any(|w| needs_escape(u64::from_ne_bytes(*w)))
+        && !tail.iter().any(|&b| escaped(b));
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let (mut run, mut at) = (0, 0);
-    while at < bytes.len() {
-        // The last word padded with spaces (which need no escape).
-        let word = match bytes[at..].first_chunk::<8>() {
-            Some(word) => *word,
-            None => {
-                let mut padded = [b' '; 8];
-                padded[..bytes.len() - at].copy_from_slice(&bytes[at..]);
-                padded
-            }
-        };
-        if !needs_escape(u64::from_ne_bytes(word)) {
-            at += 8;
+    if plain {
+        // Nearly every string: copied in one piece.
+        out.extend_from_slice(bytes);
+    } else {
+        escape_into(out, bytes);
+    }
+    out.push(b'"');
+}
+
+/// `bytes` with what JSON escapes escaped, as serde_json escapes it.
+fn escape_into(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut run = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        if !escaped(b) {
             continue;
         }
-        for _ in 0..8.min(bytes.len() - at) {
-            let b = bytes[at];
-            at += 1;
-            let escape: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                0x00..=0x1f => &[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xf)],
-                ],
-                _ => continue,
-            };
-            out.extend_from_slice(&bytes[run..at - 1]);
-            out.extend_from_slice(escape);
-            run = at;
-        }
+        out.extend_from_slice(&bytes[run..at]);
+        run = at + 1;
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            _ => &[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ],
+        };
+        out.extend_from_slice(escape);
     }
     out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
 }
 
 /// A number in decimal as `to_string` writes it (`-` when `negative`, then `magnitude`),
