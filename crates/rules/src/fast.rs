@@ -313,8 +313,9 @@ fn item(i: &CompiledDetectionItem, resolved: Option<Field>, event: &impl ByField
 
 /// `CompiledMatcher::matches`, without the lower-cased copy rsigma allocates for every
 /// case-insensitive comparison when the event's text is ASCII (nearly all of it: ids,
-/// addresses, codes, names). A profile of `skein correlate` had those copies at ~3% of the
-/// run. Any other matcher or value is rsigma's own; a property test checks both agree.
+/// addresses, codes, names), or a number or a flag (rsigma compares their text). A profile
+/// of `skein correlate` had those copies at ~3% of the run. Any other matcher or value is
+/// rsigma's own; a property test checks both agree.
 fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> bool {
     match m {
         CompiledMatcher::AnyOf(ms) => ms.iter().any(|m| matches(m, value, event)),
