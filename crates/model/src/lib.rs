@@ -9,6 +9,13 @@
 //! Every event type here round-trips through both `serde_json` and `postcard` (the store's
 //! encoding), so no field uses `skip_serializing_if`, `flatten` or untagged enums. Findings
 //! ([`Finding`]) are JSON only: their `fields` are free-form.
+//!
+//! The hot encodings of this data are also here, beside the types whose every field they
+//! name (a field added and not encoded does not compile), each checked against serde by
+//! property tests: [`EventsInPlace`] decodes the postcard of a `Vec<Event>` over events
+//! decoded before; [`Finding::write_json`], [`Finding::from_json`] and the pieces in
+//! [`json_text`] write and read JSON byte for byte as serde_json does. They take and give
+//! bytes: where the bytes are kept is still `skein-store`'s business.
 
 mod entity;
 mod event;
