@@ -290,15 +290,7 @@ mod tests {
     }
 
     fn case_entity() -> impl Strategy<Value = CaseEntity> {
-        let roles = prop::collection::vec(
-            prop::sample::select(vec![
-                EntityRole::Actor,
-                EntityRole::Source,
-                EntityRole::Target,
-                EntityRole::Resource,
-            ]),
-            0..3,
-        );
+        let roles = prop::collection::vec(prop::sample::select(EntityRole::ALL.to_vec()), 0..3);
         (
             entity_type(),
             text(),

@@ -94,6 +94,18 @@ pub enum WireShape {
     EventBridge,
 }
 
+impl WireShape {
+    /// Every wire shape, in declaration order.
+    pub const ALL: [WireShape; 6] = [
+        WireShape::GraphSignin,
+        WireShape::LogAnalytics,
+        WireShape::Diagnostic,
+        WireShape::CloudtrailRecord,
+        WireShape::CloudtrailLookup,
+        WireShape::EventBridge,
+    ];
+}
+
 /// Success or failure, with the source's error code where it has one.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Outcome {

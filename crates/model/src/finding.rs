@@ -77,6 +77,14 @@ pub enum EntityRole {
 }
 
 impl EntityRole {
+    /// Every role, in declaration order.
+    pub const ALL: [EntityRole; 4] = [
+        EntityRole::Actor,
+        EntityRole::Source,
+        EntityRole::Target,
+        EntityRole::Resource,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EntityRole::Actor => "actor",
@@ -90,15 +98,12 @@ impl EntityRole {
 impl FromStr for EntityRole {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            EntityRole::Actor,
-            EntityRole::Source,
-            EntityRole::Target,
-            EntityRole::Resource,
-        ]
-        .into_iter()
-        .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-        .ok_or_else(|| format!("unknown role {s:?} (expected actor, source, target or resource)"))
+        EntityRole::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown role {s:?} (expected actor, source, target or resource)")
+            })
     }
 }
 

@@ -130,7 +130,6 @@ pub(crate) mod tests {
                 EntityType::Tenant, EntityType::Storage, EntityType::AwsPrincipal,
                 EntityType::AwsKey, EntityType::AwsSession,
             ];
-            let roles = [EntityRole::Actor, EntityRole::Source, EntityRole::Target, EntityRole::Resource];
             let first = chrono::Utc.timestamp_opt(secs, nanos).single().unwrap_or_default();
             let mut t = texts.into_iter();
             Finding {
@@ -146,7 +145,7 @@ pub(crate) mod tests {
                     .map(|(ty, id, role, name)| FindingEntity {
                         entity_type: types[ty],
                         id,
-                        role: roles[role],
+                        role: EntityRole::ALL[role],
                         name,
                     })
                     .collect(),

@@ -113,12 +113,6 @@ impl<'a> Layout<'a> {
     }
 
     fn entity(&mut self) -> Option<FindingEntity> {
-        const ROLES: [EntityRole; 4] = [
-            EntityRole::Actor,
-            EntityRole::Source,
-            EntityRole::Target,
-            EntityRole::Resource,
-        ];
         self.lit(b"{\"type\":")?;
         let ty = self.str()?;
         let entity_type = EntityType::ALL.into_iter().find(|t| t.as_str() == ty)?;
@@ -126,7 +120,7 @@ impl<'a> Layout<'a> {
         let id = self.string()?;
         self.lit(b",\"role\":")?;
         let role = self.str()?;
-        let role = ROLES.into_iter().find(|r| r.as_str() == role)?;
+        let role = EntityRole::ALL.into_iter().find(|r| r.as_str() == role)?;
         let name = match self.lit(b",\"name\":") {
             Some(()) => Some(self.string()?),
             None => None,

@@ -15,19 +15,6 @@ use crate::{Source, WireShape};
 /// `Some` (at most this many; the rest are freed).
 const SPARE_MAX: usize = 256;
 
-/// The variants of [`Source`] by postcard index (declaration order; a test checks it).
-pub(super) const SOURCES: [Source; 3] =
-    [Source::EntraSignin, Source::StorageBlob, Source::Cloudtrail];
-/// The variants of [`WireShape`] by postcard index (declaration order; a test checks it).
-pub(super) const SHAPES: [WireShape; 6] = [
-    WireShape::GraphSignin,
-    WireShape::LogAnalytics,
-    WireShape::Diagnostic,
-    WireShape::CloudtrailRecord,
-    WireShape::CloudtrailLookup,
-    WireShape::EventBridge,
-];
-
 /// A position in the bytes being decoded.
 pub(super) struct Reader<'a, 's> {
     pub(super) bytes: &'a [u8],
@@ -229,13 +216,15 @@ impl<'a> Reader<'a, '_> {
 
     pub(super) fn source(&mut self, what: &'static str, v: &mut Source) -> Read {
         let i = self.variant(what)? as usize;
-        *v = *SOURCES.get(i).ok_or(EventsDecodeError::Variant(what))?;
+        *v = *Source::ALL.get(i).ok_or(EventsDecodeError::Variant(what))?;
         Ok(())
     }
 
     pub(super) fn shape(&mut self, what: &'static str, v: &mut WireShape) -> Read {
         let i = self.variant(what)? as usize;
-        *v = *SHAPES.get(i).ok_or(EventsDecodeError::Variant(what))?;
+        *v = *WireShape::ALL
+            .get(i)
+            .ok_or(EventsDecodeError::Variant(what))?;
         Ok(())
     }
 }

@@ -27,14 +27,7 @@ fn source() -> impl Strategy<Value = Source> {
 }
 
 fn shape() -> impl Strategy<Value = WireShape> {
-    prop::sample::select(vec![
-        WireShape::GraphSignin,
-        WireShape::LogAnalytics,
-        WireShape::Diagnostic,
-        WireShape::CloudtrailRecord,
-        WireShape::CloudtrailLookup,
-        WireShape::EventBridge,
-    ])
+    prop::sample::select(WireShape::ALL.to_vec())
 }
 
 /// Any time from year 1 to 9999, with nanoseconds.
