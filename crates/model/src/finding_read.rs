@@ -64,7 +64,7 @@ impl<'a> Layout<'a> {
         if rest[len] != b'"' {
             return None;
         }
-        let text = std::str::from_utf8(&rest[..len]).ok()?;
+        let text = crate::text::utf8(&rest[..len]).ok()?;
         self.at += len + 1;
         Some(text)
     }

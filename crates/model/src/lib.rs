@@ -24,6 +24,7 @@ mod finding_json;
 mod finding_read;
 mod in_place;
 pub mod json_text;
+pub mod text;
 pub mod time;
 
 pub use entity::{EntityParseError, EntityRef, EntityType};

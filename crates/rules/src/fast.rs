@@ -435,7 +435,7 @@ fn ascii_case_insensitive(m: &CompiledMatcher, text: &[u8]) -> Option<bool> {
             lowered.copy_from_slice(text);
             lowered.make_ascii_lowercase();
             // (ASCII is UTF-8.)
-            pre_lowered(m, std::str::from_utf8(lowered).ok()?)
+            pre_lowered(m, skein_model::text::utf8(lowered).ok()?)
         }
         _ => None,
     }

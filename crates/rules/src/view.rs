@@ -80,7 +80,7 @@ impl IpText {
     }
 
     fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
+        skein_model::text::utf8(&self.buf[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 

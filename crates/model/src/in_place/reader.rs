@@ -74,7 +74,7 @@ impl<'a> Reader<'a, '_> {
 
     pub(super) fn str(&mut self, what: &'static str) -> Read<&'a str> {
         let n = self.len(what)?;
-        std::str::from_utf8(self.take(n, what)?).map_err(|_| EventsDecodeError::Utf8(what))
+        crate::text::utf8(self.take(n, what)?).map_err(|_| EventsDecodeError::Utf8(what))
     }
 
     /// An option's tag: whether a value follows.

@@ -95,7 +95,7 @@ fn next(bytes: &[u8]) -> Option<(PackedEntity<'_>, &[u8])> {
     }
     fn take_str(b: &[u8], len: usize) -> Option<(&str, &[u8])> {
         let (text, rest) = b.split_at_checked(len)?;
-        Some((std::str::from_utf8(text).ok()?, rest))
+        Some((skein_model::text::utf8(text).ok()?, rest))
     }
     let (&[ty, role], rest) = bytes.split_first_chunk::<2>()?;
     let (id_len, rest) = take_u32(rest)?;
