@@ -25,6 +25,7 @@ pub(super) struct Reader<'a, 's> {
 pub(super) type Read<T = ()> = Result<T, EventsDecodeError>;
 
 impl<'a> Reader<'a, '_> {
+    #[inline(always)]
     pub(super) fn byte(&mut self, what: &'static str) -> Read<u8> {
         let b = *self
             .bytes
@@ -34,6 +35,7 @@ impl<'a> Reader<'a, '_> {
         Ok(b)
     }
 
+    #[inline(always)]
     pub(super) fn take(&mut self, n: usize, what: &'static str) -> Read<&'a [u8]> {
         let end = self.at.checked_add(n).ok_or(EventsDecodeError::End(what))?;
         let b = self
@@ -62,6 +64,7 @@ impl<'a> Reader<'a, '_> {
     }
 
     /// A length (a `usize` varint).
+    #[inline(always)]
     pub(super) fn len(&mut self, what: &'static str) -> Read<usize> {
         let n = self.varint(what, 10, 0x01)?;
         usize::try_from(n).map_err(|_| EventsDecodeError::Varint(what))
@@ -72,12 +75,14 @@ impl<'a> Reader<'a, '_> {
         Ok(self.varint(what, 5, 0x0f)? as u32)
     }
 
+    #[inline(always)]
     pub(super) fn str(&mut self, what: &'static str) -> Read<&'a str> {
         let n = self.len(what)?;
         crate::text::utf8(self.take(n, what)?).map_err(|_| EventsDecodeError::Utf8(what))
     }
 
     /// An option's tag: whether a value follows.
+    #[inline(always)]
     pub(super) fn some(&mut self, what: &'static str) -> Read<bool> {
         match self.byte(what)? {
             0 => Ok(false),
@@ -101,6 +106,7 @@ impl<'a> Reader<'a, '_> {
         Ok(())
     }
 
+    #[inline(always)]
     pub(super) fn opt_text(&mut self, what: &'static str, v: &mut Option<String>) -> Read {
         if !self.some(what)? {
             if let Some(s) = v.take() {
