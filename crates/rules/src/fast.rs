@@ -314,26 +314,136 @@ fn item(i: &CompiledDetectionItem, resolved: Option<Field>, event: &impl ByField
 /// `CompiledMatcher::matches`, without the lower-cased copy rsigma allocates for every
 /// case-insensitive comparison when the event's text is ASCII (nearly all of it: ids,
 /// addresses, codes, names), or a number or a flag (rsigma compares their text). A profile
-/// of `skein correlate` had those copies at ~3% of the run. Any other matcher or value is
-/// rsigma's own; a property test checks both agree.
+/// of `skein correlate` had those copies at ~3% of the run. The value's text is made once
+/// for the whole matcher (a list of values is one `AnyOf`), and checked for ASCII and
+/// lower-cased at most once. Any other matcher or value is rsigma's own; a property test
+/// checks both agree.
 fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> bool {
-    match m {
-        CompiledMatcher::AnyOf(ms) => ms.iter().any(|m| matches(m, value, event)),
-        CompiledMatcher::AllOf(ms) => ms.iter().all(|m| matches(m, value, event)),
-        CompiledMatcher::Not(inner) => !matches(inner, value, event),
-        _ => {
-            // rsigma's string matchers compare a number or a flag as its text
-            // (`to_string`, then lower-cased: two copies per comparison).
-            let mut digits = [0u8; 21];
-            let text = match value {
-                EventValue::Str(s) if s.is_ascii() => s.as_bytes(),
-                EventValue::Int(n) => decimal(*n < 0, n.unsigned_abs(), &mut digits),
-                EventValue::Bool(true) => b"true",
-                EventValue::Bool(false) => b"false",
-                _ => return m.matches(value, event),
-            };
-            ascii_case_insensitive(m, text).unwrap_or_else(|| m.matches(value, event))
+    // rsigma's string matchers compare a number or a flag as its text (`to_string`).
+    let mut digits = [0u8; 21];
+    let text = match value {
+        EventValue::Str(s) => s.as_ref(),
+        EventValue::Int(n) => {
+            match skein_model::text::utf8(decimal(*n < 0, n.unsigned_abs(), &mut digits)) {
+                Ok(t) => t,
+                Err(_) => return m.matches(value, event),
+            }
         }
+        EventValue::Bool(true) => "true",
+        EventValue::Bool(false) => "false",
+        _ => return m.matches(value, event),
+    };
+    on_text(m, &mut Text::new(text), value, event)
+}
+
+/// A value's text as the string matchers compare it, with what is worked out from it once.
+struct Text<'t> {
+    text: &'t str,
+    ascii: Option<bool>,
+    /// The text lower-cased (ASCII text up to [`LOWERED_ON_STACK`] bytes), once made.
+    lowered: Option<([u8; LOWERED_ON_STACK], usize)>,
+}
+
+impl<'t> Text<'t> {
+    fn new(text: &'t str) -> Text<'t> {
+        Text {
+            text,
+            ascii: None,
+            lowered: None,
+        }
+    }
+
+    fn is_ascii(&mut self) -> bool {
+        *self.ascii.get_or_insert_with(|| self.text.is_ascii())
+    }
+
+    /// The text lower-cased, for ASCII text short enough to lower-case on the stack.
+    fn lowered(&mut self) -> Option<&str> {
+        if self.text.len() > LOWERED_ON_STACK || !self.is_ascii() {
+            return None;
+        }
+        let text = self.text.as_bytes();
+        let (buf, len) = self.lowered.get_or_insert_with(|| {
+            let mut buf = [0u8; LOWERED_ON_STACK];
+            buf[..text.len()].copy_from_slice(text);
+            buf[..text.len()].make_ascii_lowercase();
+            (buf, text.len())
+        });
+        // (ASCII is UTF-8.)
+        skein_model::text::utf8(&buf[..*len]).ok()
+    }
+}
+
+/// [`matches`] over a value's text: combinators walked here, string matchers answered
+/// from the text, the rest by rsigma over the value.
+fn on_text(
+    m: &CompiledMatcher,
+    t: &mut Text<'_>,
+    value: &EventValue<'_>,
+    event: &impl Event,
+) -> bool {
+    // `lowered` (rsigma lower-cased the rule's value when it compiled the rule) against
+    // ASCII `text` lower-cased.
+    fn same(text: &[u8], lowered: &[u8]) -> bool {
+        text.len() == lowered.len()
+            && text
+                .iter()
+                .zip(lowered)
+                .all(|(t, l)| t.to_ascii_lowercase() == *l)
+    }
+    let text = t.text;
+    match m {
+        CompiledMatcher::AnyOf(ms) => ms.iter().any(|m| on_text(m, t, value, event)),
+        CompiledMatcher::AllOf(ms) => ms.iter().all(|m| on_text(m, t, value, event)),
+        CompiledMatcher::Not(inner) => !on_text(inner, t, value, event),
+        CompiledMatcher::Exact {
+            value: expected,
+            case_insensitive: false,
+        } => text == expected,
+        CompiledMatcher::Contains {
+            value: needle,
+            case_insensitive: false,
+        } => text.contains(needle.as_str()),
+        CompiledMatcher::StartsWith {
+            value: prefix,
+            case_insensitive: false,
+        } => text.starts_with(prefix.as_str()),
+        CompiledMatcher::EndsWith {
+            value: suffix,
+            case_insensitive: false,
+        } => text.ends_with(suffix.as_str()),
+        CompiledMatcher::Exact {
+            value: expected,
+            case_insensitive: true,
+        } if t.is_ascii() => same(text.as_bytes(), expected.as_bytes()),
+        CompiledMatcher::StartsWith {
+            value: prefix,
+            case_insensitive: true,
+        } if t.is_ascii() => text
+            .as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|head| same(head, prefix.as_bytes())),
+        CompiledMatcher::EndsWith {
+            value: suffix,
+            case_insensitive: true,
+        } if t.is_ascii() => text
+            .len()
+            .checked_sub(suffix.len())
+            .is_some_and(|at| same(&text.as_bytes()[at..], suffix.as_bytes())),
+        // The matchers rsigma runs over a lower-cased copy: lower-cased on the stack.
+        CompiledMatcher::Contains {
+            case_insensitive: true,
+            ..
+        }
+        | CompiledMatcher::AhoCorasickSet {
+            case_insensitive: true,
+            ..
+        }
+        | CompiledMatcher::CaseInsensitiveGroup { .. } => t
+            .lowered()
+            .and_then(|lowered| pre_lowered(m, lowered))
+            .unwrap_or_else(|| m.matches(value, event)),
+        _ => m.matches(value, event),
     }
 }
 
@@ -381,65 +491,9 @@ fn pre_lowered(m: &CompiledMatcher, lowered: &str) -> Option<bool> {
     }
 }
 
-/// Longest ASCII text [`ascii_case_insensitive`] lower-cases on the stack for a substring
+/// Longest ASCII text [`Text::lowered`] lower-cases on the stack for a substring
 /// search (longer text goes to rsigma).
 const LOWERED_ON_STACK: usize = 256;
-
-/// The answer of a case-insensitive string matcher for ASCII `text`, compared byte by byte
-/// with the text lower-cased (what `str::to_lowercase` gives for ASCII); `None` for other
-/// matchers.
-fn ascii_case_insensitive(m: &CompiledMatcher, text: &[u8]) -> Option<bool> {
-    // `lowered` (rsigma lower-cased the rule's value when it compiled the rule) against
-    // `text` lower-cased.
-    fn same(text: &[u8], lowered: &[u8]) -> bool {
-        text.len() == lowered.len()
-            && text
-                .iter()
-                .zip(lowered)
-                .all(|(t, l)| t.to_ascii_lowercase() == *l)
-    }
-    match m {
-        CompiledMatcher::Exact {
-            value,
-            case_insensitive: true,
-        } => Some(same(text, value.as_bytes())),
-        CompiledMatcher::StartsWith {
-            value,
-            case_insensitive: true,
-        } => Some(
-            text.get(..value.len())
-                .is_some_and(|t| same(t, value.as_bytes())),
-        ),
-        CompiledMatcher::EndsWith {
-            value,
-            case_insensitive: true,
-        } => Some(
-            text.len()
-                .checked_sub(value.len())
-                .is_some_and(|at| same(&text[at..], value.as_bytes())),
-        ),
-        // The matchers rsigma runs over a lower-cased copy: lower-cased on the stack.
-        CompiledMatcher::Contains {
-            case_insensitive: true,
-            ..
-        }
-        | CompiledMatcher::AhoCorasickSet {
-            case_insensitive: true,
-            ..
-        }
-        | CompiledMatcher::CaseInsensitiveGroup { .. }
-            if text.len() <= LOWERED_ON_STACK =>
-        {
-            let mut buf = [0u8; LOWERED_ON_STACK];
-            let lowered = &mut buf[..text.len()];
-            lowered.copy_from_slice(text);
-            lowered.make_ascii_lowercase();
-            // (ASCII is UTF-8.)
-            pre_lowered(m, skein_model::text::utf8(lowered).ok()?)
-        }
-        _ => None,
-    }
-}
 
 #[cfg(test)]
 mod tests {
