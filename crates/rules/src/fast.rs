@@ -22,6 +22,7 @@ use rsigma_eval::matcher::GroupMode;
 use rsigma_eval::{
     CompiledDetection, CompiledDetectionItem, CompiledMatcher, CompiledRule, Event, EventValue,
 };
+use rsigma_ir::IrStrOp;
 use rsigma_parser::{ConditionExpr, Quantifier};
 use skein_model::json_text::decimal;
 
@@ -443,6 +444,21 @@ fn on_text(
             .lowered()
             .and_then(|lowered| pre_lowered(m, lowered))
             .unwrap_or_else(|| m.matches(value, event)),
+        // A string equal to another field's string (`tenants.home|fieldref`: ~every
+        // sign-in), where rsigma lower-cases both into new strings (two allocations) when
+        // the comparison ignores case.
+        CompiledMatcher::FieldRef {
+            field,
+            op: IrStrOp::Exact,
+            case_insensitive,
+        } if matches!(value, EventValue::Str(_)) => match event.get_field(field) {
+            None => false,
+            Some(EventValue::Str(other)) if !case_insensitive => text == other.as_ref(),
+            Some(EventValue::Str(other)) if t.is_ascii() && other.is_ascii() => {
+                text.eq_ignore_ascii_case(&other)
+            }
+            Some(_) => m.matches(value, event),
+        },
         _ => m.matches(value, event),
     }
 }
@@ -501,12 +517,12 @@ mod tests {
 
     use proptest::prelude::*;
 
-    /// An event with no fields (the string matchers never read one).
-    struct NoFields;
+    /// An event with one field, `ref`, or none (what `fieldref` matchers read).
+    struct RefField(Option<EventValue<'static>>);
 
-    impl Event for NoFields {
-        fn get_field(&self, _: &str) -> Option<EventValue<'_>> {
-            None
+    impl Event for RefField {
+        fn get_field(&self, name: &str) -> Option<EventValue<'_>> {
+            (name == "ref").then(|| self.0.clone()).flatten()
         }
         fn any_string_value(&self, _: &dyn Fn(&str) -> bool) -> bool {
             false
@@ -592,13 +608,31 @@ mod tests {
                     .collect(),
                 mode: if any { GroupMode::Any } else { GroupMode::All },
             });
-        prop_oneof![4 => single, 1 => automaton, 1 => group].prop_recursive(2, 8, 3, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AnyOf),
-                prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AllOf),
-                inner.prop_map(|m| CompiledMatcher::Not(Box::new(m))),
-            ]
-        })
+        // The value equal to (or containing, ...) field `ref`, or a field the event lacks.
+        let field_ref = (0u8..4, any::<bool>(), any::<bool>()).prop_map(|(op, ci, known)| {
+            CompiledMatcher::FieldRef {
+                field: if known { "ref" } else { "other" }.to_string(),
+                op: [
+                    IrStrOp::Exact,
+                    IrStrOp::Contains,
+                    IrStrOp::StartsWith,
+                    IrStrOp::EndsWith,
+                ][usize::from(op)],
+                case_insensitive: ci,
+            }
+        });
+        prop_oneof![4 => single, 1 => automaton, 1 => group, 2 => field_ref].prop_recursive(
+            2,
+            8,
+            3,
+            |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AnyOf),
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AllOf),
+                    inner.prop_map(|m| CompiledMatcher::Not(Box::new(m))),
+                ]
+            },
+        )
     }
 
     fn value() -> impl Strategy<Value = EventValue<'static>> {
@@ -620,14 +654,71 @@ mod tests {
         ]
     }
 
+    #[test]
+    fn field_references_compare_with_the_other_field() {
+        let equal = |ci: bool, a: &str, b: &str| {
+            let m = CompiledMatcher::FieldRef {
+                field: "ref".into(),
+                op: IrStrOp::Exact,
+                case_insensitive: ci,
+            };
+            let v = EventValue::Str(a.to_string().into());
+            let event = RefField(Some(EventValue::Str(b.to_string().into())));
+            let ours = matches(&m, &v, &event);
+            assert_eq!(ours, m.matches(&v, &event), "{ci} {a:?} {b:?}");
+            ours
+        };
+        assert!(equal(false, "aB", "aB"));
+        assert!(!equal(false, "aB", "ab"));
+        assert!(equal(true, "aB", "Ab"));
+        assert!(!equal(true, "aB", "a"));
+        assert!(equal(true, "É", "é"));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
 
         /// The allocation-free comparisons answer as rsigma's matcher does, for any text,
         /// ASCII or not, and any nesting.
         #[test]
-        fn matching_agrees_with_rsigma(m in matcher(), v in value()) {
-            prop_assert_eq!(matches(&m, &v, &NoFields), m.matches(&v, &NoFields));
+        fn matching_agrees_with_rsigma(
+            m in matcher(),
+            v in value(),
+            other in prop::option::of(value()),
+        ) {
+            let event = RefField(other);
+            prop_assert_eq!(matches(&m, &v, &event), m.matches(&v, &event));
+        }
+
+        /// `fieldref` equality on text against the other field's text: the same text, the
+        /// same in another case, or any value.
+        #[test]
+        fn field_references_agree_with_rsigma(
+            ci in any::<bool>(),
+            text in "[aAbBéÉ\u{130}]{0,4}",
+            flips in any::<u8>(),
+            other in prop_oneof![2 => Just(None), 1 => value().prop_map(Some)],
+        ) {
+            let m = CompiledMatcher::FieldRef {
+                field: "ref".into(),
+                op: IrStrOp::Exact,
+                case_insensitive: ci,
+            };
+            let flipped: String = text
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if flips & (1 << (i % 8)) != 0 {
+                        c.to_uppercase().next().unwrap_or(c)
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            let other = other.unwrap_or(EventValue::Str(flipped.into()));
+            let event = RefField(Some(other));
+            let v = EventValue::Str(text.into());
+            prop_assert_eq!(matches(&m, &v, &event), m.matches(&v, &event));
         }
     }
 }
