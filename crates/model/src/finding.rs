@@ -109,14 +109,34 @@ impl FromStr for EntityRole {
 
 /// An entity named by a finding, with its role and, where known, a readable name (the UPN of
 /// a user whose id is an object id).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub struct FindingEntity {
     #[serde(rename = "type")]
     pub entity_type: EntityType,
     pub id: String,
     pub role: EntityRole,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub name: Option<String>,
+}
+
+/// In JSON (findings as stored and printed) an entity without a name has no `name`; a
+/// binary layout (the correlation state's, postcard) has every field in its place, as such
+/// a layout must.
+impl Serialize for FindingEntity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let omit_name = self.name.is_none() && s.is_human_readable();
+        let mut st = s.serialize_struct("FindingEntity", if omit_name { 3 } else { 4 })?;
+        st.serialize_field("type", &self.entity_type)?;
+        st.serialize_field("id", &self.id)?;
+        st.serialize_field("role", &self.role)?;
+        if omit_name {
+            st.skip_field("name")?;
+        } else {
+            st.serialize_field("name", &self.name)?;
+        }
+        st.end()
+    }
 }
 
 /// One finding, as stored and printed (SPEC §5).

@@ -8,7 +8,8 @@
 //!
 //! Every event type here round-trips through both `serde_json` and `postcard` (the store's
 //! encoding), so no field uses `skip_serializing_if`, `flatten` or untagged enums. Findings
-//! ([`Finding`]) are JSON only: their `fields` are free-form.
+//! ([`Finding`]) are JSON only: their `fields` are free-form. [`FindingEntity`] also goes
+//! into the correlation state's postcard, with its `name` always in place there.
 //!
 //! The hot encodings of this data are also here, beside the types whose every field they
 //! name (a field added and not encoded does not compile), each checked against serde by

@@ -46,8 +46,8 @@ pub struct AbsenceState {
     episodes: StateMap<String, Episode>,
 }
 
-/// The time of the latest event of a key tuple. Saved as one time; a state saved by an
-/// earlier build, which kept every time (oldest first), is read as its latest.
+/// The time of the latest event of a key tuple. Saved as one time; a JSON state saved by
+/// an earlier build, which kept every time (oldest first), is read as its latest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 struct LatestTime(DateTime<Utc>);
@@ -75,7 +75,12 @@ impl<'de> Deserialize<'de> for LatestTime {
                     .ok_or_else(|| serde::de::Error::invalid_length(0, &self))
             }
         }
-        d.deserialize_any(Either)
+        if d.is_human_readable() {
+            d.deserialize_any(Either)
+        } else {
+            // A binary layout (the checkpoint's) only ever held one time.
+            skein_model::time::deserialize(d).map(LatestTime)
+        }
     }
 }
 

@@ -73,8 +73,9 @@ fn sweep(rule: &Correlation, st: &mut State, now: DateTime<Utc>, out: &mut Vec<F
 const PARALLEL_FROM: usize = 20_000;
 /// Signals between two sweeps of a correlation's idle state.
 const SWEEP_EVERY: u64 = 4_096;
-/// Version of the saved state's layout.
-const CHECKPOINT_VERSION: u32 = 4;
+/// Version of the saved state's layout: postcard (serde's binary form) from version 5;
+/// JSON before. Restoring a 4.4 MB state from JSON was ~0.02 s of a 0.25 s sweep.
+const CHECKPOINT_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum State {
@@ -170,14 +171,23 @@ impl<'r> Correlator<'r> {
         fingerprint: &str,
         saved: &[u8],
     ) -> Result<Correlator<'r>, CheckpointError> {
-        let s: Saved = serde_json::from_slice(saved)
-            .map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
-        if s.version != CHECKPOINT_VERSION {
+        // The layout version is read first, so that a state of another layout is named as
+        // such (earlier builds saved JSON: `{` first).
+        if saved.first() == Some(&b'{') {
             return Err(CheckpointError::Unreadable(format!(
-                "layout version {} (this build reads {CHECKPOINT_VERSION})",
-                s.version
+                "the JSON layout of an earlier build (this build reads binary layout \
+                 {CHECKPOINT_VERSION})"
             )));
         }
+        let (version, _) = postcard::take_from_bytes::<u32>(saved)
+            .map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        if version != CHECKPOINT_VERSION {
+            return Err(CheckpointError::Unreadable(format!(
+                "layout version {version} (this build reads {CHECKPOINT_VERSION})"
+            )));
+        }
+        let s: Saved =
+            postcard::from_bytes(saved).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
         let ids: Vec<&str> = rules.correlations().iter().map(|c| c.id.as_str()).collect();
         let saved_ids: Vec<&str> = s.states.iter().map(|(id, ..)| id.as_str()).collect();
         if s.fingerprint != fingerprint || ids != saved_ids {
@@ -208,7 +218,7 @@ impl<'r> Correlator<'r> {
                 .map(|((c, st), n)| (c.id.clone(), st.clone(), *n))
                 .collect(),
         };
-        serde_json::to_vec(&saved).map_err(|e| CheckpointError::Unsavable(e.to_string()))
+        postcard::to_allocvec(&saved).map_err(|e| CheckpointError::Unsavable(e.to_string()))
     }
 
     /// Runs correlations on threads of their own from `n` signals in one call (default

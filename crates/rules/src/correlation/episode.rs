@@ -56,7 +56,35 @@ pub struct Episode {
     pub values: BTreeMap<String, String>,
     pub distinct: u64,
     /// Rule-specific values.
+    #[serde(with = "fields_text")]
     pub fields: Map<String, Value>,
+}
+
+/// An episode's `fields` in a binary layout (the checkpoint's) as their JSON text: a
+/// `serde_json::Value` can only be read from a format that describes itself. In JSON they
+/// are the object they are.
+mod fields_text {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::{Map, Value};
+
+    pub fn serialize<S: Serializer>(fields: &Map<String, Value>, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            fields.serialize(s)
+        } else {
+            serde_json::to_string(fields)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
+        if d.is_human_readable() {
+            Map::deserialize(d)
+        } else {
+            let text = <&str>::deserialize(d)?;
+            serde_json::from_str(text).map_err(D::Error::custom)
+        }
+    }
 }
 
 impl Episode {

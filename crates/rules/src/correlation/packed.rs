@@ -14,6 +14,7 @@
 //! vector of vectors of strings, one allocation per alternative. A [`Place`] keeps its
 //! address, city and country in one string. Both are saved in the layout they always had.
 
+use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use skein_model::{EntityRole, EntityType, FindingEntity};
 
@@ -190,7 +191,14 @@ impl std::fmt::Debug for PackedEntities {
 
 impl Serialize for PackedEntities {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter().map(PackedEntity::to_owned))
+        // A binary layout writes a list's length first: counted before (the packed form
+        // has no count of its own).
+        let count = self.iter().count();
+        let mut seq = serializer.serialize_seq(Some(count))?;
+        for e in self.iter() {
+            seq.serialize_element(&e.to_owned())?;
+        }
+        seq.end()
     }
 }
 
@@ -279,7 +287,9 @@ impl std::fmt::Debug for ShownKeys {
 /// of the keys of earlier builds, which kept every alternative.
 impl Serialize for ShownKeys {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.firsts().map(|first| [first]))
+        // (Each key a one-element list: a slice, not an array, which a binary layout writes
+        // as a tuple, without the length a list is read with.)
+        serializer.collect_seq(self.firsts().map(|first| vec![first]))
     }
 }
 

@@ -151,6 +151,58 @@ fn signals_older_than_the_saved_state_are_refused() {
     assert!(other.is_err());
 }
 
+#[test]
+fn a_saved_state_in_another_layout_is_refused_by_name() {
+    let rules = shipped();
+    let signals = sorted_signals(&rules, 11, 300);
+    let mut c = Correlator::new(&rules, "t");
+    let mut out = Vec::new();
+    c.process(signals, &mut out).expect("in order");
+    let saved = c.checkpoint().expect("saves");
+    assert!(Correlator::restore(&rules, "t", &saved).is_ok());
+    // Earlier builds saved JSON.
+    let earlier = br#"{"version":4,"fingerprint":"t","watermark":null,"states":[]}"#;
+    let err = Correlator::restore(&rules, "t", earlier)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("JSON layout"), "{err}");
+    // Another binary layout version.
+    let mut other = saved.clone();
+    other[0] = 4;
+    let err = Correlator::restore(&rules, "t", &other)
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("layout version 4"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A damaged saved state (bytes changed, cut or added) is an error or a state, never a
+    /// panic.
+    #[test]
+    fn damaged_saved_states_never_panic(
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        cut in any::<bool>(),
+        extra in proptest::collection::vec(any::<u8>(), 0..4),
+    ) {
+        let rules = shipped();
+        let mut c = Correlator::new(&rules, "t");
+        let mut out = Vec::new();
+        c.process(sorted_signals(&rules, 3, 200), &mut out).expect("in order");
+        let mut saved = c.checkpoint().expect("saves");
+        let i = at.index(saved.len());
+        if cut {
+            saved.truncate(i);
+        } else {
+            saved[i] = byte;
+        }
+        saved.extend(extra);
+        let _ = Correlator::restore(&rules, "t", &saved);
+    }
+}
+
 /// Rules written for these tests: two per-event rules and temporal / chain correlations
 /// over them, grouped or joined by address.
 const TEST_RULES: &str = r#"
