@@ -105,6 +105,30 @@ impl EntityType {
             EntityType::Token | EntityType::AwsPrincipal | EntityType::AwsSession => id.to_string(),
         })
     }
+
+    /// True when `id` is already in canonical form ([`EntityType::canonical_id`] would give
+    /// it back unchanged), answered without making the copy: entities are named for every
+    /// finding and signal, and their ids (object ids, names in lower case, key ids in upper
+    /// case) nearly always are. `false` means only "not known to be": addresses are always
+    /// parsed.
+    pub fn is_canonical(self, id: &str) -> bool {
+        let bytes = id.as_bytes();
+        let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
+            return false;
+        };
+        // `trim` removes Unicode white space: only ASCII graphic ends are known to stay.
+        if !first.is_ascii_graphic() || !last.is_ascii_graphic() {
+            return false;
+        }
+        match self {
+            EntityType::User | EntityType::App | EntityType::Tenant | EntityType::Storage => {
+                id.is_ascii() && !bytes.iter().any(u8::is_ascii_uppercase)
+            }
+            EntityType::AwsKey => !bytes.iter().any(u8::is_ascii_lowercase),
+            EntityType::Ip => false,
+            EntityType::Token | EntityType::AwsPrincipal | EntityType::AwsSession => true,
+        }
+    }
 }
 
 impl fmt::Display for EntityType {
@@ -199,6 +223,36 @@ mod tests {
             let v4 = std::net::Ipv4Addr::from(v4).to_string();
             proptest::prop_assert_eq!(EntityType::Ip.canonical_id(&v4), Some(v4.clone()));
         }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// An id said to be canonical is the one `canonical_id` gives, for every type: ids
+        /// in either case, with spaces (ASCII or not) at either end, non-ASCII letters whose
+        /// lower case differs, and empty ones.
+        #[test]
+        fn an_id_said_canonical_is_its_canonical_form(
+            ty in proptest::sample::select(EntityType::ALL.to_vec()),
+            id in "[ \u{a0}\u{3000}]?[a-zA-Z0-9@._:-]{0,12}[ÄäİΣσ]?[ \u{a0}]?",
+        ) {
+            if ty.is_canonical(&id) {
+                proptest::prop_assert_eq!(ty.canonical_id(&id), Some(id.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn common_ids_are_known_canonical() {
+        assert!(EntityType::User.is_canonical("1f0c3a5e-2b1d-4c1e-9d7f-00aa11bb22cc"));
+        assert!(EntityType::User.is_canonical("alice@contoso.com"));
+        assert!(!EntityType::User.is_canonical("Alice@contoso.com"));
+        assert!(!EntityType::User.is_canonical(" alice@contoso.com"));
+        assert!(!EntityType::User.is_canonical("zoë@contoso.com"));
+        assert!(EntityType::AwsKey.is_canonical("AKIA123"));
+        assert!(!EntityType::AwsKey.is_canonical("akia123"));
+        assert!(!EntityType::Ip.is_canonical("10.0.0.1"));
+        assert!(!EntityType::Token.is_canonical(""));
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn push(
 ) {
     let made;
     let id = match id {
-        Some(id) if canonical && !id.is_empty() => id,
+        Some(id) if (canonical && !id.is_empty()) || ty.is_canonical(id) => id,
         Some(id) => match EntityRef::new(ty, id) {
             Some(r) => {
                 made = r.id;
