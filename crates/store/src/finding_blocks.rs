@@ -147,7 +147,7 @@ fn head_bytes(value: &[u8]) -> Result<&[u8], String> {
 }
 
 /// A head as [`decode_head_refs`] gives it: its strings borrowed from the block value.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Eq, Deserialize)]
 pub(crate) struct EntryHeadRef<'a> {
     pub id: &'a str,
     pub rule: &'a str,
@@ -159,8 +159,64 @@ pub(crate) struct EntryHeadRef<'a> {
 
 /// The heads of a block value, borrowed from it, without decompressing its body (the index
 /// of stored findings reads every block's heads and keeps no strings).
+///
+/// Read by [`heads_in_place`], a reader of exactly this postcard layout, and by postcard
+/// itself when that one gives up (on anything but the layout written here, which also
+/// gives postcard's error): a sweep loads the index of every stored finding, and serde's
+/// visitors were ~600 instructions a head (116k heads).
 pub(crate) fn decode_head_refs(value: &[u8]) -> Result<Vec<EntryHeadRef<'_>>, String> {
-    from_postcard(head_bytes(value)?, "block head")
+    let head = head_bytes(value)?;
+    match heads_in_place(head) {
+        Some(heads) => Ok(heads),
+        None => from_postcard(head, "block head"),
+    }
+}
+
+/// The postcard of `Vec<EntryHeadRef>` read by hand: a varint count, then per head two
+/// strings (varint length, UTF-8 bytes) and two varints (the `u128` digest, the `u32`
+/// length). `None` at the first byte it does not expect, including varints longer than it
+/// reads (postcard accepts a few more) and anything after the last head.
+fn heads_in_place(bytes: &[u8]) -> Option<Vec<EntryHeadRef<'_>>> {
+    /// A varint of at most `max_bytes` bytes whose last byte is at most `last_max`.
+    fn varint(bytes: &[u8], at: &mut usize, max_bytes: usize, last_max: u8) -> Option<u128> {
+        let mut out = 0u128;
+        for i in 0..max_bytes {
+            let b = *bytes.get(*at)?;
+            *at += 1;
+            out |= u128::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return (i + 1 < max_bytes || b <= last_max).then_some(out);
+            }
+        }
+        None
+    }
+    fn text<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a str> {
+        // Lengths below 2^28 (a head is far shorter).
+        let len = varint(bytes, at, 4, 0x7f)? as usize;
+        let end = at.checked_add(len)?;
+        let text = skein_model::text::utf8(bytes.get(*at..end)?).ok()?;
+        *at = end;
+        Some(text)
+    }
+    let mut at = 0;
+    let count = varint(bytes, &mut at, 4, 0x7f)? as usize;
+    // Not reserved from `count` beyond what the bytes can hold (a head takes 4 bytes at
+    // least): a damaged count must not allocate.
+    let mut heads = Vec::with_capacity(count.min(bytes.len() / 4));
+    for _ in 0..count {
+        let id = text(bytes, &mut at)?;
+        let rule = text(bytes, &mut at)?;
+        // postcard's widest: 19 bytes for a u128 (the last holds 2 bits), 5 for a u32.
+        let digest = varint(bytes, &mut at, 19, 0x03)?;
+        let len = u32::try_from(varint(bytes, &mut at, 5, 0x0f)?).ok()?;
+        heads.push(EntryHeadRef {
+            id,
+            rule,
+            digest,
+            len,
+        });
+    }
+    (at == bytes.len()).then_some(heads)
 }
 
 /// Every finding of a block value.
@@ -285,6 +341,31 @@ mod tests {
         assert!(decode(&rebuilt).unwrap_err().contains("bytes of findings"));
     }
 
+    #[test]
+    fn varints_past_their_width_are_left_to_postcard() {
+        // One head: id "a", rule "r", then a 19-byte digest whose last byte has a bit past
+        // 128, and a 6-byte length: postcard refuses both.
+        let mut bytes = vec![1, 1, b'a', 1, b'r'];
+        bytes.extend([0xff; 18]);
+        bytes.push(0x04);
+        bytes.push(0);
+        assert!(heads_in_place(&bytes).is_none());
+        assert!(from_postcard::<Vec<EntryHeadRef>>(&bytes, "block head").is_err());
+        let mut bytes = vec![1, 1, b'a', 1, b'r', 0];
+        bytes.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+        assert!(heads_in_place(&bytes).is_none());
+        assert!(from_postcard::<Vec<EntryHeadRef>>(&bytes, "block head").is_err());
+        // The widest of both, as written.
+        let mut bytes = vec![1, 1, b'a', 1, b'r'];
+        bytes.extend([0xff; 18]);
+        bytes.push(0x03);
+        bytes.extend([0xff, 0xff, 0xff, 0xff, 0x0f]);
+        let ours = heads_in_place(&bytes).expect("read");
+        assert_eq!(ours[0].digest, u128::MAX);
+        assert_eq!(ours[0].len, u32::MAX);
+        assert_eq!(Some(ours), from_postcard(&bytes, "block head").ok());
+    }
+
     proptest! {
         #[test]
         fn arbitrary_values_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -307,6 +388,37 @@ mod tests {
             prop_assert_eq!(decode(&value).unwrap(), entries.clone());
             let heads: Vec<EntryHead> = entries.iter().map(|e| e.head.clone()).collect();
             prop_assert_eq!(decode_heads(&value).unwrap(), heads);
+        }
+
+        /// The hand-written reader gives what postcard gives, on any heads (digests and
+        /// lengths over their whole range), and on their encodings damaged (bytes changed,
+        /// cut or added); where it gives up, postcard is asked.
+        #[test]
+        fn heads_read_as_postcard_reads_them(
+            heads in proptest::collection::vec(
+                ("\\PC{0,20}", "\\PC{0,12}", any::<u128>(), any::<u32>()), 0..20),
+            damage in proptest::option::of((any::<prop::sample::Index>(), any::<u8>(), 0u8..3)),
+        ) {
+            let out: Vec<EntryHeadOut> = heads
+                .iter()
+                .map(|(id, rule, digest, len)| EntryHeadOut { id, rule, digest: *digest, len: *len })
+                .collect();
+            let mut bytes = postcard::to_allocvec(&out).unwrap();
+            if let Some((at, byte, how)) = damage {
+                let i = at.index(bytes.len());
+                match how {
+                    0 => bytes[i] = byte,
+                    1 => bytes.truncate(i),
+                    _ => bytes.insert(i, byte),
+                }
+            }
+            let by_postcard: Option<Vec<EntryHeadRef>> = from_postcard(&bytes, "block head").ok();
+            if let Some(ours) = heads_in_place(&bytes) {
+                prop_assert_eq!(Some(ours), by_postcard);
+            }
+            if damage.is_none() {
+                prop_assert!(heads_in_place(&bytes).is_some(), "the layout written is read");
+            }
         }
     }
 }

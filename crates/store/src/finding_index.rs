@@ -26,13 +26,23 @@ impl FindingKey {
     /// The key of `id`: one key per id (`F-00AB…` in upper case is another id than
     /// `F-00ab…`, so only the lowercase form is [`FindingKey::Stable`]).
     pub(crate) fn of(id: &str) -> FindingKey {
-        let stable = id.strip_prefix("F-").filter(|hex| {
-            hex.len() == 16
-                && hex
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        });
-        match stable.and_then(|hex| u64::from_str_radix(hex, 16).ok()) {
+        // The digits read as they are checked, in one pass (loading the index keys every
+        // stored finding).
+        let stable = || -> Option<u64> {
+            let hex = id.strip_prefix("F-")?;
+            if hex.len() != 16 {
+                return None;
+            }
+            hex.bytes().try_fold(0u64, |bits, b| {
+                let digit = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => return None,
+                };
+                Some(bits << 4 | u64::from(digit))
+            })
+        };
+        match stable() {
             Some(bits) => FindingKey::Stable(bits),
             None => FindingKey::Other(id.into()),
         }
