@@ -100,7 +100,10 @@ fn on_list(view: &EventView<'_>, bound: &BoundList) -> bool {
                 .is_some_and(|ip| nets.iter().any(|n| n.contains(&ip)));
         }
     }
-    let value = view.get_field(&bound.lookup);
+    let value = match bound.resolved {
+        Some(field) => view.value(field),
+        None => view.get_field(&bound.lookup),
+    };
     let owned: Option<EventValue<'_>> = match value {
         Some(EventValue::Int(n)) => Some(EventValue::Str(Cow::Owned(n.to_string()))),
         other => other,

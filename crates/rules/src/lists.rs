@@ -88,7 +88,8 @@ pub struct Window {
 #[derive(Debug, Clone)]
 pub enum ListMatcher {
     Ip(Vec<IpNet>),
-    Text(HashSet<String>),
+    /// Entries lower-cased. (foldhash: every event of a rule with a list looks one up.)
+    Text(HashSet<String, foldhash::fast::RandomState>),
     Window(Vec<Window>),
 }
 
@@ -172,24 +173,53 @@ impl ListMatcher {
             }),
             ListMatcher::Text(set) => values
                 .iter()
-                .any(|v| set.contains(ascii_lowercase_cow(v.trim()).as_ref())),
+                .any(|v| with_lowered(v.trim(), |v| set.contains(v))),
             ListMatcher::Window(windows) => windows.iter().any(|w| {
                 w.start <= time
                     && time < w.end
                     && (w.only.is_empty()
-                        || values.iter().any(|v| {
-                            let v = ascii_lowercase_cow(v.trim());
-                            w.only.iter().any(|o| o == v.as_ref())
-                        }))
+                        || values
+                            .iter()
+                            .any(|v| with_lowered(v.trim(), |v| w.only.iter().any(|o| o == v))))
             }),
         }
     }
+}
+
+/// Longest text [`with_lowered`] lower-cases on the stack.
+const LOWERED_ON_STACK: usize = 64;
+
+/// `f` of `text` lower-cased as `ascii_lowercase_cow` lower-cases it, short ASCII text on
+/// the stack rather than in a new string (countries and names are looked up for every
+/// sign-in of a rule with a list, and most have capitals).
+fn with_lowered<R>(text: &str, f: impl FnOnce(&str) -> R) -> R {
+    if text.len() <= LOWERED_ON_STACK && text.is_ascii() {
+        let mut buf = [0u8; LOWERED_ON_STACK];
+        let lowered = &mut buf[..text.len()];
+        lowered.copy_from_slice(text.as_bytes());
+        lowered.make_ascii_lowercase();
+        // (ASCII is UTF-8.)
+        if let Ok(lowered) = skein_model::text::utf8(lowered) {
+            return f(lowered);
+        }
+    }
+    f(ascii_lowercase_cow(text).as_ref())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Text is lower-cased as rsigma's `ascii_lowercase_cow` does, on the stack or not.
+        #[test]
+        fn lowered_as_rsigma_lowers(text in "[a-zA-Z0-9 .@İÉé]{0,70}") {
+            let ours = with_lowered(&text, str::to_string);
+            prop_assert_eq!(ours, ascii_lowercase_cow(&text).into_owned());
+        }
+    }
 
     fn t(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, h, 0, 0).unwrap()

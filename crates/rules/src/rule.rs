@@ -26,6 +26,8 @@ pub struct BoundList {
     pub field: String,
     /// The name evaluation uses for it: its token when it resolves to a model field.
     pub(crate) lookup: String,
+    /// The model field it resolves to, read without looking its name up for each event.
+    pub(crate) resolved: Option<fields::Field>,
     /// Whether the field is the event's source address (looked up as an address, without
     /// printing and parsing it).
     pub(crate) is_src_ip: bool,
@@ -308,6 +310,10 @@ fn bind(
         list: r.list.clone(),
         field: r.field.clone(),
         lookup,
+        resolved: match resolved {
+            Resolution::Field(f) => Some(f),
+            Resolution::Raw => None,
+        },
         is_src_ip: resolved == Resolution::Field(fields::Field::SrcIp),
         matcher,
     })
