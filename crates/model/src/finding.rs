@@ -2,7 +2,8 @@
 //!
 //! Field names are part of the product's interface (tools parse them), so they are fixed here
 //! and covered by a test. Findings are stored and exchanged as JSON; unlike [`crate::Event`]
-//! they are not postcard-encoded (their `fields` are free-form JSON).
+//! they are not postcard-encoded (their `fields` are free-form JSON). Their entities
+//! ([`FindingEntity`]) are, inside the correlation state a run saves for the next.
 
 use std::fmt;
 use std::str::FromStr;

@@ -18,8 +18,10 @@ struct Partial {
 }
 
 impl Partial {
-    fn last(&self) -> &Signal {
-        &self.events[self.events.len() - 1]
+    /// Its latest event (a chain has one from its first link on; a damaged saved state may
+    /// hold an empty one, which then waits for nothing).
+    fn last(&self) -> Option<&Signal> {
+        self.events.last()
     }
 }
 
@@ -52,7 +54,9 @@ impl ChainState {
             let Some(p) = self.waiting[k - 1].get(&key) else {
                 return;
             };
-            let last = p.last();
+            let Some(last) = p.last() else {
+                return;
+            };
             if s.time - last.time > within || last.anchor() == s.anchor() {
                 return;
             }
@@ -78,7 +82,10 @@ impl ChainState {
             out.push(ep.finding(rule));
             return;
         }
-        let last = &chain.last().keys;
+        let Some(last) = chain.last() else {
+            return;
+        };
+        let last = &last.keys;
         let next_key = tuple(last, own..last.len());
         // The most recent chain wins: it leaves the most time for the next link.
         self.waiting[k].insert(next_key, chain);
@@ -89,8 +96,14 @@ impl ChainState {
             return;
         };
         for (i, map) in self.waiting.iter_mut().enumerate() {
-            let within = links[i + 1].within.duration();
-            map.retain(|_, p| now - p.last().time <= within);
+            // (More maps than links only in a damaged saved state: nothing there can
+            // continue.)
+            let Some(link) = links.get(i + 1) else {
+                map.clear();
+                continue;
+            };
+            let within = link.within.duration();
+            map.retain(|_, p| p.last().is_some_and(|last| now - last.time <= within));
         }
     }
 

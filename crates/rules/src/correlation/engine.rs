@@ -186,8 +186,16 @@ impl<'r> Correlator<'r> {
                 "layout version {version} (this build reads {CHECKPOINT_VERSION})"
             )));
         }
-        let s: Saved =
-            postcard::from_bytes(saved).map_err(|e| CheckpointError::Unreadable(e.to_string()))?;
+        let s: Saved = match postcard::take_from_bytes(saved) {
+            Ok((s, [])) => s,
+            Ok((_, rest)) => {
+                return Err(CheckpointError::Unreadable(format!(
+                    "{} bytes after the state",
+                    rest.len()
+                )))
+            }
+            Err(e) => return Err(CheckpointError::Unreadable(e.to_string())),
+        };
         let ids: Vec<&str> = rules.correlations().iter().map(|c| c.id.as_str()).collect();
         let saved_ids: Vec<&str> = s.states.iter().map(|(id, ..)| id.as_str()).collect();
         if s.fingerprint != fingerprint || ids != saved_ids {

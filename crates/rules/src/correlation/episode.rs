@@ -81,8 +81,8 @@ mod fields_text {
         if d.is_human_readable() {
             Map::deserialize(d)
         } else {
-            let text = <&str>::deserialize(d)?;
-            serde_json::from_str(text).map_err(D::Error::custom)
+            let text = String::deserialize(d)?;
+            serde_json::from_str(&text).map_err(D::Error::custom)
         }
     }
 }

@@ -188,9 +188,11 @@ proptest! {
         extra in proptest::collection::vec(any::<u8>(), 0..4),
     ) {
         let rules = shipped();
+        let signals = sorted_signals(&rules, 3, 400);
+        let (before, after) = signals.split_at(signals.len() / 2);
         let mut c = Correlator::new(&rules, "t");
         let mut out = Vec::new();
-        c.process(sorted_signals(&rules, 3, 200), &mut out).expect("in order");
+        c.process(before.to_vec(), &mut out).expect("in order");
         let mut saved = c.checkpoint().expect("saves");
         let i = at.index(saved.len());
         if cut {
@@ -198,8 +200,45 @@ proptest! {
         } else {
             saved[i] = byte;
         }
-        saved.extend(extra);
-        let _ = Correlator::restore(&rules, "t", &saved);
+        saved.extend(extra.iter().copied());
+        // A state that still reads is used: later signals, sweeps and the flush must not
+        // panic on whatever it holds.
+        if let Ok(c) = Correlator::restore(&rules, "t", &saved) {
+            let mut c = c.parallel_from(0);
+            let _ = c.process(after.to_vec(), &mut out);
+            c.compact(&mut out);
+            c.flush(&mut out);
+        }
+        if !extra.is_empty() {
+            prop_assert!(Correlator::restore(&rules, "t", &saved).is_err(), "bytes after the state");
+        }
+    }
+
+    /// The temporal, ordered temporal and chain correlations of the test rules: saving
+    /// their state anywhere and continuing in a new correlator changes nothing.
+    #[test]
+    fn temporal_and_chain_runs_split_anywhere_equal_one_run(
+        records in proptest::collection::vec((0u32..60, 0usize..3, 0usize..3, any::<bool>()), 5..80),
+        cuts in proptest::collection::vec(0usize..200, 0..5),
+    ) {
+        let rules = test_rules();
+        let records: Vec<Value> = records
+            .iter()
+            .enumerate()
+            .map(|(i, &(minute, user, ip, ok))| {
+                signin(
+                    &format!("e{i}"),
+                    minute,
+                    ["a@x.com", "b@x.com", "c@x.com"][user],
+                    ["192.0.2.1", "192.0.2.2", "2001:db8::1"][ip],
+                    ok,
+                )
+            })
+            .collect();
+        let mut s = signals(&rules, &events(records));
+        s.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        let whole = one_pass(&rules, s.clone());
+        prop_assert_eq!(whole, split_runs(&rules, &s, &cuts));
     }
 }
 
