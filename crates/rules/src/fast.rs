@@ -307,8 +307,28 @@ fn item(i: &CompiledDetectionItem, resolved: Option<Field>, event: &impl ByField
         return value.is_some_and(|v| !v.is_null()) == expect;
     }
     match value {
-        Some(value) => matches(&i.matcher, &value, event),
+        Some(value) => {
+            let hit = matches(&i.matcher, &value, event);
+            discard(value);
+            hit
+        }
         None => matches!(i.matcher, CompiledMatcher::Null),
+    }
+}
+
+/// Drops `value`, without a call to its drop glue when it owns nothing: nearly every value
+/// an item reads is text borrowed from the event, a number or a flag, and the out-of-line
+/// `drop_in_place::<EventValue>` was ~1.5% of a full correlate's instructions (four calls
+/// per event). Forgetting a value that owns no memory frees nothing it should have.
+#[inline(always)]
+fn discard(value: EventValue<'_>) {
+    match value {
+        EventValue::Str(std::borrow::Cow::Borrowed(_))
+        | EventValue::Int(_)
+        | EventValue::Float(_)
+        | EventValue::Bool(_)
+        | EventValue::Null => std::mem::forget(value),
+        owning => drop(owning),
     }
 }
 
