@@ -18,9 +18,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
-use skein_model::{Finding, Source};
+use skein_model::Source;
 use skein_rules::{Correlator, EvalStats, RuleSet, Signal};
-use skein_store::{ReadMode, Store};
+use skein_store::{FindingRecord, ReadMode, Store};
 
 use crate::cli::{CorrelateArgs, ReportFormat};
 use crate::correlate_plan::{self, Plan, Start};
@@ -365,17 +365,23 @@ fn evaluate(
     // One slice is correlated and stored on a thread of its own while the next is read; the
     // channel holds one slice, so memory stays at about two slices' signals and findings.
     let (correlator, signal_count, correlate_secs) = std::thread::scope(|scope| -> Result<_> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<Vec<Signal>>, Vec<Finding>)>(1);
+        // A slice's signals, and its per-event findings encoded as stored (on the scanning
+        // threads, which made them: their ~40 allocations each are freed where they were
+        // made, and the JSON is written while they are in the cache).
+        type Slice = (Vec<Vec<Signal>>, Vec<FindingRecord>);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Slice>(1);
         let sink = &mut *sink;
         let consumer = scope.spawn(move || -> Result<(Correlator<'_>, u64, f64)> {
             let (mut count, mut secs) = (0u64, 0f64);
-            for (signals, mut found) in rx {
+            for (signals, records) in rx {
+                let mut found = Vec::new();
                 let started = Instant::now();
                 count += signals.iter().map(Vec::len).sum::<usize>() as u64;
                 correlator
                     .process_batches(signals, &mut found)
                     .context("correlating events in time order")?;
                 secs += started.elapsed().as_secs_f64();
+                sink.put_records(records)?;
                 sink.put(found)?;
             }
             Ok((correlator, count, secs))
@@ -383,13 +389,15 @@ fn evaluate(
         let mut read = || -> Result<()> {
             for (a, b) in slices(from, args.until, sources, stats) {
                 type Shared = (
-                    Vec<Finding>,
+                    Vec<FindingRecord>,
                     Vec<Vec<Signal>>,
                     EvalStats,
                     Option<DateTime<Utc>>,
+                    // The first finding that could not be encoded.
+                    Option<anyhow::Error>,
                 );
                 let shared: Mutex<Shared> =
-                    Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None));
+                    Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None, None));
                 let scan = store
                     .scan_chunks_of(sources, a, b, mode, threads, |events| {
                         let mut found = Vec::new();
@@ -408,16 +416,33 @@ fn evaluate(
                         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                         eval_nanos.fetch_add(nanos, Ordering::Relaxed);
                         progress.advance(events.len() as u64);
+                        let mut records = Vec::with_capacity(found.len());
+                        let mut failed = None;
+                        for f in &found {
+                            match crate::correlate_sink::record(f) {
+                                Ok(r) => records.push(r),
+                                Err(e) => {
+                                    failed.get_or_insert(e);
+                                }
+                            }
+                        }
+                        drop(found);
                         let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-                        guard.0.append(&mut found);
+                        guard.0.append(&mut records);
+                        if guard.4.is_none() {
+                            guard.4 = failed;
+                        }
                         guard.1.push(signals);
                         guard.2.merge(&st);
                         guard.3 = guard.3.max(newest);
                     })
                     .context("reading events from the store")?;
                 scanned += scan.events;
-                let (found, signals, st, newest) =
+                let (found, signals, st, newest, failed) =
                     shared.into_inner().unwrap_or_else(|p| p.into_inner());
+                if let Some(e) = failed {
+                    return Err(e);
+                }
                 all_stats.merge(&st);
                 latest = latest.max(newest);
                 if tx.send((signals, found)).is_err() {

@@ -31,22 +31,9 @@ pub struct RuleLine {
     pub suppressed: Vec<(String, u64)>,
 }
 
-/// The findings of `list` not stored exactly so according to `digests` (which is updated
-/// to what storing them gives: repeated ids, the last one wins, as in the store), encoded.
-fn changed_only(
-    digests: &mut HashMap<String, u128>,
-    list: Vec<Finding>,
-) -> Result<Vec<FindingRecord>> {
-    let mut out = Vec::new();
-    for f in list {
-        let record = FindingRecord::of(&f).with_context(|| format!("encoding finding {}", f.id))?;
-        let digest = skein_store::finding_digest(&record.json);
-        if digests.get(&record.id) != Some(&digest) {
-            digests.insert(record.id.clone(), digest);
-            out.push(record);
-        }
-    }
-    Ok(out)
+/// `f` encoded as stored.
+pub fn record(f: &Finding) -> Result<FindingRecord> {
+    FindingRecord::of(f).with_context(|| format!("encoding finding {}", f.id))
 }
 
 /// Where findings go as slices are evaluated: stored in batches of every rule (so memory
@@ -94,17 +81,30 @@ impl<'a> Sink<'a> {
 
     /// Stores `findings` (the last version of an id wins).
     pub fn put(&mut self, findings: Vec<Finding>) -> Result<()> {
+        let records = findings
+            .iter()
+            .map(record)
+            .collect::<Result<Vec<FindingRecord>>>()?;
+        self.put_records(records)
+    }
+
+    /// [`Sink::put`] for findings encoded already ([`record`]: the scanning threads encode
+    /// the findings of per-event rules where they made them, and drop them there).
+    pub fn put_records(&mut self, records: Vec<FindingRecord>) -> Result<()> {
         let started = Instant::now();
-        let mut by_rule: HashMap<String, Vec<Finding>> = HashMap::new();
-        for f in findings {
-            by_rule.entry(f.rule.clone()).or_default().push(f);
-        }
-        for (rule, list) in by_rule {
-            if self.rules.correlations().iter().any(|c| c.id == rule) {
-                let seen = self.produced.entry(rule.clone()).or_default();
-                self.total += list.iter().filter(|f| seen.insert(f.id.clone())).count();
+        for r in records {
+            if self.rules.correlations().iter().any(|c| c.id == r.rule) {
+                let fresh = match self.produced.get_mut(&r.rule) {
+                    Some(seen) => seen.insert(r.id.clone()),
+                    None => {
+                        self.produced
+                            .insert(r.rule.clone(), HashSet::from([r.id.clone()]));
+                        true
+                    }
+                };
+                self.total += usize::from(fresh);
             } else {
-                self.total += list.len();
+                self.total += 1;
             }
             if self.digests.is_none() && self.total >= DIGESTS_FROM {
                 // The pending findings first: the digests must be those of every version
@@ -117,23 +117,18 @@ impl<'a> Sink<'a> {
                         .context("reading the stored findings' digests")?,
                 );
             }
-            match &mut self.digests {
-                // Compared and encoded once: only the changed ones reach the store.
-                Some(digests) => {
-                    let records = changed_only(digests, list)?;
-                    self.touched.extend(records.iter().map(|r| r.id.clone()));
-                    self.pending.extend(records);
+            // Once the digests are loaded, only the findings not stored exactly so reach
+            // the store (and mark their cases touched); the digests follow what storing
+            // them gives (repeated ids: the last one wins, as in the store).
+            if let Some(digests) = &mut self.digests {
+                let digest = skein_store::finding_digest(&r.json);
+                if digests.get(&r.id) == Some(&digest) {
+                    continue;
                 }
-                None => {
-                    for f in list {
-                        self.touched.insert(f.id.clone());
-                        self.pending.push(
-                            FindingRecord::of(&f)
-                                .with_context(|| format!("encoding finding {}", f.id))?,
-                        );
-                    }
-                }
+                digests.insert(r.id.clone(), digest);
             }
+            self.touched.insert(r.id.clone());
+            self.pending.push(r);
         }
         if self.pending.len() >= FINDINGS_PER_BATCH {
             self.write_pending()?;
