@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -388,63 +387,54 @@ fn evaluate(
         });
         let mut read = || -> Result<()> {
             for (a, b) in slices(from, args.until, sources, stats) {
-                type Shared = (
-                    Vec<FindingRecord>,
-                    Vec<Vec<Signal>>,
-                    EvalStats,
-                    Option<DateTime<Utc>>,
-                    // The first finding that could not be encoded.
-                    Option<anyhow::Error>,
-                );
-                let shared: Mutex<Shared> =
-                    Mutex::new((Vec::new(), Vec::new(), rules.new_stats(), None, None));
                 let scan = store
-                    .scan_chunks_of(sources, a, b, mode, threads, |events| {
-                        let mut found = Vec::new();
-                        // Sized for two signals per event (a located successful sign-in
-                        // gives two): growing it moved every signal (~170 bytes) several
-                        // times. A chunk has at most 128 events.
-                        let mut signals = Vec::with_capacity(events.len() * 2);
-                        let mut st = rules.new_stats();
-                        let mut newest: Option<DateTime<Utc>> = None;
-                        let started = Instant::now();
-                        let mut memo = rules.memo();
-                        for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
-                            rules.evaluate_signals(&mut memo, e, &mut found, &mut signals, &mut st);
-                            newest = newest.max(Some(e.time));
-                        }
-                        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                        eval_nanos.fetch_add(nanos, Ordering::Relaxed);
-                        progress.advance(events.len() as u64);
-                        let mut records = Vec::with_capacity(found.len());
-                        let mut failed = None;
-                        for f in &found {
-                            match crate::correlate_sink::record(f) {
-                                Ok(r) => records.push(r),
-                                Err(e) => {
-                                    failed.get_or_insert(e);
-                                }
+                    .scan_chunks_with(
+                        sources,
+                        a,
+                        b,
+                        mode,
+                        threads,
+                        || SliceOnThread::new(rules),
+                        |st, events| {
+                            let started = Instant::now();
+                            for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
+                                rules.evaluate_signals(
+                                    &mut st.memo,
+                                    e,
+                                    &mut st.found,
+                                    &mut st.signals,
+                                    &mut st.stats,
+                                );
+                                st.newest = st.newest.max(Some(e.time));
                             }
-                        }
-                        drop(found);
-                        let mut guard = shared.lock().unwrap_or_else(|p| p.into_inner());
-                        guard.0.append(&mut records);
-                        if guard.4.is_none() {
-                            guard.4 = failed;
-                        }
-                        guard.1.push(signals);
-                        guard.2.merge(&st);
-                        guard.3 = guard.3.max(newest);
-                    })
+                            let nanos =
+                                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                            eval_nanos.fetch_add(nanos, Ordering::Relaxed);
+                            progress.advance(events.len() as u64);
+                            st.keep();
+                        },
+                    )
                     .context("reading events from the store")?;
-                scanned += scan.events;
-                let (found, signals, st, newest, failed) =
-                    shared.into_inner().unwrap_or_else(|p| p.into_inner());
-                if let Some(e) = failed {
-                    return Err(e);
+                scanned += scan.0.events;
+                let (mut found, mut signals) = (Vec::new(), Vec::new());
+                for st in scan.1 {
+                    if let Some(e) = st.failed {
+                        return Err(e);
+                    }
+                    all_stats.merge(&st.stats);
+                    latest = latest.max(st.newest);
+                    // (The first thread's lists are taken whole, not copied.)
+                    if found.is_empty() {
+                        found = st.records;
+                    } else {
+                        found.extend(st.records);
+                    }
+                    if signals.is_empty() {
+                        signals = st.batches;
+                    } else {
+                        signals.extend(st.batches);
+                    }
                 }
-                all_stats.merge(&st);
-                latest = latest.max(newest);
                 if tx.send((signals, found)).is_err() {
                     // The consumer stopped on an error: it is reported below.
                     break;
@@ -482,6 +472,56 @@ fn evaluate(
         signals: signal_count,
         correlate_secs,
     })
+}
+
+/// What one scanning thread gathers over a slice: per chunk of events (at most 24), the
+/// signals as one batch and the per-event findings encoded as stored (on the thread that
+/// made them: their ~40 allocations each are freed where they were made, and the JSON is
+/// written while they are in the cache); the memo and counts are the thread's, kept from
+/// chunk to chunk.
+struct SliceOnThread {
+    memo: skein_rules::Memo,
+    stats: EvalStats,
+    /// The chunk's findings and signals, before they are kept.
+    found: Vec<skein_model::Finding>,
+    signals: Vec<Signal>,
+    records: Vec<FindingRecord>,
+    batches: Vec<Vec<Signal>>,
+    newest: Option<DateTime<Utc>>,
+    /// The first finding that could not be encoded.
+    failed: Option<anyhow::Error>,
+}
+
+impl SliceOnThread {
+    fn new(rules: &RuleSet) -> SliceOnThread {
+        SliceOnThread {
+            memo: rules.memo(),
+            stats: rules.new_stats(),
+            found: Vec::new(),
+            signals: Vec::new(),
+            records: Vec::new(),
+            batches: Vec::new(),
+            newest: None,
+            failed: None,
+        }
+    }
+
+    /// Keeps the chunk's findings (encoded) and signals (as a batch of their exact size).
+    fn keep(&mut self) {
+        for f in self.found.drain(..) {
+            match crate::correlate_sink::record(&f) {
+                Ok(r) => self.records.push(r),
+                Err(e) => {
+                    self.failed.get_or_insert(e);
+                }
+            }
+        }
+        if !self.signals.is_empty() {
+            let mut batch = Vec::with_capacity(self.signals.len());
+            batch.append(&mut self.signals);
+            self.batches.push(batch);
+        }
+    }
 }
 
 fn report(

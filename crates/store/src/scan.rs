@@ -154,6 +154,38 @@ impl Store {
     where
         F: Fn(&[Event]) + Sync,
     {
+        self.scan_chunks_with(
+            sources,
+            from,
+            to,
+            mode,
+            threads,
+            || (),
+            |_, events| f(events),
+        )
+        .map(|(stats, _)| stats)
+    }
+
+    /// [`Store::scan_chunks_of`] with a state per thread: each thread makes one with
+    /// `init` and passes it to `f` with every chunk it reads; the states come back with the
+    /// counts (in no particular order). What a caller gathers per chunk (buffers, counts,
+    /// results) is then gathered per thread, without a lock or an allocation per chunk (a
+    /// chunk holds at most 24 events).
+    pub fn scan_chunks_with<S, I, F>(
+        &self,
+        sources: &[Source],
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        mode: ReadMode,
+        threads: usize,
+        init: I,
+        f: F,
+    ) -> Result<(ScanStats, Vec<S>)>
+    where
+        S: Send,
+        I: Fn() -> S + Sync,
+        F: Fn(&mut S, &[Event]) + Sync,
+    {
         let feed = Feed {
             store: self,
             from,
@@ -165,6 +197,7 @@ impl Store {
         let work = || {
             let _guard = StopOnPanic(&stop);
             let mut stats = ScanStats::default();
+            let mut state = init();
             let mut decoded = EventsInPlace::default();
             while !stop.load(Ordering::Relaxed) {
                 let step = match feed.next() {
@@ -182,7 +215,7 @@ impl Store {
                         let n = in_range_first(events, from, to);
                         if n > 0 {
                             stats.events += n as u64;
-                            f(&events[..n]);
+                            f(&mut state, &events[..n]);
                         }
                     }
                     Err(e) => {
@@ -193,19 +226,27 @@ impl Store {
                     }
                 }
             }
-            stats
+            (stats, state)
         };
         let mut total = ScanStats::default();
+        let mut states = Vec::with_capacity(threads.max(1));
         if threads <= 1 {
-            total = work();
+            let (stats, state) = work();
+            total = stats;
+            states.push(state);
         } else {
             std::thread::scope(|scope| {
                 let work = &work;
                 let handles: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-                total = work();
+                let (stats, state) = work();
+                total = stats;
+                states.push(state);
                 for h in handles {
                     match h.join() {
-                        Ok(stats) => total.add(&stats),
+                        Ok((stats, state)) => {
+                            total.add(&stats);
+                            states.push(state);
+                        }
                         Err(panic) => std::panic::resume_unwind(panic),
                     }
                 }
@@ -213,7 +254,7 @@ impl Store {
         }
         match first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
             Some(e) => Err(e),
-            None => Ok(total),
+            None => Ok((total, states)),
         }
     }
 }

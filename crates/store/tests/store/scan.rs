@@ -243,6 +243,42 @@ fn scans_of_some_sources_read_only_theirs() {
 }
 
 #[test]
+fn per_thread_states_see_every_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let batch: Vec<Event> = (0..500)
+        .map(|i| ev(Source::ALL[i as usize % 3], &format!("x{i}"), i * 37))
+        .collect();
+    store.insert_batch(&batch).unwrap();
+    for threads in [1, 2, 3] {
+        // Each state: the ids it saw, and how many calls it had.
+        let (stats, states) = store
+            .scan_chunks_with(
+                &Source::ALL,
+                None,
+                None,
+                ReadMode::WithoutRaw,
+                threads,
+                || (Vec::new(), 0usize),
+                |(ids, calls): &mut (Vec<String>, usize), events| {
+                    *calls += 1;
+                    ids.extend(events.iter().map(|e| e.id.clone()));
+                },
+            )
+            .unwrap();
+        assert_eq!(states.len(), threads);
+        let mut ids: Vec<String> = states.iter().flat_map(|(ids, _)| ids.clone()).collect();
+        ids.sort();
+        let mut expected: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();
+        expected.sort();
+        assert_eq!(ids, expected, "{threads} threads");
+        assert_eq!(stats.events, 500);
+        // A state is kept from one chunk to the next (500 events are many chunks).
+        assert!(states.iter().map(|(_, calls)| calls).sum::<usize>() > threads);
+    }
+}
+
+#[test]
 fn a_corrupt_chunk_fails_the_scan() {
     let dir = tempfile::tempdir().unwrap();
     {
