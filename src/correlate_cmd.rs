@@ -19,7 +19,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use skein_model::Source;
 use skein_rules::{Correlator, EvalStats, RuleSet, Signal};
-use skein_store::{FindingRecord, ReadMode, Store};
+use skein_store::{FindingRecord, PerThread, ReadMode, Store};
 
 use crate::cli::{CorrelateArgs, ReportFormat};
 use crate::correlate_plan::{self, Plan, Start};
@@ -394,24 +394,27 @@ fn evaluate(
                         b,
                         mode,
                         threads,
-                        || SliceOnThread::new(rules),
-                        |st, events| {
-                            let started = Instant::now();
-                            for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
-                                rules.evaluate_signals(
-                                    &mut st.memo,
-                                    e,
-                                    &mut st.found,
-                                    &mut st.signals,
-                                    &mut st.stats,
-                                );
-                                st.newest = st.newest.max(Some(e.time));
-                            }
-                            let nanos =
-                                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                            eval_nanos.fetch_add(nanos, Ordering::Relaxed);
-                            progress.advance(events.len() as u64);
-                            st.keep();
+                        PerThread {
+                            init: || SliceOnThread::new(rules),
+                            each_chunk: |st: &mut SliceOnThread, events: &[skein_model::Event]| {
+                                let started = Instant::now();
+                                for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w))
+                                {
+                                    rules.evaluate_signals(
+                                        &mut st.memo,
+                                        e,
+                                        &mut st.found,
+                                        &mut st.signals,
+                                        &mut st.stats,
+                                    );
+                                    st.newest = st.newest.max(Some(e.time));
+                                }
+                                let nanos =
+                                    u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                                eval_nanos.fetch_add(nanos, Ordering::Relaxed);
+                                progress.advance(events.len() as u64);
+                                st.keep();
+                            },
                         },
                     )
                     .context("reading events from the store")?;

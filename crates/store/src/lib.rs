@@ -163,7 +163,7 @@ pub use findings::{finding_digest, FindingRecord, FindingsOutcome};
 pub use lock::{LockHolder, LOCK_FILE};
 pub use quarantine::{QuarantineRecord, MAX_EXCERPT, QUARANTINE_FILE};
 pub use read::{EntityOrder, EventIter};
-pub use scan::ScanStats;
+pub use scan::{PerThread, ScanStats};
 pub use stats::{EntitySummary, SourceStats, StoreStats};
 pub use store::{sled_config, OpenOptions, Store, DB_DIR};
 pub use write::{BatchOutcome, SourceOutcome};

@@ -98,6 +98,13 @@ impl Feed<'_> {
     }
 }
 
+/// What [`Store::scan_chunks_with`] runs on each thread: `init` makes the thread's state,
+/// `each_chunk` is called with it and every chunk's events the thread reads.
+pub struct PerThread<I, F> {
+    pub init: I,
+    pub each_chunk: F,
+}
+
 /// Sets the flag when dropped during a panic, so that the other threads stop early.
 struct StopOnPanic<'a>(&'a AtomicBool);
 
@@ -154,20 +161,16 @@ impl Store {
     where
         F: Fn(&[Event]) + Sync,
     {
-        self.scan_chunks_with(
-            sources,
-            from,
-            to,
-            mode,
-            threads,
-            || (),
-            |_, events| f(events),
-        )
-        .map(|(stats, _)| stats)
+        let per_thread = PerThread {
+            init: || (),
+            each_chunk: |_: &mut (), events: &[Event]| f(events),
+        };
+        self.scan_chunks_with(sources, from, to, mode, threads, per_thread)
+            .map(|(stats, _)| stats)
     }
 
     /// [`Store::scan_chunks_of`] with a state per thread: each thread makes one with
-    /// `init` and passes it to `f` with every chunk it reads; the states come back with the
+    /// `per_thread.init` and passes it to `per_thread.each_chunk` with every chunk it reads; the states come back with the
     /// counts (in no particular order). What a caller gathers per chunk (buffers, counts,
     /// results) is then gathered per thread, without a lock or an allocation per chunk (a
     /// chunk holds at most 24 events).
@@ -178,14 +181,17 @@ impl Store {
         to: Option<DateTime<Utc>>,
         mode: ReadMode,
         threads: usize,
-        init: I,
-        f: F,
+        per_thread: PerThread<I, F>,
     ) -> Result<(ScanStats, Vec<S>)>
     where
         S: Send,
         I: Fn() -> S + Sync,
         F: Fn(&mut S, &[Event]) + Sync,
     {
+        let PerThread {
+            init,
+            each_chunk: f,
+        } = per_thread;
         let feed = Feed {
             store: self,
             from,

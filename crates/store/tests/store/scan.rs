@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use skein_model::{Event, Source, WireShape};
-use skein_store::{ReadMode, ScanStats, Store, StoreError};
+use skein_store::{PerThread, ReadMode, ScanStats, Store, StoreError};
 
 use super::{ev, open, open_sled, t};
 
@@ -259,10 +259,12 @@ fn per_thread_states_see_every_event_once() {
                 None,
                 ReadMode::WithoutRaw,
                 threads,
-                || (Vec::new(), 0usize),
-                |(ids, calls): &mut (Vec<String>, usize), events| {
-                    *calls += 1;
-                    ids.extend(events.iter().map(|e| e.id.clone()));
+                PerThread {
+                    init: || (Vec::new(), 0usize),
+                    each_chunk: |(ids, calls): &mut (Vec<String>, usize), events: &[Event]| {
+                        *calls += 1;
+                        ids.extend(events.iter().map(|e| e.id.clone()));
+                    },
                 },
             )
             .unwrap();
