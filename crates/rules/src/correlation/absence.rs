@@ -103,7 +103,7 @@ fn decide(
     if matched {
         return;
     }
-    let key = x.group.clone();
+    let key = x.group().to_string();
     if let Some(ep) = episodes.get_mut(&key) {
         if x.time - ep.last <= gap {
             ep.add(x);

@@ -26,7 +26,7 @@ impl Partial {
 }
 
 /// The join key of `keys` (each key's value, lower-cased).
-fn tuple(keys: &ShownKeys, range: std::ops::Range<usize>) -> String {
+fn tuple(keys: &ShownKeys<'_>, range: std::ops::Range<usize>) -> String {
     keys.joined(range).to_lowercase()
 }
 
@@ -49,7 +49,7 @@ impl ChainState {
         let chain = if k == 0 {
             Partial { events: vec![s] }
         } else {
-            let key = tuple(&s.keys, 0..own);
+            let key = tuple(&s.keys(), 0..own);
             let within = links[k].within.duration();
             let Some(p) = self.waiting[k - 1].get(&key) else {
                 return;
@@ -85,8 +85,8 @@ impl ChainState {
         let Some(last) = chain.last() else {
             return;
         };
-        let last = &last.keys;
-        let next_key = tuple(last, own..last.len());
+        let last = last.keys();
+        let next_key = tuple(&last, own..last.len());
         // The most recent chain wins: it leaves the most time for the next link.
         self.waiting[k].insert(next_key, chain);
     }

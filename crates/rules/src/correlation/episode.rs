@@ -92,7 +92,7 @@ impl Episode {
         let shown = if group.is_empty() {
             String::new()
         } else {
-            first.group_shown(first.keys.len())
+            first.group_shown(first.keys().len())
         };
         Episode {
             group,
@@ -115,16 +115,16 @@ impl Episode {
         self.last = self.last.max(s.time);
         self.event_count += 1;
         if self.events.len() < MAX_EVIDENCE {
-            self.events.push(s.event_id.clone());
+            self.events.push(s.event_id().to_string());
         }
         for e in s.entities.iter() {
             self.add_entity(e);
         }
-        if let Some(v) = &s.value {
+        if let Some(v) = s.value() {
             if let std::collections::btree_map::Entry::Vacant(slot) =
                 self.values.entry(v.to_lowercase())
             {
-                slot.insert(v.clone());
+                slot.insert(v.to_string());
                 self.distinct += 1;
             }
         }

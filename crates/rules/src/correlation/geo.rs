@@ -54,8 +54,8 @@ impl GeoState {
         };
         let Some(here) = &s.place else { return };
         // The group is cloned only for a new group: most sign-ins replace their user's last.
-        let Some(prev) = self.last.get_mut(&s.group) else {
-            self.last.insert(s.group.clone(), s);
+        let Some(prev) = self.last.get_mut(s.group()) else {
+            self.last.insert(s.group().to_string(), s);
             return;
         };
         let elapsed = s.time - prev.time;
@@ -65,7 +65,7 @@ impl GeoState {
             let hours = (elapsed.num_milliseconds().max(1_000) as f64) / 3_600_000.0;
             let speed = km / hours;
             if km > min_distance_km && speed > max_speed_kmh {
-                let mut ep = Episode::new(s.group.clone(), prev);
+                let mut ep = Episode::new(s.group().to_string(), prev);
                 ep.anchor = format!("{},{}", prev.anchor(), s.anchor());
                 ep.add(prev);
                 ep.add(&s);

@@ -23,6 +23,7 @@ mod geo;
 pub(crate) mod packed;
 mod signal;
 pub mod spec;
+mod texts;
 mod window;
 
 use std::collections::BTreeMap;
@@ -40,9 +41,11 @@ pub use engine::{CheckpointError, Correlator};
 /// keys cannot be crafted against it ahead of time. Iteration order never reaches an
 /// output: what a sweep closes is sorted first.
 pub(crate) type StateMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-pub use packed::{PackedEntities, PackedEntity, Place, ShownKeys};
+pub use packed::{PackedEntities, PackedEntity, Place};
 pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};
+pub use texts::ShownKeys;
+use texts::SignalTexts;
 
 /// How a per-event rule's match feeds a correlation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,25 +99,19 @@ pub struct Correlation {
 pub type Tuples = smallvec::SmallVec<[u128; 2]>;
 
 /// A per-event rule's match as one correlation slot needs it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Signal {
-    /// (Read back from a saved state with the strict RFC 3339 parser first, as events are.)
-    #[serde(deserialize_with = "skein_model::time::deserialize")]
     pub time: DateTime<Utc>,
     pub source: Source,
-    pub event_id: String,
     pub slot: u32,
-    /// Per key, the first of its alternatives present on the event, prefixed with the
-    /// alternative's index (`0\u{1e}value`), as the event has it (compared ignoring case).
-    pub keys: ShownKeys,
-    /// The group: each key's first alternative, joined, lower-cased (computed where the
-    /// signal is made, on the scanning threads).
-    pub group: String,
+    /// The event id; per key, the first of its alternatives present on the event, prefixed
+    /// with the alternative's index (`0\u{1e}value`), as the event has it (compared ignoring
+    /// case); the group (the keys joined, lower-cased, where the signal is made, on the
+    /// scanning threads); and the counted value as the event has it. One allocation.
+    texts: SignalTexts,
     /// For an absence: every combination of the keys' alternatives, lower-cased, as a
     /// stable 128-bit hash ([`tuple_hashes`]).
     pub tuples: Tuples,
-    /// The counted value as the event has it (compared ignoring case).
-    pub value: Option<String>,
     /// Boxed: most signals have none, and signals are moved about in bulk.
     pub place: Option<Box<Place>>,
     pub entities: PackedEntities,
@@ -123,17 +120,108 @@ pub struct Signal {
 impl Signal {
     /// The total order signals are processed in.
     pub fn order_key(&self) -> (DateTime<Utc>, Source, &str, u32) {
-        (self.time, self.source, &self.event_id, self.slot)
+        (self.time, self.source, self.event_id(), self.slot)
     }
 
     /// The evidence reference used in finding ids: `source|id`.
     pub fn anchor(&self) -> String {
-        format!("{}|{}", self.source.as_str(), self.event_id)
+        format!("{}|{}", self.source.as_str(), self.event_id())
+    }
+
+    /// The id of the event it was made from (empty for an absence's partner).
+    pub fn event_id(&self) -> &str {
+        self.texts.event_id()
+    }
+
+    /// Each key's first alternative present on the event.
+    pub fn keys(&self) -> ShownKeys<'_> {
+        self.texts.keys()
+    }
+
+    /// The keys joined and lower-cased: what the signal is grouped by.
+    pub fn group(&self) -> &str {
+        self.texts.group()
+    }
+
+    /// The counted value, as the event has it.
+    pub fn value(&self) -> Option<&str> {
+        self.texts.value()
     }
 
     /// [`Signal::group`] as the event wrote it, for summaries.
     pub(crate) fn group_shown(&self, n: usize) -> String {
-        self.keys.joined(0..n).to_string()
+        self.keys().joined(0..n).to_string()
+    }
+}
+
+/// A [`Signal`] as saved: its fields in the order and layout they always had.
+#[derive(Serialize)]
+struct SignalOut<'a> {
+    time: &'a DateTime<Utc>,
+    source: Source,
+    event_id: &'a str,
+    slot: u32,
+    keys: ShownKeys<'a>,
+    group: &'a str,
+    tuples: &'a Tuples,
+    value: Option<&'a str>,
+    place: &'a Option<Box<Place>>,
+    entities: &'a PackedEntities,
+}
+
+/// A [`Signal`] as read back.
+#[derive(Deserialize)]
+struct SignalIn {
+    /// (Read back with the strict RFC 3339 parser first, as events are.)
+    #[serde(deserialize_with = "skein_model::time::deserialize")]
+    time: DateTime<Utc>,
+    source: Source,
+    event_id: String,
+    slot: u32,
+    /// Each key's alternatives (builds before the keys were packed kept them all; only the
+    /// first counts).
+    keys: Vec<Vec<String>>,
+    group: String,
+    tuples: Tuples,
+    value: Option<String>,
+    place: Option<Box<Place>>,
+    entities: PackedEntities,
+}
+
+impl Serialize for Signal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        SignalOut {
+            time: &self.time,
+            source: self.source,
+            event_id: self.event_id(),
+            slot: self.slot,
+            keys: self.keys(),
+            group: self.group(),
+            tuples: &self.tuples,
+            value: self.value(),
+            place: &self.place,
+            entities: &self.entities,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Signal {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = SignalIn::deserialize(deserializer)?;
+        let firsts = s
+            .keys
+            .iter()
+            .map(|alternatives| alternatives.first().map_or("", String::as_str));
+        Ok(Signal {
+            time: s.time,
+            source: s.source,
+            slot: s.slot,
+            texts: SignalTexts::new(&s.event_id, firsts, &s.group, s.value.as_deref()),
+            tuples: s.tuples,
+            place: s.place,
+            entities: s.entities,
+        })
     }
 }
 

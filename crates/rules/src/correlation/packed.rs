@@ -1,4 +1,5 @@
-//! A signal's entities, its keys and its place's texts, each in one allocation.
+//! A signal's entities and its place's texts, each in one allocation (its other texts:
+//! [`super::texts`]).
 //!
 //! A full run makes hundreds of thousands of signals that name entities (every located
 //! sign-in, blob request and failed sign-in), and nearly all of them are dropped without
@@ -9,10 +10,8 @@
 //! joins a finding. Saved window states hold them as the list of entities they always held
 //! (the same JSON).
 //!
-//! A signal's keys are read only as each key's first alternative present ([`ShownKeys`]):
-//! the other alternatives count only in the key hashes, made with the signal. They were a
-//! vector of vectors of strings, one allocation per alternative. A [`Place`] keeps its
-//! address, city and country in one string. Both are saved in the layout they always had.
+//! A [`Place`] keeps its address, city and country in one string. Both are saved in the
+//! layout they always had.
 
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -208,100 +207,6 @@ impl<'de> Deserialize<'de> for PackedEntities {
     }
 }
 
-/// Each key's first alternative present on the event, as the event wrote it (`i\u{1e}value`),
-/// joined by `\u{1f}`, and where each key ends in that text.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct ShownKeys {
-    text: String,
-    ends: smallvec::SmallVec<[u32; 3]>,
-}
-
-impl ShownKeys {
-    /// The keys whose first alternatives are `firsts`, in order.
-    pub fn new<'a>(firsts: impl IntoIterator<Item = &'a str>) -> ShownKeys {
-        let mut keys = ShownKeys::default();
-        for (i, first) in firsts.into_iter().enumerate() {
-            if i > 0 {
-                keys.text.push('\u{1f}');
-            }
-            keys.text.push_str(first);
-            // Event fields are far below 4 GiB.
-            keys.ends.push(keys.text.len() as u32);
-        }
-        keys
-    }
-
-    /// How many keys.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// The first alternatives of keys `range` (clamped to the keys there are), joined by
-    /// `\u{1f}`.
-    pub fn joined(&self, range: std::ops::Range<usize>) -> &str {
-        let end = range.end.min(self.len());
-        if range.start >= end {
-            return "";
-        }
-        let from = match range.start {
-            0 => 0,
-            // After the separator that follows the key before (one byte in UTF-8).
-            k => self.ends[k - 1] as usize + 1,
-        };
-        self.text
-            .get(from..self.ends[end - 1] as usize)
-            .unwrap_or_default()
-    }
-
-    /// Every key's first alternative, joined.
-    pub fn all(&self) -> &str {
-        &self.text
-    }
-
-    /// [`ShownKeys::all`] lower-cased: a signal's group.
-    pub fn lowered(&self) -> String {
-        if self.text.is_ascii() {
-            self.text.to_ascii_lowercase()
-        } else {
-            self.text.to_lowercase()
-        }
-    }
-
-    /// Each key's first alternative.
-    fn firsts(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|k| self.joined(k..k + 1))
-    }
-}
-
-impl std::fmt::Debug for ShownKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.firsts()).finish()
-    }
-}
-
-/// Saved as a list of keys, each the list of its alternatives kept (the first): the layout
-/// of the keys of earlier builds, which kept every alternative.
-impl Serialize for ShownKeys {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // (Each key a one-element list: a slice, not an array, which a binary layout writes
-        // as a tuple, without the length a list is read with.)
-        serializer.collect_seq(self.firsts().map(|first| vec![first]))
-    }
-}
-
-impl<'de> Deserialize<'de> for ShownKeys {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let keys = Vec::<Vec<String>>::deserialize(deserializer)?;
-        Ok(ShownKeys::new(keys.iter().map(|alternatives| {
-            alternatives.first().map_or("", String::as_str)
-        })))
-    }
-}
-
 /// A place an event came from: its coordinates, and its address, city and country in one
 /// string (a located sign-in's signal is made for every such sign-in and nearly always
 /// dropped; three strings were three allocations). Saved as the five fields.
@@ -433,29 +338,6 @@ mod tests {
             prop_assert_eq!(&json, &serde_json::to_string(&list).unwrap());
             let back: PackedEntities = serde_json::from_str(&json).unwrap();
             prop_assert_eq!(back, packed);
-        }
-
-        /// The joined keys of any range are the first alternatives joined, and the keys are
-        /// saved and read back as themselves (as saved by earlier builds, with every
-        /// alternative, too).
-        #[test]
-        fn shown_keys_join_any_range(
-            keys in prop::collection::vec(
-                prop::collection::vec("[a-zA-Z0-9Σς\u{1e}\u{1f} .@-]{0,8}", 1..3), 0..4),
-            a in 0usize..6,
-            b in 0usize..6,
-        ) {
-            let shown = ShownKeys::new(keys.iter().map(|k| k[0].as_str()));
-            prop_assert_eq!(shown.len(), keys.len());
-            let firsts: Vec<&str> = keys.iter().map(|k| k[0].as_str()).collect();
-            let (a, b) = (a.min(keys.len()), b.min(keys.len()));
-            let want = if a < b { firsts[a..b].join("\u{1f}") } else { String::new() };
-            prop_assert_eq!(shown.joined(a..b), want.as_str());
-            prop_assert_eq!(shown.all(), firsts.join("\u{1f}"));
-            let json = serde_json::to_string(&shown).unwrap();
-            prop_assert_eq!(serde_json::from_str::<ShownKeys>(&json).unwrap(), shown.clone());
-            let earlier = serde_json::to_string(&keys).unwrap();
-            prop_assert_eq!(serde_json::from_str::<ShownKeys>(&earlier).unwrap(), shown);
         }
 
         /// Damaged bytes never panic: reading stops where they stop making sense.

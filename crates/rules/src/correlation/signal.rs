@@ -12,7 +12,8 @@ use rsigma_eval::EventValue;
 use skein_model::Event;
 
 use super::packed::{PackedEntities, Packer};
-use super::{Place, Role, ShownKeys, Signal, Slot, Tuples};
+use super::texts::SignalTexts;
+use super::{Place, Role, Signal, Slot, Tuples};
 use crate::view::EventView;
 
 /// A key's value as text: strings as they are, numbers and booleans printed, lists joined.
@@ -116,8 +117,15 @@ impl Scratch {
     }
 
     /// The keys as the signal keeps them: each one's first alternative.
-    fn keys(&self) -> ShownKeys {
-        ShownKeys::new(self.bounds.iter().map(|r| self.texts[r.start].as_str()))
+    fn firsts(&self) -> impl Iterator<Item = &str> + '_ {
+        self.bounds.iter().map(|r| self.texts[r.start].as_str())
+    }
+
+    /// The signal's texts: `event_id`, the keys, their group, and `value`.
+    fn texts(&self, event_id: &str, value: Option<&str>) -> SignalTexts {
+        let keys_len =
+            self.firsts().map(str::len).sum::<usize>() + self.bounds.len().saturating_sub(1);
+        SignalTexts::grouped(event_id, self.firsts(), keys_len, value)
     }
 
     /// Every combination of the keys' alternatives, lower-cased, as a stable 128-bit hash.
@@ -213,30 +221,23 @@ fn signal_with(
         return Some(Signal {
             time: event.time,
             source: event.source,
-            event_id: String::new(),
             slot: slot_index,
-            keys: ShownKeys::default(),
-            group: String::new(),
+            texts: SignalTexts::new("", [], "", value.as_deref()),
             tuples: scratch.tuple_hashes(),
-            value,
             place,
             entities: PackedEntities::default(),
         });
     }
-    let keys = scratch.keys();
     Some(Signal {
         time: event.time,
         source: event.source,
-        event_id: event.id.clone(),
         slot: slot_index,
-        group: keys.lowered(),
+        texts: scratch.texts(&event.id, value.as_deref()),
         tuples: if slot.tuples {
             scratch.tuple_hashes()
         } else {
             Tuples::new()
         },
-        keys,
-        value,
         place,
         entities: {
             scratch.entities.clear();
@@ -317,8 +318,9 @@ mod tests {
             fill(&mut scratch, &keys);
             prop_assert_eq!(scratch.tuple_hashes().to_vec(), reference_hashes(&keys));
             let firsts: Vec<&str> = keys.iter().map(|k| k[0].as_str()).collect();
-            prop_assert_eq!(scratch.keys().lowered(), firsts.join("\u{1f}").to_lowercase());
-            prop_assert_eq!(scratch.keys(), ShownKeys::new(firsts));
+            let texts = scratch.texts("e", None);
+            prop_assert_eq!(texts.group(), firsts.join("\u{1f}").to_lowercase());
+            prop_assert_eq!(texts.keys().firsts().collect::<Vec<_>>(), firsts);
         }
     }
 

@@ -50,7 +50,7 @@ impl CountGroup {
     fn evict(&mut self, cutoff: DateTime<Utc>) {
         while self.window.front().is_some_and(|s| s.time < cutoff) {
             if let Some(old) = self.window.pop_front() {
-                if let Some(v) = &old.value {
+                if let Some(v) = old.value() {
                     let v = v.to_lowercase();
                     if let Some(n) = self.values.get_mut(&v) {
                         *n -= 1;
@@ -82,7 +82,7 @@ fn holds(rule: &Correlation, group: &CountGroup) -> bool {
 impl CountState {
     pub fn process(&mut self, rule: &Correlation, s: Signal, out: &mut Vec<Finding>) {
         let span = rule.def.timespan.duration();
-        let key = s.group.clone();
+        let key = s.group().to_string();
         let group = self.groups.entry(key.clone()).or_default();
         let anchor = (s.time, s.anchor());
         if group.last.as_ref() == Some(&anchor) {
@@ -97,7 +97,7 @@ impl CountState {
             out.push(ep.finding(rule));
             group.episode = None;
         }
-        if let Some(v) = &s.value {
+        if let Some(v) = s.value() {
             *group.values.entry(v.to_lowercase()).or_default() += 1;
         }
         let cutoff = s.time - span;
@@ -165,7 +165,7 @@ impl TemporalState {
         };
         let n = rule.def.rules.len();
         let span = rule.def.timespan.duration();
-        let key = s.group.clone();
+        let key = s.group().to_string();
         let group = self.groups.entry(key.clone()).or_default();
         if group.hits.len() < n {
             group.hits.resize(n, VecDeque::new());

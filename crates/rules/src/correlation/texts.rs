@@ -1,0 +1,261 @@
+//! A signal's texts in one allocation: the event id, the keys as the event wrote them, the
+//! group (the keys lower-cased) and the counted value.
+//!
+//! Every located sign-in and every blob request becomes a signal (~0.9M of 2.5M events in
+//! the bench), made on a scanning thread and nearly always dropped on the correlating one.
+//! As four strings, they were four allocations each, freed across threads; one boxed string
+//! is one, and a signal is 64 bytes smaller to move and sort. Saved window states hold the
+//! four as they always did (see [`super::Signal`]'s `Serialize`).
+
+use serde::{Serialize, Serializer};
+use smallvec::SmallVec;
+
+/// The texts: `event id ‖ keys (joined by \u{1f}) ‖ group ‖ value`, and where each ends.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SignalTexts {
+    text: Box<str>,
+    id_end: u32,
+    /// Where each key ends in `text` (the last: where the keys end).
+    key_ends: SmallVec<[u32; 3]>,
+    group_end: u32,
+    has_value: bool,
+}
+
+/// Appends `text` to `out`, returning where it ends. (Event fields are far below 4 GiB, and
+/// a position past `u32` only makes the part read back empty: see [`SignalTexts::part`].)
+fn push(out: &mut String, text: &str) -> u32 {
+    out.push_str(text);
+    u32::try_from(out.len()).unwrap_or(u32::MAX)
+}
+
+impl SignalTexts {
+    /// The texts of a signal from its parts (as saved).
+    pub fn new<'k>(
+        event_id: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+        group: &str,
+        value: Option<&str>,
+    ) -> SignalTexts {
+        // (Exact when the keys are as long as the group, as they are when made: the box
+        // then takes the string's buffer as it is.)
+        let mut text =
+            String::with_capacity(event_id.len() + group.len() * 2 + value.map_or(0, str::len));
+        let id_end = push(&mut text, event_id);
+        let key_ends = Self::push_keys(&mut text, keys);
+        let group_end = push(&mut text, group);
+        if let Some(v) = value {
+            push(&mut text, v);
+        }
+        SignalTexts {
+            text: text.into_boxed_str(),
+            id_end,
+            key_ends,
+            group_end,
+            has_value: value.is_some(),
+        }
+    }
+
+    /// The texts of a signal whose group is its keys joined and lower-cased exactly as
+    /// `str::to_lowercase` lower-cases the joined text (as signals are made); `keys_len` is
+    /// the keys' length joined (exact, the string is made at its size for ASCII keys).
+    pub fn grouped<'k>(
+        event_id: &str,
+        keys: impl IntoIterator<Item = &'k str>,
+        keys_len: usize,
+        value: Option<&str>,
+    ) -> SignalTexts {
+        let mut text =
+            String::with_capacity(event_id.len() + 2 * keys_len + value.map_or(0, str::len));
+        let id_end = push(&mut text, event_id);
+        let key_ends = Self::push_keys(&mut text, keys);
+        let (from, to) = (id_end as usize, text.len());
+        let group_end = match text.get(from..to) {
+            Some(keys) if keys.is_ascii() => {
+                text.extend_from_within(from..to);
+                if let Some(group) = text.get_mut(to..) {
+                    group.make_ascii_lowercase();
+                }
+                u32::try_from(text.len()).unwrap_or(u32::MAX)
+            }
+            Some(keys) => {
+                let lowered = keys.to_lowercase();
+                push(&mut text, &lowered)
+            }
+            None => u32::try_from(to).unwrap_or(u32::MAX),
+        };
+        if let Some(v) = value {
+            push(&mut text, v);
+        }
+        SignalTexts {
+            text: text.into_boxed_str(),
+            id_end,
+            key_ends,
+            group_end,
+            has_value: value.is_some(),
+        }
+    }
+
+    fn push_keys<'k>(
+        text: &mut String,
+        keys: impl IntoIterator<Item = &'k str>,
+    ) -> SmallVec<[u32; 3]> {
+        let mut ends = SmallVec::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            if i > 0 {
+                text.push('\u{1f}');
+            }
+            ends.push(push(text, key));
+        }
+        ends
+    }
+
+    /// `text[from..to]` (empty when out of bounds: not made here, but never a panic).
+    fn part(&self, from: u32, to: u32) -> &str {
+        self.text
+            .get(from as usize..to as usize)
+            .unwrap_or_default()
+    }
+
+    fn keys_end(&self) -> u32 {
+        self.key_ends.last().copied().unwrap_or(self.id_end)
+    }
+
+    pub fn event_id(&self) -> &str {
+        self.part(0, self.id_end)
+    }
+
+    pub fn keys(&self) -> ShownKeys<'_> {
+        ShownKeys {
+            text: &self.text,
+            start: self.id_end,
+            ends: &self.key_ends,
+        }
+    }
+
+    pub fn group(&self) -> &str {
+        self.part(self.keys_end(), self.group_end)
+    }
+
+    pub fn value(&self) -> Option<&str> {
+        self.has_value
+            .then(|| self.text.get(self.group_end as usize..).unwrap_or_default())
+    }
+}
+
+impl std::fmt::Debug for SignalTexts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignalTexts")
+            .field("event_id", &self.event_id())
+            .field("keys", &self.keys())
+            .field("group", &self.group())
+            .field("value", &self.value())
+            .finish()
+    }
+}
+
+/// A signal's keys: each key's first alternative present on the event, as the event wrote it
+/// (`i\u{1e}value`), joined by `\u{1f}`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ShownKeys<'a> {
+    text: &'a str,
+    /// Where the first key starts in `text`.
+    start: u32,
+    /// Where each key ends in `text`.
+    ends: &'a [u32],
+}
+
+impl<'a> ShownKeys<'a> {
+    /// How many keys.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The first alternatives of keys `range` (clamped to the keys there are), joined by
+    /// `\u{1f}`.
+    pub fn joined(&self, range: std::ops::Range<usize>) -> &'a str {
+        let end = range.end.min(self.len());
+        if range.start >= end {
+            return "";
+        }
+        let from = match range.start {
+            0 => self.start as usize,
+            // After the separator that follows the key before (one byte in UTF-8).
+            k => self.ends[k - 1] as usize + 1,
+        };
+        self.text
+            .get(from..self.ends[end - 1] as usize)
+            .unwrap_or_default()
+    }
+
+    /// Every key's first alternative, joined.
+    pub fn all(&self) -> &'a str {
+        self.joined(0..self.len())
+    }
+
+    /// Each key's first alternative.
+    pub fn firsts(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).map(|k| self.joined(k..k + 1))
+    }
+}
+
+impl std::fmt::Debug for ShownKeys<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.firsts()).finish()
+    }
+}
+
+/// Saved as a list of keys, each the list of its alternatives kept (the first): the layout
+/// of the keys of earlier builds, which kept every alternative.
+impl Serialize for ShownKeys<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // (Each key a one-element list: a slice, not an array, which a binary layout writes
+        // as a tuple, without the length a list is read with.)
+        serializer.collect_seq(self.firsts().map(|first| [first].to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any parts read back as themselves, the joined keys of any range are the firsts
+        /// joined, and a group made from the keys is the joined keys lower-cased.
+        #[test]
+        fn texts_read_back_as_their_parts(
+            id in "[a-zA-Z0-9-]{0,12}",
+            keys in prop::collection::vec("[a-zA-Z0-9Σς\u{1e} .@-]{0,8}", 0..4),
+            group in "[a-zσ]{0,6}",
+            value in prop::option::of("[a-zA-ZΣ]{0,6}"),
+            a in 0usize..6,
+            b in 0usize..6,
+        ) {
+            let t = SignalTexts::new(&id, keys.iter().map(String::as_str), &group, value.as_deref());
+            prop_assert_eq!(t.event_id(), id.as_str());
+            prop_assert_eq!(t.group(), group.as_str());
+            prop_assert_eq!(t.value(), value.as_deref());
+            let shown = t.keys();
+            prop_assert_eq!(shown.len(), keys.len());
+            let (a, b) = (a.min(keys.len()), b.min(keys.len()));
+            let want = if a < b { keys[a..b].join("\u{1f}") } else { String::new() };
+            prop_assert_eq!(shown.joined(a..b), want.as_str());
+            prop_assert_eq!(shown.all(), keys.join("\u{1f}"));
+            prop_assert_eq!(shown.firsts().collect::<Vec<_>>(), keys.iter().map(String::as_str).collect::<Vec<_>>());
+            // Saved as the lists of earlier builds.
+            let one_each: Vec<Vec<String>> = keys.iter().map(|k| vec![k.clone()]).collect();
+            prop_assert_eq!(serde_json::to_string(&shown).unwrap(), serde_json::to_string(&one_each).unwrap());
+
+            let made = SignalTexts::grouped(
+                &id, keys.iter().map(String::as_str), keys.iter().map(String::len).sum(), value.as_deref(),
+            );
+            let lowered = keys.join("\u{1f}").to_lowercase();
+            prop_assert_eq!(made.group(), lowered.as_str());
+            prop_assert_eq!(&made, &SignalTexts::new(&id, keys.iter().map(String::as_str), &lowered, value.as_deref()));
+        }
+    }
+}
