@@ -400,10 +400,11 @@ fn evaluate(
                                 let started = Instant::now();
                                 for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w))
                                 {
-                                    rules.evaluate_signals(
+                                    rules.evaluate_encoded(
                                         &mut st.memo,
                                         e,
                                         &mut st.found,
+                                        &mut st.scratch,
                                         &mut st.signals,
                                         &mut st.stats,
                                     );
@@ -478,15 +479,16 @@ fn evaluate(
 }
 
 /// What one scanning thread gathers over a slice: per chunk of events (at most 24), the
-/// signals as one batch and the per-event findings encoded as stored (on the thread that
-/// made them: their ~40 allocations each are freed where they were made, and the JSON is
-/// written while they are in the cache); the memo and counts are the thread's, kept from
-/// chunk to chunk.
-struct SliceOnThread {
+/// signals as one batch and the per-event findings written as stored (on the thread that
+/// found them, straight from the rule and the event); the memo, counts and buffers are the
+/// thread's, kept from chunk to chunk.
+struct SliceOnThread<'r> {
+    rules: &'r RuleSet,
     memo: skein_rules::Memo,
     stats: EvalStats,
+    scratch: skein_rules::FindingScratch,
     /// The chunk's findings and signals, before they are kept.
-    found: Vec<skein_model::Finding>,
+    found: Vec<Result<skein_rules::EncodedFinding, serde_json::Error>>,
     signals: Vec<Signal>,
     records: Vec<FindingRecord>,
     batches: Vec<Vec<Signal>>,
@@ -495,11 +497,13 @@ struct SliceOnThread {
     failed: Option<anyhow::Error>,
 }
 
-impl SliceOnThread {
-    fn new(rules: &RuleSet) -> SliceOnThread {
+impl<'r> SliceOnThread<'r> {
+    fn new(rules: &'r RuleSet) -> SliceOnThread<'r> {
         SliceOnThread {
+            rules,
             memo: rules.memo(),
             stats: rules.new_stats(),
+            scratch: Default::default(),
             found: Vec::new(),
             signals: Vec::new(),
             records: Vec::new(),
@@ -509,13 +513,21 @@ impl SliceOnThread {
         }
     }
 
-    /// Keeps the chunk's findings (encoded) and signals (as a batch of their exact size).
+    /// Keeps the chunk's findings (as records) and signals (as a batch of their exact size).
     fn keep(&mut self) {
         for f in self.found.drain(..) {
-            match crate::correlate_sink::record(&f) {
+            let record = f
+                .map_err(|e| anyhow::anyhow!("not serialisable as JSON: {e}"))
+                .and_then(|f| {
+                    let rule = self.rules.rules().get(f.rule).map(|r| r.id.clone());
+                    FindingRecord::from_parts(f.id, rule.unwrap_or_default(), f.json)
+                        .map_err(anyhow::Error::from)
+                });
+            match record {
                 Ok(r) => self.records.push(r),
                 Err(e) => {
-                    self.failed.get_or_insert(e);
+                    self.failed
+                        .get_or_insert(e.context("encoding a per-event finding"));
                 }
             }
         }

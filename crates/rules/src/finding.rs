@@ -185,25 +185,36 @@ fn entities_of(e: &Event, ip: Option<&str>, resources: bool, out: &mut impl Enti
     }
 }
 
-/// A field value as text for a summary: lists joined with `, `.
-fn value_text(v: &EventValue<'_>) -> String {
+/// Appends a field value as text for a summary: lists joined with `, `.
+fn push_value_text(v: &EventValue<'_>, out: &mut String) {
     match v {
-        EventValue::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
-        EventValue::Null => "-".into(),
-        other => other.as_str().map(|s| s.into_owned()).unwrap_or_default(),
+        EventValue::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_value_text(item, out);
+            }
+        }
+        EventValue::Null => out.push('-'),
+        other => {
+            if let Some(text) = other.as_str() {
+                out.push_str(&text);
+            }
+        }
     }
 }
 
 /// Who acted, for the default summary.
-fn actor_text(e: &Event) -> String {
+fn actor_text(e: &Event) -> &str {
     let a = &e.actor;
     a.upn
-        .clone()
-        .or_else(|| a.user_id.clone())
-        .or_else(|| a.aws_arn.clone())
-        .or_else(|| a.access_key_id.clone())
-        .or_else(|| a.app_name.clone())
-        .unwrap_or_else(|| "an unknown actor".into())
+        .as_deref()
+        .or(a.user_id.as_deref())
+        .or(a.aws_arn.as_deref())
+        .or(a.access_key_id.as_deref())
+        .or(a.app_name.as_deref())
+        .unwrap_or("an unknown actor")
 }
 
 /// A finding field as text: lists joined with `, `, `-` when empty.
@@ -225,6 +236,12 @@ pub(crate) fn json_text(v: &Value) -> String {
 /// `template` with every `{name}` replaced by `fill(name)`; an unclosed `{` is kept as is.
 pub(crate) fn fill_template(template: &str, mut fill: impl FnMut(&str) -> String) -> String {
     let mut out = String::with_capacity(template.len() + 32);
+    fill_template_into(template, &mut out, |name, out| out.push_str(&fill(name)));
+    out
+}
+
+/// [`fill_template`] appended to `out`, `fill` appending each name's text.
+fn fill_template_into(template: &str, out: &mut String, mut fill: impl FnMut(&str, &mut String)) {
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         out.push_str(&rest[..open]);
@@ -234,11 +251,10 @@ pub(crate) fn fill_template(template: &str, mut fill: impl FnMut(&str) -> String
             rest = "";
             break;
         };
-        out.push_str(&fill(&after[..close]));
+        fill(&after[..close], out);
         rest = &after[close + 1..];
     }
     out.push_str(rest);
-    out
 }
 
 /// The finding's summary: the rule's `skein.summary` template with `{field}` replaced by the
@@ -249,28 +265,101 @@ pub fn render_summary(
     view: &EventView<'_>,
     fields: &serde_json::Map<String, Value>,
 ) -> String {
+    let mut out = String::new();
+    render_summary_into(rule, view, fields, &mut out);
+    out
+}
+
+/// [`render_summary`] appended to `out` (a buffer kept from one finding to the next).
+pub(crate) fn render_summary_into(
+    rule: &Rule,
+    view: &EventView<'_>,
+    fields: &serde_json::Map<String, Value>,
+    out: &mut String,
+) {
+    use std::fmt::Write as _;
     let e = view.event();
     let Some(template) = &rule.summary else {
-        let from = e.src_ip.map(|ip| format!(" from {ip}")).unwrap_or_default();
-        return format!(
-            "{}: {}{from} at {}",
-            rule.title,
-            actor_text(e),
-            e.time.to_rfc3339()
-        );
+        // (Writing to a String cannot fail.)
+        let _ = write!(out, "{}: {}", rule.title, actor_text(e));
+        if let Some(ip) = e.src_ip {
+            let _ = write!(out, " from {ip}");
+        }
+        let _ = write!(out, " at {}", e.time.to_rfc3339());
+        return;
     };
-    fill_template(template, |name| {
+    out.reserve(template.len() + 32);
+    fill_template_into(template, out, |name, out| {
         if name == "actor" {
-            actor_text(e)
+            out.push_str(actor_text(e));
         } else if let Some(f) = name.strip_prefix("fields.") {
-            fields.get(f).map_or_else(|| "-".into(), json_text)
+            match fields.get(f) {
+                Some(v) => out.push_str(&json_text(v)),
+                None => out.push('-'),
+            }
         } else {
-            view.get_field(name)
-                .map(|v| value_text(&v))
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "-".into())
+            let before = out.len();
+            if let Some(v) = view.get_field(name) {
+                push_value_text(&v, out);
+            }
+            if out.len() == before {
+                out.push('-');
+            }
         }
     })
+}
+
+/// Buffers kept from one finding written straight to JSON to the next.
+#[derive(Default)]
+pub struct FindingScratch {
+    /// The evidence key (`source|id`) the finding's id is made from.
+    pub(crate) key: String,
+    pub(crate) summary: String,
+    /// The entities written so far: type and where the id is in `ids`.
+    seen: Vec<(EntityType, std::ops::Range<usize>)>,
+    ids: String,
+}
+
+/// Entities written as a finding's JSON `entities` as they are found (see
+/// [`FindingEntity::write_parts_json`]), in the order and with the repeats dropped as a
+/// `Vec<FindingEntity>` holds them.
+pub(crate) struct EntitiesJson<'a> {
+    out: &'a mut Vec<u8>,
+    scratch: &'a mut FindingScratch,
+}
+
+impl<'a> EntitiesJson<'a> {
+    /// Starts the list (`[`); [`EntitiesJson::finish`] closes it.
+    pub(crate) fn start(out: &'a mut Vec<u8>, scratch: &'a mut FindingScratch) -> Self {
+        scratch.seen.clear();
+        scratch.ids.clear();
+        out.push(b'[');
+        EntitiesJson { out, scratch }
+    }
+
+    pub(crate) fn finish(self) {
+        self.out.push(b']');
+    }
+}
+
+impl EntitySink for EntitiesJson<'_> {
+    fn has(&self, ty: EntityType, id: &str) -> bool {
+        let ids = &self.scratch.ids;
+        self.scratch
+            .seen
+            .iter()
+            .any(|(t, at)| *t == ty && ids.get(at.clone()) == Some(id))
+    }
+
+    fn add(&mut self, ty: EntityType, id: &str, role: EntityRole, name: Option<&str>) {
+        if !self.scratch.seen.is_empty() {
+            self.out.push(b',');
+        }
+        let from = self.scratch.ids.len();
+        self.scratch.ids.push_str(id);
+        self.scratch.seen.push((ty, from..self.scratch.ids.len()));
+        FindingEntity::write_parts_json(self.out, ty, id, role, name);
+    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,8 @@ pub mod spec;
 pub mod view;
 
 pub use correlation::{Correlation, Correlator, Signal};
-pub use engine::{EvalStats, RuleCounts, RuleSet};
+pub use engine::{EncodedFinding, EvalStats, RuleCounts, RuleSet};
 pub use fast::Memo;
+pub use finding::FindingScratch;
 pub use load::{load, Diagnostic, SourceText};
 pub use rule::Rule;

@@ -53,6 +53,13 @@ pub struct FindingRecord {
 }
 
 impl FindingRecord {
+    /// A finding encoded elsewhere (its JSON as [`Finding::write_json`] writes it); fails on
+    /// an empty id.
+    pub fn from_parts(id: String, rule: String, json: Vec<u8>) -> Result<FindingRecord> {
+        refuse_empty_id(&id)?;
+        Ok(FindingRecord { id, rule, json })
+    }
+
     /// `f` encoded; fails on an empty id or content JSON cannot hold.
     pub fn of(f: &Finding) -> Result<FindingRecord> {
         refuse_empty_id(&f.id)?;

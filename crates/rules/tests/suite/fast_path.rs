@@ -14,7 +14,7 @@ use skein_model::{Event, Source, WireShape};
 use skein_rules::{load, RuleSet};
 
 /// The shipped rules plus every SigmaHQ cloud rule that loads.
-fn all_rules() -> RuleSet {
+pub(crate) fn all_rules() -> RuleSet {
     let corr = repo_root().join("correlations");
     let mut rule_files = texts(&corr.join("rules"), &["yml", "yaml"]);
     rule_files.extend(texts(
@@ -25,7 +25,7 @@ fn all_rules() -> RuleSet {
 }
 
 /// Every event of the files under `dir` that parses (others are skipped).
-fn events_under(dir: &Path) -> Vec<Event> {
+pub(crate) fn events_under(dir: &Path) -> Vec<Event> {
     let mut paths = Vec::new();
     files(dir, &["json", "jsonl", "ndjson", "gz", "log"], &mut paths);
     let mut events = Vec::new();
@@ -45,10 +45,8 @@ fn events_under(dir: &Path) -> Vec<Event> {
     events
 }
 
-#[test]
-fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
-    let rules = all_rules();
-    assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+/// The demo corpus and the real CloudTrail and sign-in samples in `../shared/data`.
+pub(crate) fn real_and_demo_events() -> Vec<Event> {
     let shared = repo_root().join("../shared/data");
     let mut events = events_under(&repo_root().join("corpus/demo"));
     for sub in [
@@ -61,6 +59,14 @@ fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
         events.extend(events_under(&shared.join(sub)));
     }
     assert!(events.len() > 2_000, "{} events", events.len());
+    events
+}
+
+#[test]
+fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
+    let rules = all_rules();
+    assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+    let events = real_and_demo_events();
     let mut fast = 0;
     let mut bad = Vec::new();
     for e in &events {

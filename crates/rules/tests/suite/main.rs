@@ -13,6 +13,7 @@
 
 mod common;
 mod correlation;
+mod encoded;
 mod fast_path;
 mod oracle_agreement;
 mod panther;
