@@ -8,11 +8,11 @@ use skein_rules::{EncodedFinding, FindingScratch, RuleSet};
 
 use crate::fast_path::{all_rules, real_and_demo_events};
 
-/// The findings of `event` both ways, as (id, rule id, JSON).
-fn both_ways(
-    rules: &RuleSet,
-    event: &Event,
-) -> (Vec<(String, String, String)>, Vec<(String, String, String)>) {
+/// A finding as stored: id, rule id, JSON.
+type Stored = (String, String, String);
+
+/// The findings of `event` both ways.
+fn both_ways(rules: &RuleSet, event: &Event) -> (Vec<Stored>, Vec<Stored>) {
     let (mut memo, mut stats) = (rules.memo(), rules.new_stats());
     let (mut found, mut signals) = (Vec::<Finding>::new(), Vec::new());
     rules.evaluate_signals(&mut memo, event, &mut found, &mut signals, &mut stats);
