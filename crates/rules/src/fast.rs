@@ -91,7 +91,8 @@ impl DetectionTable {
     /// The index of `d` in the table, added if new. `scope` keeps selections that read a
     /// rule's own lists apart from other rules' (empty: shared by all).
     fn intern(&mut self, d: CompiledDetection, scope: &str) -> usize {
-        let key = format!("{scope}\u{0}{d:?}");
+        let mut key = format!("{scope}\u{0}");
+        crate::fingerprint::detection(&d, &mut key);
         if let Some(i) = self.keys.get(&key) {
             return *i;
         }

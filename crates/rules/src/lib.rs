@@ -23,6 +23,7 @@ pub mod engine;
 mod fast;
 pub mod fields;
 pub mod finding;
+mod fingerprint;
 pub mod fixtures;
 pub mod lists;
 pub mod load;
