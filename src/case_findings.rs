@@ -115,7 +115,7 @@ impl<'a> StoredCopies<'a> {
 pub(crate) fn findings_of_cases<'a>(
     store: &Store,
     cases: &[&'a CaseIndex],
-    skip: &HashSet<String>,
+    skip: &skein_store::IdSet,
 ) -> Result<(Vec<Finding>, StoredCopies<'a>)> {
     let mut cases = cases.to_vec();
     cases.sort_by_key(|c| std::cmp::Reverse(c.findings.len()));

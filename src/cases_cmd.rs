@@ -196,7 +196,7 @@ pub fn pending(store: &Store) -> Result<bool> {
 pub fn update(
     store: &Store,
     rules: &RuleSet,
-    touched: Option<&std::collections::HashSet<String>>,
+    touched: Option<&skein_store::IdSet>,
     settings: &CasesConfig,
 ) -> Result<(usize, CasesOutcome)> {
     let config = case_config(settings);

@@ -52,10 +52,10 @@ pub struct Sink<'a> {
     /// Stored findings' digests, taken from the store's index once this run has many
     /// findings to store (a re-run mostly stores findings exactly as they are: comparing
     /// here passes on, and marks touched, only those that changed). `None` until then.
-    digests: Option<HashMap<String, u128>>,
+    digests: Option<skein_store::IdMap<u128>>,
     /// Ids of the findings this run may have changed (passed on to be stored, or removed):
     /// the cases that hold or could join them are rebuilt.
-    touched: HashSet<String>,
+    touched: skein_store::IdSet,
     /// Findings to store, encoded, written once [`FINDINGS_PER_BATCH`] are pending (and at
     /// [`Sink::finish`]).
     pending: Vec<FindingRecord>,
@@ -74,7 +74,7 @@ impl<'a> Sink<'a> {
             total: 0,
             nanos: 0,
             digests: None,
-            touched: HashSet::new(),
+            touched: Default::default(),
             pending: Vec::new(),
         }
     }
@@ -161,7 +161,7 @@ impl<'a> Sink<'a> {
         plan: &Plan,
         resumed_after: Option<DateTime<Utc>>,
         stats: &EvalStats,
-    ) -> Result<(Vec<RuleLine>, HashSet<String>)> {
+    ) -> Result<(Vec<RuleLine>, skein_store::IdSet)> {
         self.write_pending()?;
         self.store.flush().context("flushing the findings")?;
         if !matches!(plan.start, Start::Bounded) {

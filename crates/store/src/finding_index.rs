@@ -188,7 +188,7 @@ impl Store {
     /// Every stored finding's id with the xxh3-128 hash of its stored JSON, from the
     /// writer's index: a writer about to store many findings compares against this and
     /// passes on only those that differ.
-    pub fn finding_digests(&self) -> Result<HashMap<String, u128>> {
+    pub fn finding_digests(&self) -> Result<crate::IdMap<u128>> {
         let guard = self.read_finding_index()?;
         Ok(guard
             .iter()
