@@ -30,8 +30,7 @@ impl Job<'_, '_> {
         // Signals are sorted here, per correlation (on the job's thread): the order of a
         // correlation's own signals is all its state depends on. Order keys are unique (one
         // signal per event and slot), so an unstable sort gives the same order every time.
-        self.signals
-            .sort_unstable_by(|a, b| a.order_key().cmp(&b.order_key()));
+        self.signals.sort_unstable_by(Signal::order);
         let mut found = Vec::new();
         for s in self.signals {
             let Some(slot) = slots.get(s.slot as usize) else {

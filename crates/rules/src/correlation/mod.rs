@@ -123,6 +123,16 @@ impl Signal {
         (self.time, self.source, self.event_id(), self.slot)
     }
 
+    /// [`Signal::order_key`]'s order, faster: ids are compared by their first eight bytes
+    /// first (signals of one second are many, and `memcmp` was most of sorting them).
+    pub fn order(&self, other: &Signal) -> std::cmp::Ordering {
+        self.time
+            .cmp(&other.time)
+            .then(self.source.cmp(&other.source))
+            .then_with(|| ids_order(self.event_id(), other.event_id()))
+            .then(self.slot.cmp(&other.slot))
+    }
+
     /// The evidence reference used in finding ids: `source|id`.
     pub fn anchor(&self) -> String {
         format!("{}|{}", self.source.as_str(), self.event_id())
@@ -152,6 +162,18 @@ impl Signal {
     pub(crate) fn group_shown(&self, n: usize) -> String {
         self.keys().joined(0..n).to_string()
     }
+}
+
+/// Two ids in string order: by their first eight bytes as one number (zero-padded: a
+/// shorter id sorts first, as in string order; equal numbers are compared whole).
+fn ids_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn head(s: &str) -> u64 {
+        let mut word = [0u8; 8];
+        let n = s.len().min(8);
+        word[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u64::from_be_bytes(word)
+    }
+    head(a).cmp(&head(b)).then_with(|| a.cmp(b))
 }
 
 /// A [`Signal`] as saved: its fields in the order and layout they always had.
@@ -439,4 +461,21 @@ pub fn silent_rules(correlations: &[Correlation]) -> BTreeMap<String, ()> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Ids compare as strings do: sharing prefixes, of any length, with zero bytes.
+        #[test]
+        fn ids_order_as_strings(a in "[ab\u{0}é]{0,10}", b in "[ab\u{0}é]{0,10}") {
+            prop_assert_eq!(ids_order(&a, &b), a.cmp(&b));
+            prop_assert_eq!(ids_order(&a, &a), std::cmp::Ordering::Equal);
+        }
+    }
 }
