@@ -212,9 +212,18 @@ impl std::fmt::Debug for ShownKeys<'_> {
 /// of the keys of earlier builds, which kept every alternative.
 impl Serialize for ShownKeys<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // (Each key a one-element list: a slice, not an array, which a binary layout writes
-        // as a tuple, without the length a list is read with.)
-        serializer.collect_seq(self.firsts().map(|first| [first].to_vec()))
+        serializer.collect_seq(self.firsts().map(OneKey))
+    }
+}
+
+/// A key saved as the list of its alternatives kept: a list of one (a sequence, not a
+/// tuple, which a binary layout writes without the length a list is read with), written
+/// without making a vector for it.
+struct OneKey<'a>(&'a str);
+
+impl Serialize for OneKey<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(std::iter::once(self.0))
     }
 }
 
