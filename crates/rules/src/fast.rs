@@ -361,6 +361,9 @@ fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> b
     let mut digits = [0u8; 21];
     let text = match value {
         EventValue::Str(s) => s.as_ref(),
+        // A number against a matcher that reads no text (a numeric comparison, most often):
+        // rsigma's, without writing the digits.
+        EventValue::Int(_) if !reads_text(m) => return m.matches(value, event),
         EventValue::Int(n) => {
             match skein_model::text::utf8(decimal(*n < 0, n.unsigned_abs(), &mut digits)) {
                 Ok(t) => t,
@@ -372,6 +375,22 @@ fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl Event) -> b
         _ => return m.matches(value, event),
     };
     on_text(m, &mut Text::new(text), value, event)
+}
+
+/// False for the matchers that never compare a value's text, whatever it is (they are
+/// answered by rsigma over the value itself).
+fn reads_text(m: &CompiledMatcher) -> bool {
+    !matches!(
+        m,
+        CompiledMatcher::NumericEq(_)
+            | CompiledMatcher::NumericGt(_)
+            | CompiledMatcher::NumericGte(_)
+            | CompiledMatcher::NumericLt(_)
+            | CompiledMatcher::NumericLte(_)
+            | CompiledMatcher::Exists(_)
+            | CompiledMatcher::Null
+            | CompiledMatcher::BoolEq(_)
+    )
 }
 
 /// A value's text as the string matchers compare it, with what is worked out from it once.
@@ -658,18 +677,28 @@ mod tests {
                 case_insensitive: ci,
             }
         });
-        prop_oneof![4 => single, 1 => automaton, 1 => group, 2 => field_ref].prop_recursive(
-            2,
-            8,
-            3,
-            |inner| {
+        // Matchers that read no text: numbers compared as numbers, flags, null, presence.
+        let other = (0u8..8, -3i64..130).prop_map(|(kind, n)| {
+            let x = n as f64;
+            match kind {
+                0 => CompiledMatcher::NumericEq(x),
+                1 => CompiledMatcher::NumericGt(x),
+                2 => CompiledMatcher::NumericGte(x),
+                3 => CompiledMatcher::NumericLt(x),
+                4 => CompiledMatcher::NumericLte(x),
+                5 => CompiledMatcher::BoolEq(n % 2 == 0),
+                6 => CompiledMatcher::Null,
+                _ => CompiledMatcher::Exists(n % 2 == 0),
+            }
+        });
+        prop_oneof![4 => single, 1 => automaton, 1 => group, 2 => field_ref, 2 => other]
+            .prop_recursive(2, 8, 3, |inner| {
                 prop_oneof![
                     prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AnyOf),
                     prop::collection::vec(inner.clone(), 0..3).prop_map(CompiledMatcher::AllOf),
                     inner.prop_map(|m| CompiledMatcher::Not(Box::new(m))),
                 ]
-            },
-        )
+            })
     }
 
     fn value() -> impl Strategy<Value = EventValue<'static>> {
