@@ -93,10 +93,10 @@ impl<'a> Sink<'a> {
     pub fn put_records(&mut self, records: Vec<FindingRecord>) -> Result<()> {
         let started = Instant::now();
         for r in records {
-            if self.rules.correlations().iter().any(|c| c.id == r.rule) {
+            if self.rules.correlations().iter().any(|c| c.id == r.rule()) {
                 // (Multi-event findings: a few thousand a run.)
-                let seen = self.produced.entry(r.rule.clone()).or_default();
-                self.total += usize::from(seen.insert(r.id.clone()));
+                let seen = self.produced.entry(r.rule().to_string()).or_default();
+                self.total += usize::from(seen.insert(r.id().to_string()));
             } else {
                 self.total += 1;
             }
@@ -115,13 +115,12 @@ impl<'a> Sink<'a> {
             // the store (and mark their cases touched); the digests follow what storing
             // them gives (repeated ids: the last one wins, as in the store).
             if let Some(digests) = &mut self.digests {
-                let digest = skein_store::finding_digest(&r.json);
-                if digests.get(&r.id) == Some(&digest) {
+                if digests.get(r.id()) == Some(&r.digest()) {
                     continue;
                 }
-                digests.insert(r.id.clone(), digest);
+                digests.insert(r.id().to_string(), r.digest());
             }
-            self.touched.insert(r.id.clone());
+            self.touched.insert(r.id().to_string());
             self.pending.push(r);
         }
         if self.pending.len() >= FINDINGS_PER_BATCH {
@@ -136,7 +135,7 @@ impl<'a> Sink<'a> {
     /// reads few blocks).
     fn write_pending(&mut self) -> Result<()> {
         // Stable: the versions of one id keep their order, and the last one wins.
-        self.pending.sort_by(|a, b| a.rule.cmp(&b.rule));
+        self.pending.sort_by(|a, b| a.rule().cmp(b.rule()));
         for batch in self.pending.chunks(FINDINGS_PER_BATCH) {
             let per_rule = self
                 .store

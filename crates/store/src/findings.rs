@@ -44,12 +44,15 @@ pub(crate) const FINDINGS: &str = "findings";
 /// The tree of blocks.
 pub(crate) const BLOCKS: &str = "finding_blocks";
 
-/// A finding encoded as stored: its id, its rule (for the index) and its JSON.
+/// A finding encoded as stored: its id, its rule (for the index), its JSON and the JSON's
+/// digest ([`finding_digest`], made with the record: where the JSON was just written, in
+/// the cache, and once, where the writer and the store each hashed it again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FindingRecord {
-    pub id: String,
-    pub rule: String,
-    pub json: Vec<u8>,
+    id: String,
+    rule: String,
+    json: Vec<u8>,
+    digest: u128,
 }
 
 impl FindingRecord {
@@ -57,7 +60,30 @@ impl FindingRecord {
     /// an empty id.
     pub fn from_parts(id: String, rule: String, json: Vec<u8>) -> Result<FindingRecord> {
         refuse_empty_id(&id)?;
-        Ok(FindingRecord { id, rule, json })
+        let digest = finding_digest(&json);
+        Ok(FindingRecord {
+            id,
+            rule,
+            json,
+            digest,
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    pub fn json(&self) -> &[u8] {
+        &self.json
+    }
+
+    /// [`finding_digest`] of [`FindingRecord::json`].
+    pub fn digest(&self) -> u128 {
+        self.digest
     }
 
     /// `f` encoded; fails on an empty id or content JSON cannot hold.
@@ -71,11 +97,7 @@ impl FindingRecord {
                 id: f.id.clone(),
                 what: format!("not serialisable as JSON: {e}"),
             })?;
-        Ok(FindingRecord {
-            id: f.id.clone(),
-            rule: f.rule.clone(),
-            json,
-        })
+        FindingRecord::from_parts(f.id.clone(), f.rule.clone(), json)
     }
 }
 
@@ -261,10 +283,6 @@ impl Store {
         &self,
         records: &[FindingRecord],
     ) -> Result<BTreeMap<String, FindingsOutcome>> {
-        // Records can be built by hand: the same refusal as `FindingRecord::of`.
-        for r in records {
-            refuse_empty_id(&r.id)?;
-        }
         let mut guard = self.finding_index()?;
         let index = guard.get_or_insert_with(FindingIndex::default);
         let mut per_rule: HashMap<&str, FindingsOutcome> = HashMap::new();
@@ -272,7 +290,7 @@ impl Store {
         let mut position: HashMap<&str, usize> = HashMap::new();
         let mut replaced: BTreeMap<u64, HashSet<&str>> = BTreeMap::new();
         for r in records {
-            let digest = finding_digest(&r.json);
+            let digest = r.digest;
             let entry = EntryRef {
                 id: &r.id,
                 rule: &r.rule,

@@ -407,6 +407,14 @@ fn encoded_findings_go_straight_to_the_transaction_and_are_still_counted_exactly
         .into_iter()
         .map(|f| FindingRecord::of(f).expect("encode"))
         .collect();
+    for r in &records {
+        assert_eq!(
+            r.digest(),
+            skein_store::finding_digest(r.json()),
+            "{}",
+            r.id()
+        );
+    }
     let out = store
         .put_changed_findings_unflushed(&records)
         .expect("put records");
@@ -425,13 +433,10 @@ fn encoded_findings_go_straight_to_the_transaction_and_are_still_counted_exactly
         FindingRecord::of(&nameless),
         Err(StoreError::InvalidFinding { .. })
     ));
-    let by_hand = FindingRecord {
-        id: String::new(),
-        rule: "r1".into(),
-        json: b"{}".to_vec(),
-    };
+    // Nor can a record be made of parts without an id (every record reaching the store was
+    // made by one of the two).
     assert!(matches!(
-        store.put_changed_findings_unflushed(&[by_hand]),
+        FindingRecord::from_parts(String::new(), "r1".into(), b"{}".to_vec()),
         Err(StoreError::InvalidFinding { .. })
     ));
     assert_eq!(store.finding_count().unwrap(), 3, "nothing written");
