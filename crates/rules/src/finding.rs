@@ -398,7 +398,7 @@ mod tests {
             // Packed for a signal, the same entities.
             let mut packer = crate::correlation::packed::Packer::default();
             entities_in(&view, resources, &mut packer);
-            prop_assert_eq!(packer.finish().to_vec(), from_event.clone());
+            prop_assert_eq!(crate::correlation::EntitiesRef::new(packer.bytes()).to_vec(), from_event.clone());
             // The address is canonical as formatted: what a parse would make of it.
             for ent in from_event.iter().filter(|x| x.entity_type == EntityType::Ip) {
                 prop_assert_eq!(

@@ -117,7 +117,7 @@ impl Episode {
         if self.events.len() < MAX_EVIDENCE {
             self.events.push(s.event_id().to_string());
         }
-        for e in s.entities.iter() {
+        for e in s.entities().iter() {
             self.add_entity(e);
         }
         if let Some(v) = s.value() {

@@ -41,7 +41,7 @@ pub use engine::{CheckpointError, Correlator};
 /// keys cannot be crafted against it ahead of time. Iteration order never reaches an
 /// output: what a sweep closes is sorted first.
 pub(crate) type StateMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
-pub use packed::{PackedEntities, PackedEntity, Place};
+pub use packed::{EntitiesRef, PackedEntity, Place};
 pub use signal::signal;
 pub use spec::{CorrelationDef, Kind, Span};
 pub use texts::ShownKeys;
@@ -114,7 +114,6 @@ pub struct Signal {
     pub tuples: Tuples,
     /// Boxed: most signals have none, and signals are moved about in bulk.
     pub place: Option<Box<Place>>,
-    pub entities: PackedEntities,
 }
 
 impl Signal {
@@ -129,7 +128,7 @@ impl Signal {
         self.time
             .cmp(&other.time)
             .then(self.source.cmp(&other.source))
-            .then_with(|| ids_order(self.event_id(), other.event_id()))
+            .then_with(|| ids_order(self.texts.event_id_bytes(), other.texts.event_id_bytes()))
             .then(self.slot.cmp(&other.slot))
     }
 
@@ -158,6 +157,11 @@ impl Signal {
         self.texts.value()
     }
 
+    /// The entities the event names, with their roles (none for an absence's partner).
+    pub fn entities(&self) -> EntitiesRef<'_> {
+        self.texts.entities()
+    }
+
     /// [`Signal::group`] as the event wrote it, for summaries.
     pub(crate) fn group_shown(&self, n: usize) -> String {
         self.keys().joined(0..n).to_string()
@@ -166,11 +170,11 @@ impl Signal {
 
 /// Two ids in string order: by their first eight bytes as one number (zero-padded: a
 /// shorter id sorts first, as in string order; equal numbers are compared whole).
-fn ids_order(a: &str, b: &str) -> std::cmp::Ordering {
-    fn head(s: &str) -> u64 {
+fn ids_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    fn head(s: &[u8]) -> u64 {
         let mut word = [0u8; 8];
         let n = s.len().min(8);
-        word[..n].copy_from_slice(&s.as_bytes()[..n]);
+        word[..n].copy_from_slice(&s[..n]);
         u64::from_be_bytes(word)
     }
     head(a).cmp(&head(b)).then_with(|| a.cmp(b))
@@ -188,7 +192,7 @@ struct SignalOut<'a> {
     tuples: &'a Tuples,
     value: Option<&'a str>,
     place: &'a Option<Box<Place>>,
-    entities: &'a PackedEntities,
+    entities: EntitiesRef<'a>,
 }
 
 /// A [`Signal`] as read back.
@@ -207,7 +211,7 @@ struct SignalIn {
     tuples: Tuples,
     value: Option<String>,
     place: Option<Box<Place>>,
-    entities: PackedEntities,
+    entities: packed::PackedIn,
 }
 
 impl Serialize for Signal {
@@ -222,7 +226,7 @@ impl Serialize for Signal {
             tuples: &self.tuples,
             value: self.value(),
             place: &self.place,
-            entities: &self.entities,
+            entities: self.entities(),
         }
         .serialize(serializer)
     }
@@ -239,10 +243,15 @@ impl<'de> Deserialize<'de> for Signal {
             time: s.time,
             source: s.source,
             slot: s.slot,
-            texts: SignalTexts::new(&s.event_id, firsts, &s.group, s.value.as_deref()),
+            texts: SignalTexts::new(
+                &s.event_id,
+                firsts,
+                &s.group,
+                s.value.as_deref(),
+                &s.entities.0,
+            ),
             tuples: s.tuples,
             place: s.place,
-            entities: s.entities,
         })
     }
 }
@@ -474,8 +483,8 @@ mod tests {
         /// Ids compare as strings do: sharing prefixes, of any length, with zero bytes.
         #[test]
         fn ids_order_as_strings(a in "[ab\u{0}é]{0,10}", b in "[ab\u{0}é]{0,10}") {
-            prop_assert_eq!(ids_order(&a, &b), a.cmp(&b));
-            prop_assert_eq!(ids_order(&a, &a), std::cmp::Ordering::Equal);
+            prop_assert_eq!(ids_order(a.as_bytes(), b.as_bytes()), a.cmp(&b));
+            prop_assert_eq!(ids_order(a.as_bytes(), a.as_bytes()), std::cmp::Ordering::Equal);
         }
     }
 }

@@ -1,12 +1,12 @@
-//! A signal's entities and its place's texts, each in one allocation (its other texts:
-//! [`super::texts`]).
+//! A signal's entities packed as bytes (kept with its texts, [`super::texts`]), and its
+//! place's texts in one allocation.
 //!
 //! A full run makes hundreds of thousands of signals that name entities (every located
 //! sign-in, blob request and failed sign-in), and nearly all of them are dropped without
 //! becoming a finding, on another thread than the one that made them. As a
 //! `Vec<FindingEntity>`, each signal's entities were one allocation per id and name plus the
-//! vector: a profile had making and freeing them at ~5% of a run. [`PackedEntities`] holds
-//! them as bytes in one boxed slice, and a [`PackedEntity`] is read back only when a signal
+//! vector: a profile had making and freeing them at ~5% of a run. They are packed as bytes
+//! ([`pack`], read through [`EntitiesRef`]), and a [`PackedEntity`] is read back only when a signal
 //! joins a finding. Saved window states hold them as the list of entities they always held
 //! (the same JSON).
 //!
@@ -22,8 +22,8 @@ use crate::finding::EntitySink;
 /// The entities of a signal, in order, packed: per entity its type tag, its role, the id's
 /// length (u32, little-endian) and bytes, then the name's length plus one (0: no name) and
 /// bytes.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct PackedEntities(Box<[u8]>);
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct EntitiesRef<'a>(&'a [u8]);
 
 /// One entity of a [`PackedEntities`], borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,9 +134,9 @@ impl Packer {
         self.ids.clear();
     }
 
-    /// The entities added since the last [`Packer::clear`].
-    pub(crate) fn finish(&self) -> PackedEntities {
-        PackedEntities(self.bytes.as_slice().into())
+    /// The entities added since the last [`Packer::clear`], packed.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -155,17 +155,24 @@ impl EntitySink for Packer {
     }
 }
 
-impl PackedEntities {
-    pub fn pack(entities: &[FindingEntity]) -> PackedEntities {
-        let mut out = Vec::new();
-        for e in entities {
-            append(&mut out, e.entity_type, e.role, &e.id, e.name.as_deref());
-        }
-        PackedEntities(out.into_boxed_slice())
+/// `entities` packed.
+pub(crate) fn pack(entities: &[FindingEntity]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entities {
+        append(&mut out, e.entity_type, e.role, &e.id, e.name.as_deref());
+    }
+    out
+}
+
+impl<'a> EntitiesRef<'a> {
+    /// Packed entities (bytes made by [`pack`] or a [`Packer`]; others read back as the
+    /// entities before the first that does not make sense).
+    pub(crate) fn new(bytes: &'a [u8]) -> EntitiesRef<'a> {
+        EntitiesRef(bytes)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = PackedEntity<'_>> {
-        let mut rest: &[u8] = &self.0;
+    pub fn iter(&self) -> impl Iterator<Item = PackedEntity<'a>> {
+        let mut rest: &'a [u8] = self.0;
         std::iter::from_fn(move || {
             let (e, after) = next(rest)?;
             rest = after;
@@ -182,13 +189,13 @@ impl PackedEntities {
     }
 }
 
-impl std::fmt::Debug for PackedEntities {
+impl std::fmt::Debug for EntitiesRef<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
 }
 
-impl Serialize for PackedEntities {
+impl Serialize for EntitiesRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // A binary layout writes a list's length first: counted before (the packed form
         // has no count of its own).
@@ -201,9 +208,12 @@ impl Serialize for PackedEntities {
     }
 }
 
-impl<'de> Deserialize<'de> for PackedEntities {
+/// Entities as saved (a list), read back packed.
+pub(crate) struct PackedIn(pub(crate) Vec<u8>);
+
+impl<'de> Deserialize<'de> for PackedIn {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Vec::<FindingEntity>::deserialize(deserializer).map(|v| PackedEntities::pack(&v))
+        Vec::<FindingEntity>::deserialize(deserializer).map(|v| PackedIn(pack(&v)))
     }
 }
 
@@ -331,20 +341,20 @@ mod tests {
         /// JSON as the list.
         #[test]
         fn entities_round_trip(list in prop::collection::vec(entity(), 0..6)) {
-            let packed = PackedEntities::pack(&list);
+            let bytes = pack(&list);
+            let packed = EntitiesRef::new(&bytes);
             prop_assert_eq!(packed.to_vec(), list.clone());
             prop_assert_eq!(packed.is_empty(), list.is_empty());
             let json = serde_json::to_string(&packed).unwrap();
             prop_assert_eq!(&json, &serde_json::to_string(&list).unwrap());
-            let back: PackedEntities = serde_json::from_str(&json).unwrap();
-            prop_assert_eq!(back, packed);
+            let back: PackedIn = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(back.0, bytes);
         }
 
         /// Damaged bytes never panic: reading stops where they stop making sense.
         #[test]
         fn damaged_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
-            let packed = PackedEntities(bytes.into_boxed_slice());
-            let _ = packed.to_vec();
+            let _ = EntitiesRef::new(&bytes).to_vec();
         }
     }
 }

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use rsigma_eval::EventValue;
 use skein_model::Event;
 
-use super::packed::{PackedEntities, Packer};
+use super::packed::Packer;
 use super::texts::SignalTexts;
 use super::{Place, Role, Signal, Slot, Tuples};
 use crate::view::EventView;
@@ -125,7 +125,13 @@ impl Scratch {
     fn texts(&self, event_id: &str, value: Option<&str>) -> SignalTexts {
         let keys_len =
             self.firsts().map(str::len).sum::<usize>() + self.bounds.len().saturating_sub(1);
-        SignalTexts::grouped(event_id, self.firsts(), keys_len, value)
+        SignalTexts::grouped(
+            event_id,
+            self.firsts(),
+            keys_len,
+            value,
+            self.entities.bytes(),
+        )
     }
 
     /// Every combination of the keys' alternatives, lower-cased, as a stable 128-bit hash.
@@ -222,28 +228,25 @@ fn signal_with(
             time: event.time,
             source: event.source,
             slot: slot_index,
-            texts: SignalTexts::new("", [], "", value.as_deref()),
+            texts: SignalTexts::new("", [], "", value.as_deref(), &[]),
             tuples: scratch.tuple_hashes(),
             place,
-            entities: PackedEntities::default(),
         });
     }
+    let tuples = if slot.tuples {
+        scratch.tuple_hashes()
+    } else {
+        Tuples::new()
+    };
+    scratch.entities.clear();
+    crate::finding::entities_in(view, false, &mut scratch.entities);
     Some(Signal {
         time: event.time,
         source: event.source,
         slot: slot_index,
         texts: scratch.texts(&event.id, value.as_deref()),
-        tuples: if slot.tuples {
-            scratch.tuple_hashes()
-        } else {
-            Tuples::new()
-        },
+        tuples,
         place,
-        entities: {
-            scratch.entities.clear();
-            crate::finding::entities_in(view, false, &mut scratch.entities);
-            scratch.entities.finish()
-        },
     })
 }
 

@@ -1,118 +1,138 @@
-//! A signal's texts in one allocation: the event id, the keys as the event wrote them, the
-//! group (the keys lower-cased) and the counted value.
+//! A signal's texts and entities in one allocation: the event id, the keys as the event
+//! wrote them, the group (the keys lower-cased), the counted value and the packed entities
+//! ([`super::packed`]).
 //!
 //! Every located sign-in and every blob request becomes a signal (~0.9M of 2.5M events in
 //! the bench), made on a scanning thread and nearly always dropped on the correlating one.
-//! As four strings, they were four allocations each, freed across threads; one boxed string
-//! is one, and a signal is 64 bytes smaller to move and sort. Saved window states hold the
-//! four as they always did (see [`super::Signal`]'s `Serialize`).
+//! As four strings and a boxed slice, they were five allocations each, freed across threads;
+//! here they are one, and a signal is smaller to move and sort. Saved window states hold
+//! them as they always did (see [`super::Signal`]'s `Serialize`).
 
 use serde::{Serialize, Serializer};
 use smallvec::SmallVec;
 
-/// The texts: `event id ‖ keys (joined by \u{1f}) ‖ group ‖ value`, and where each ends.
+use super::packed::EntitiesRef;
+
+/// The parts: `event id ‖ keys (joined by \u{1f}) ‖ group ‖ value ‖ entities`, and where
+/// each ends. Everything before the entities was copied from text.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SignalTexts {
-    text: Box<str>,
+    bytes: Box<[u8]>,
     id_end: u32,
-    /// Where each key ends in `text` (the last: where the keys end).
+    /// Where each key ends in `bytes` (the last: where the keys end).
     key_ends: SmallVec<[u32; 3]>,
     group_end: u32,
+    /// Where the value ends and the entities start.
+    value_end: u32,
     has_value: bool,
 }
 
 /// Appends `text` to `out`, returning where it ends. (Event fields are far below 4 GiB, and
 /// a position past `u32` only makes the part read back empty: see [`SignalTexts::part`].)
-fn push(out: &mut String, text: &str) -> u32 {
-    out.push_str(text);
+fn push(out: &mut Vec<u8>, text: &str) -> u32 {
+    out.extend_from_slice(text.as_bytes());
+    end(out)
+}
+
+fn end(out: &[u8]) -> u32 {
     u32::try_from(out.len()).unwrap_or(u32::MAX)
 }
 
 impl SignalTexts {
-    /// The texts of a signal from its parts (as saved).
+    /// The parts of a signal, as saved.
     pub fn new<'k>(
         event_id: &str,
         keys: impl IntoIterator<Item = &'k str>,
         group: &str,
         value: Option<&str>,
+        entities: &[u8],
     ) -> SignalTexts {
         // (Exact when the keys are as long as the group, as they are when made: the box
-        // then takes the string's buffer as it is.)
-        let mut text =
-            String::with_capacity(event_id.len() + group.len() * 2 + value.map_or(0, str::len));
-        let id_end = push(&mut text, event_id);
-        let key_ends = Self::push_keys(&mut text, keys);
-        let group_end = push(&mut text, group);
-        if let Some(v) = value {
-            push(&mut text, v);
-        }
+        // then takes the vector's buffer as it is.)
+        let mut out = Vec::with_capacity(
+            event_id.len() + group.len() * 2 + value.map_or(0, str::len) + entities.len(),
+        );
+        let id_end = push(&mut out, event_id);
+        let key_ends = Self::push_keys(&mut out, keys);
+        let group_end = push(&mut out, group);
+        let value_end = push(&mut out, value.unwrap_or_default());
+        out.extend_from_slice(entities);
         SignalTexts {
-            text: text.into_boxed_str(),
+            bytes: out.into_boxed_slice(),
             id_end,
             key_ends,
             group_end,
+            value_end,
             has_value: value.is_some(),
         }
     }
 
-    /// The texts of a signal whose group is its keys joined and lower-cased exactly as
+    /// The parts of a signal whose group is its keys joined and lower-cased exactly as
     /// `str::to_lowercase` lower-cases the joined text (as signals are made); `keys_len` is
-    /// the keys' length joined (exact, the string is made at its size for ASCII keys).
+    /// the keys' length joined (exact, the buffer is made at its size for ASCII keys).
     pub fn grouped<'k>(
         event_id: &str,
         keys: impl IntoIterator<Item = &'k str>,
         keys_len: usize,
         value: Option<&str>,
+        entities: &[u8],
     ) -> SignalTexts {
-        let mut text =
-            String::with_capacity(event_id.len() + 2 * keys_len + value.map_or(0, str::len));
-        let id_end = push(&mut text, event_id);
-        let key_ends = Self::push_keys(&mut text, keys);
-        let (from, to) = (id_end as usize, text.len());
-        let group_end = match text.get(from..to) {
+        let mut out = Vec::with_capacity(
+            event_id.len() + 2 * keys_len + value.map_or(0, str::len) + entities.len(),
+        );
+        let id_end = push(&mut out, event_id);
+        let key_ends = Self::push_keys(&mut out, keys);
+        let (from, to) = (id_end as usize, out.len());
+        let group_end = match out.get(from..to) {
             Some(keys) if keys.is_ascii() => {
-                text.extend_from_within(from..to);
-                if let Some(group) = text.get_mut(to..) {
+                out.extend_from_within(from..to);
+                if let Some(group) = out.get_mut(to..) {
                     group.make_ascii_lowercase();
                 }
-                u32::try_from(text.len()).unwrap_or(u32::MAX)
+                end(&out)
             }
-            Some(keys) => {
-                let lowered = keys.to_lowercase();
-                push(&mut text, &lowered)
-            }
-            None => u32::try_from(to).unwrap_or(u32::MAX),
+            // (The keys were copied from text, whole: they are text.)
+            Some(keys) => match std::str::from_utf8(keys) {
+                Ok(keys) => {
+                    let lowered = keys.to_lowercase();
+                    push(&mut out, &lowered)
+                }
+                Err(_) => end(&out),
+            },
+            None => end(&out),
         };
-        if let Some(v) = value {
-            push(&mut text, v);
-        }
+        let value_end = push(&mut out, value.unwrap_or_default());
+        out.extend_from_slice(entities);
         SignalTexts {
-            text: text.into_boxed_str(),
+            bytes: out.into_boxed_slice(),
             id_end,
             key_ends,
             group_end,
+            value_end,
             has_value: value.is_some(),
         }
     }
 
     fn push_keys<'k>(
-        text: &mut String,
+        out: &mut Vec<u8>,
         keys: impl IntoIterator<Item = &'k str>,
     ) -> SmallVec<[u32; 3]> {
         let mut ends = SmallVec::new();
         for (i, key) in keys.into_iter().enumerate() {
             if i > 0 {
-                text.push('\u{1f}');
+                out.push(0x1f);
             }
-            ends.push(push(text, key));
+            ends.push(push(out, key));
         }
         ends
     }
 
-    /// `text[from..to]` (empty when out of bounds: not made here, but never a panic).
+    /// The text `bytes[from..to]` (empty when out of bounds or not text: neither is made
+    /// here, and neither panics).
     fn part(&self, from: u32, to: u32) -> &str {
-        self.text
+        self.bytes
             .get(from as usize..to as usize)
+            .and_then(|b| skein_model::text::utf8(b).ok())
             .unwrap_or_default()
     }
 
@@ -124,9 +144,15 @@ impl SignalTexts {
         self.part(0, self.id_end)
     }
 
+    /// The event id's bytes, for ordering (byte order is string order) without reading
+    /// them as text.
+    pub fn event_id_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.id_end as usize).unwrap_or_default()
+    }
+
     pub fn keys(&self) -> ShownKeys<'_> {
         ShownKeys {
-            text: &self.text,
+            text: self.part(0, self.keys_end()),
             start: self.id_end,
             ends: &self.key_ends,
         }
@@ -138,7 +164,15 @@ impl SignalTexts {
 
     pub fn value(&self) -> Option<&str> {
         self.has_value
-            .then(|| self.text.get(self.group_end as usize..).unwrap_or_default())
+            .then(|| self.part(self.group_end, self.value_end))
+    }
+
+    pub fn entities(&self) -> EntitiesRef<'_> {
+        EntitiesRef::new(
+            self.bytes
+                .get(self.value_end as usize..)
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -149,6 +183,7 @@ impl std::fmt::Debug for SignalTexts {
             .field("keys", &self.keys())
             .field("group", &self.group())
             .field("value", &self.value())
+            .field("entities", &self.entities())
             .finish()
     }
 }
@@ -244,7 +279,17 @@ mod tests {
             a in 0usize..6,
             b in 0usize..6,
         ) {
-            let t = SignalTexts::new(&id, keys.iter().map(String::as_str), &group, value.as_deref());
+            let entities = super::super::packed::pack(&[skein_model::FindingEntity {
+                entity_type: skein_model::EntityType::User,
+                id: id.clone(),
+                role: skein_model::EntityRole::Actor,
+                name: value.clone(),
+            }]);
+            let t = SignalTexts::new(
+                &id, keys.iter().map(String::as_str), &group, value.as_deref(), &entities,
+            );
+            prop_assert_eq!(t.entities().to_vec().len(), 1);
+            prop_assert_eq!(&t.entities().to_vec()[0].id, &id);
             prop_assert_eq!(t.event_id(), id.as_str());
             prop_assert_eq!(t.group(), group.as_str());
             prop_assert_eq!(t.value(), value.as_deref());
@@ -260,11 +305,11 @@ mod tests {
             prop_assert_eq!(serde_json::to_string(&shown).unwrap(), serde_json::to_string(&one_each).unwrap());
 
             let made = SignalTexts::grouped(
-                &id, keys.iter().map(String::as_str), keys.iter().map(String::len).sum(), value.as_deref(),
+                &id, keys.iter().map(String::as_str), keys.iter().map(String::len).sum(), value.as_deref(), &entities,
             );
             let lowered = keys.join("\u{1f}").to_lowercase();
             prop_assert_eq!(made.group(), lowered.as_str());
-            prop_assert_eq!(&made, &SignalTexts::new(&id, keys.iter().map(String::as_str), &lowered, value.as_deref()));
+            prop_assert_eq!(&made, &SignalTexts::new(&id, keys.iter().map(String::as_str), &lowered, value.as_deref(), &entities));
         }
     }
 }
