@@ -15,7 +15,7 @@ use super::{Correlation, Kind, Place, Signal};
 const EARTH_RADIUS_KM: f64 = 6_371.008_8;
 
 /// Great-circle distance in km (haversine).
-pub fn distance_km(a: &Place, b: &Place) -> f64 {
+pub fn distance_km(a: &Place<'_>, b: &Place<'_>) -> f64 {
     let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
     let dlat = la2 - la1;
     let dlon = (b.lon - a.lon).to_radians();
@@ -28,7 +28,7 @@ pub struct GeoState {
     last: StateMap<String, Signal>,
 }
 
-fn place_json(s: &Signal, p: &Place) -> Value {
+fn place_json(s: &Signal, p: &Place<'_>) -> Value {
     json!({
         "ip": p.ip(),
         "city": p.city(),
@@ -52,15 +52,15 @@ impl GeoState {
         else {
             return;
         };
-        let Some(here) = &s.place else { return };
+        let Some(here) = s.place() else { return };
         // The group is cloned only for a new group: most sign-ins replace their user's last.
         let Some(prev) = self.last.get_mut(s.group()) else {
             self.last.insert(s.group().to_string(), s);
             return;
         };
         let elapsed = s.time - prev.time;
-        if let (Some(there), true) = (&prev.place, elapsed <= rule.def.timespan.duration()) {
-            let km = distance_km(there, here);
+        if let (Some(there), true) = (prev.place(), elapsed <= rule.def.timespan.duration()) {
+            let km = distance_km(&there, &here);
             // Events in the same instant count as one second apart.
             let hours = (elapsed.num_milliseconds().max(1_000) as f64) / 3_600_000.0;
             let speed = km / hours;
@@ -77,8 +77,8 @@ impl GeoState {
                     "hours".into(),
                     Value::from((hours * 1000.0).round() / 1000.0),
                 );
-                ep.fields.insert("from".into(), place_json(prev, there));
-                ep.fields.insert("to".into(), place_json(&s, here));
+                ep.fields.insert("from".into(), place_json(prev, &there));
+                ep.fields.insert("to".into(), place_json(&s, &here));
                 out.push(ep.finding(rule));
             }
         }
@@ -101,7 +101,7 @@ mod tests {
 
     use proptest::prelude::*;
 
-    fn at(lat: f64, lon: f64) -> Place {
+    fn at(lat: f64, lon: f64) -> Place<'static> {
         Place::new(lat, lon, None, None, None)
     }
 
@@ -124,7 +124,12 @@ mod tests {
                     "lat": 1.5, "lon": -2.5, "ip": ip, "city": city, "country": country,
                 })
             );
-            prop_assert_eq!(serde_json::from_value::<Place>(json).unwrap(), p);
+            let back: crate::correlation::packed::PlaceFields = serde_json::from_value(json).unwrap();
+            prop_assert_eq!(back.as_place(), p);
+            // Kept in a signal's bytes, the same place.
+            let mut bytes = Vec::new();
+            crate::correlation::packed::encode_place(&mut bytes, &p);
+            prop_assert_eq!(crate::correlation::packed::decode_place(&bytes), Some(p));
         }
     }
 

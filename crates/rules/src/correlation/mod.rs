@@ -112,8 +112,6 @@ pub struct Signal {
     /// For an absence: every combination of the keys' alternatives, lower-cased, as a
     /// stable 128-bit hash ([`tuple_hashes`]).
     pub tuples: Tuples,
-    /// Boxed: most signals have none, and signals are moved about in bulk.
-    pub place: Option<Box<Place>>,
 }
 
 impl Signal {
@@ -157,6 +155,11 @@ impl Signal {
         self.texts.value()
     }
 
+    /// Where the event came from (for geo velocity).
+    pub fn place(&self) -> Option<Place<'_>> {
+        self.texts.place()
+    }
+
     /// The entities the event names, with their roles (none for an absence's partner).
     pub fn entities(&self) -> EntitiesRef<'_> {
         self.texts.entities()
@@ -191,7 +194,7 @@ struct SignalOut<'a> {
     group: &'a str,
     tuples: &'a Tuples,
     value: Option<&'a str>,
-    place: &'a Option<Box<Place>>,
+    place: Option<Place<'a>>,
     entities: EntitiesRef<'a>,
 }
 
@@ -210,7 +213,7 @@ struct SignalIn {
     group: String,
     tuples: Tuples,
     value: Option<String>,
-    place: Option<Box<Place>>,
+    place: Option<packed::PlaceFields>,
     entities: packed::PackedIn,
 }
 
@@ -225,7 +228,7 @@ impl Serialize for Signal {
             group: self.group(),
             tuples: &self.tuples,
             value: self.value(),
-            place: &self.place,
+            place: self.place(),
             entities: self.entities(),
         }
         .serialize(serializer)
@@ -248,10 +251,10 @@ impl<'de> Deserialize<'de> for Signal {
                 firsts,
                 &s.group,
                 s.value.as_deref(),
+                s.place.as_ref().map(packed::PlaceFields::as_place).as_ref(),
                 &s.entities.0,
             ),
             tuples: s.tuples,
-            place: s.place,
         })
     }
 }

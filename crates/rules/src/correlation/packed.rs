@@ -217,23 +217,22 @@ impl<'de> Deserialize<'de> for PackedIn {
     }
 }
 
-/// A place an event came from: its coordinates, and its address, city and country in one
-/// string (a located sign-in's signal is made for every such sign-in and nearly always
-/// dropped; three strings were three allocations). Saved as the five fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "PlaceFields", into = "PlaceFields")]
-pub struct Place {
+/// A place an event came from, read from the signal's bytes ([`encode_place`]): located
+/// sign-ins become signals by the hundred thousand, nearly all dropped, and their place's
+/// coordinates and three texts were two more allocations each. Saved as the five fields it
+/// always had.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Place<'a> {
     pub lat: f64,
     pub lon: f64,
-    /// The address, city and country present, one after the other.
-    texts: Box<str>,
-    /// Where each of the three ends in `texts` (`None`: absent).
-    ends: [Option<u32>; 3],
+    ip: Option<&'a str>,
+    city: Option<&'a str>,
+    country: Option<&'a str>,
 }
 
-/// A [`Place`] as saved.
-#[derive(Serialize, Deserialize)]
-struct PlaceFields {
+/// A [`Place`] as read back from a saved state.
+#[derive(Deserialize)]
+pub(crate) struct PlaceFields {
     lat: f64,
     lon: f64,
     ip: Option<String>,
@@ -241,73 +240,88 @@ struct PlaceFields {
     country: Option<String>,
 }
 
-impl Place {
-    pub fn new(
-        lat: f64,
-        lon: f64,
-        ip: Option<&str>,
-        city: Option<&str>,
-        country: Option<&str>,
-    ) -> Place {
-        let parts = [ip, city, country];
-        let mut texts = String::with_capacity(parts.iter().flatten().map(|t| t.len()).sum());
-        let ends = parts.map(|part| {
-            part.map(|t| {
-                texts.push_str(t);
-                // Event fields are far below 4 GiB.
-                texts.len() as u32
-            })
-        });
-        Place {
-            lat,
-            lon,
-            texts: texts.into_boxed_str(),
-            ends,
-        }
-    }
-
-    /// Part `i` of the texts (0 address, 1 city, 2 country).
-    fn part(&self, i: usize) -> Option<&str> {
-        let end = self.ends[i]? as usize;
-        let start = self.ends[..i].iter().rev().find_map(|e| *e).unwrap_or(0) as usize;
-        self.texts.get(start..end)
-    }
-
-    pub fn ip(&self) -> Option<&str> {
-        self.part(0)
-    }
-
-    pub fn city(&self) -> Option<&str> {
-        self.part(1)
-    }
-
-    pub fn country(&self) -> Option<&str> {
-        self.part(2)
-    }
-}
-
-impl From<PlaceFields> for Place {
-    fn from(p: PlaceFields) -> Place {
+impl PlaceFields {
+    pub(crate) fn as_place(&self) -> Place<'_> {
         Place::new(
-            p.lat,
-            p.lon,
-            p.ip.as_deref(),
-            p.city.as_deref(),
-            p.country.as_deref(),
+            self.lat,
+            self.lon,
+            self.ip.as_deref(),
+            self.city.as_deref(),
+            self.country.as_deref(),
         )
     }
 }
 
-impl From<Place> for PlaceFields {
-    fn from(p: Place) -> PlaceFields {
-        PlaceFields {
-            lat: p.lat,
-            lon: p.lon,
-            ip: p.ip().map(str::to_string),
-            city: p.city().map(str::to_string),
-            country: p.country().map(str::to_string),
+impl<'a> Place<'a> {
+    pub fn new(
+        lat: f64,
+        lon: f64,
+        ip: Option<&'a str>,
+        city: Option<&'a str>,
+        country: Option<&'a str>,
+    ) -> Place<'a> {
+        Place {
+            lat,
+            lon,
+            ip,
+            city,
+            country,
         }
     }
+
+    pub fn ip(&self) -> Option<&'a str> {
+        self.ip
+    }
+
+    pub fn city(&self) -> Option<&'a str> {
+        self.city
+    }
+
+    pub fn country(&self) -> Option<&'a str> {
+        self.country
+    }
+}
+
+/// Appends `place` to `out`: the coordinates (f64, little-endian), then each text as its
+/// length plus one (u32, little-endian; 0: none) and its bytes.
+pub(crate) fn encode_place(out: &mut Vec<u8>, place: &Place<'_>) {
+    out.extend_from_slice(&place.lat.to_le_bytes());
+    out.extend_from_slice(&place.lon.to_le_bytes());
+    for text in [place.ip, place.city, place.country] {
+        match text {
+            // Event fields are far below 4 GiB.
+            Some(t) => {
+                out.extend_from_slice(&(t.len() as u32 + 1).to_le_bytes());
+                out.extend_from_slice(t.as_bytes());
+            }
+            None => out.extend_from_slice(&0u32.to_le_bytes()),
+        }
+    }
+}
+
+/// The place [`encode_place`] wrote as `bytes` (`None` on other bytes).
+pub(crate) fn decode_place(bytes: &[u8]) -> Option<Place<'_>> {
+    fn f64_at(b: &[u8]) -> Option<(f64, &[u8])> {
+        let (n, rest) = b.split_first_chunk::<8>()?;
+        Some((f64::from_le_bytes(*n), rest))
+    }
+    fn text_at(b: &[u8]) -> Option<(Option<&str>, &[u8])> {
+        let (n, rest) = b.split_first_chunk::<4>()?;
+        match u32::from_le_bytes(*n) as usize {
+            0 => Some((None, rest)),
+            n => {
+                let (text, rest) = rest.split_at_checked(n - 1)?;
+                Some((Some(skein_model::text::utf8(text).ok()?), rest))
+            }
+        }
+    }
+    let (lat, rest) = f64_at(bytes)?;
+    let (lon, rest) = f64_at(rest)?;
+    let (ip, rest) = text_at(rest)?;
+    let (city, rest) = text_at(rest)?;
+    let (country, rest) = text_at(rest)?;
+    rest.is_empty()
+        .then_some(Place::new(lat, lon, ip, city, country))
 }
 
 #[cfg(test)]

@@ -121,8 +121,9 @@ impl Scratch {
         self.bounds.iter().map(|r| self.texts[r.start].as_str())
     }
 
-    /// The signal's texts: `event_id`, the keys, their group, and `value`.
-    fn texts(&self, event_id: &str, value: Option<&str>) -> SignalTexts {
+    /// The signal's parts: `event_id`, the keys, their group, `value`, `place` and the
+    /// entities packed.
+    fn texts(&self, event_id: &str, value: Option<&str>, place: Option<&Place<'_>>) -> SignalTexts {
         let keys_len =
             self.firsts().map(str::len).sum::<usize>() + self.bounds.len().saturating_sub(1);
         SignalTexts::grouped(
@@ -130,6 +131,7 @@ impl Scratch {
             self.firsts(),
             keys_len,
             value,
+            place,
             self.entities.bytes(),
         )
     }
@@ -209,13 +211,13 @@ fn signal_with(
                     && (-180.0..=180.0).contains(&lon)
                     && !(lat == 0.0 && lon == 0.0) =>
             {
-                Some(Box::new(Place::new(
+                Some(Place::new(
                     lat,
                     lon,
                     view.ip_text(),
                     g.city.as_deref(),
                     g.country.as_deref(),
-                )))
+                ))
             }
             _ => return None,
         }
@@ -228,9 +230,8 @@ fn signal_with(
             time: event.time,
             source: event.source,
             slot: slot_index,
-            texts: SignalTexts::new("", [], "", value.as_deref(), &[]),
+            texts: SignalTexts::new("", [], "", value.as_deref(), place.as_ref(), &[]),
             tuples: scratch.tuple_hashes(),
-            place,
         });
     }
     let tuples = if slot.tuples {
@@ -244,9 +245,8 @@ fn signal_with(
         time: event.time,
         source: event.source,
         slot: slot_index,
-        texts: scratch.texts(&event.id, value.as_deref()),
+        texts: scratch.texts(&event.id, value.as_deref(), place.as_ref()),
         tuples,
-        place,
     })
 }
 
@@ -321,7 +321,7 @@ mod tests {
             fill(&mut scratch, &keys);
             prop_assert_eq!(scratch.tuple_hashes().to_vec(), reference_hashes(&keys));
             let firsts: Vec<&str> = keys.iter().map(|k| k[0].as_str()).collect();
-            let texts = scratch.texts("e", None);
+            let texts = scratch.texts("e", None, None);
             prop_assert_eq!(texts.group(), firsts.join("\u{1f}").to_lowercase());
             prop_assert_eq!(texts.keys().firsts().collect::<Vec<_>>(), firsts);
         }

@@ -11,10 +11,10 @@
 use serde::{Serialize, Serializer};
 use smallvec::SmallVec;
 
-use super::packed::EntitiesRef;
+use super::packed::{decode_place, encode_place, EntitiesRef, Place};
 
-/// The parts: `event id ‖ keys (joined by \u{1f}) ‖ group ‖ value ‖ entities`, and where
-/// each ends. Everything before the entities was copied from text.
+/// The parts: `event id ‖ keys (joined by \u{1f}) ‖ group ‖ value ‖ place ‖ entities`, and
+/// where each ends. Everything before the place was copied from text.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SignalTexts {
     bytes: Box<[u8]>,
@@ -22,8 +22,10 @@ pub struct SignalTexts {
     /// Where each key ends in `bytes` (the last: where the keys end).
     key_ends: SmallVec<[u32; 3]>,
     group_end: u32,
-    /// Where the value ends and the entities start.
+    /// Where the value ends (and the place starts).
     value_end: u32,
+    /// Where the place ends (none: at `value_end`) and the entities start.
+    place_end: u32,
     has_value: bool,
 }
 
@@ -38,6 +40,14 @@ fn end(out: &[u8]) -> u32 {
     u32::try_from(out.len()).unwrap_or(u32::MAX)
 }
 
+/// The bytes [`encode_place`] writes for `p`.
+fn place_len(p: &Place<'_>) -> usize {
+    16 + [p.ip(), p.city(), p.country()]
+        .iter()
+        .map(|t| 4 + t.map_or(0, str::len))
+        .sum::<usize>()
+}
+
 impl SignalTexts {
     /// The parts of a signal, as saved.
     pub fn new<'k>(
@@ -45,17 +55,39 @@ impl SignalTexts {
         keys: impl IntoIterator<Item = &'k str>,
         group: &str,
         value: Option<&str>,
+        place: Option<&Place<'_>>,
         entities: &[u8],
     ) -> SignalTexts {
         // (Exact when the keys are as long as the group, as they are when made: the box
         // then takes the vector's buffer as it is.)
         let mut out = Vec::with_capacity(
-            event_id.len() + group.len() * 2 + value.map_or(0, str::len) + entities.len(),
+            event_id.len()
+                + group.len() * 2
+                + value.map_or(0, str::len)
+                + place.map_or(0, place_len)
+                + entities.len(),
         );
         let id_end = push(&mut out, event_id);
         let key_ends = Self::push_keys(&mut out, keys);
         let group_end = push(&mut out, group);
         let value_end = push(&mut out, value.unwrap_or_default());
+        let ends = (id_end, key_ends, group_end, value_end, value.is_some());
+        Self::finish(out, ends, place, entities)
+    }
+
+    /// The rest of a signal's parts after its value (`ends`: where the others end, and
+    /// whether there is a value): its place and entities.
+    fn finish(
+        mut out: Vec<u8>,
+        ends: (u32, SmallVec<[u32; 3]>, u32, u32, bool),
+        place: Option<&Place<'_>>,
+        entities: &[u8],
+    ) -> SignalTexts {
+        let (id_end, key_ends, group_end, value_end, has_value) = ends;
+        if let Some(p) = place {
+            encode_place(&mut out, p);
+        }
+        let place_end = end(&out);
         out.extend_from_slice(entities);
         SignalTexts {
             bytes: out.into_boxed_slice(),
@@ -63,7 +95,8 @@ impl SignalTexts {
             key_ends,
             group_end,
             value_end,
-            has_value: value.is_some(),
+            place_end,
+            has_value,
         }
     }
 
@@ -75,10 +108,15 @@ impl SignalTexts {
         keys: impl IntoIterator<Item = &'k str>,
         keys_len: usize,
         value: Option<&str>,
+        place: Option<&Place<'_>>,
         entities: &[u8],
     ) -> SignalTexts {
         let mut out = Vec::with_capacity(
-            event_id.len() + 2 * keys_len + value.map_or(0, str::len) + entities.len(),
+            event_id.len()
+                + 2 * keys_len
+                + value.map_or(0, str::len)
+                + place.map_or(0, place_len)
+                + entities.len(),
         );
         let id_end = push(&mut out, event_id);
         let key_ends = Self::push_keys(&mut out, keys);
@@ -102,15 +140,8 @@ impl SignalTexts {
             None => end(&out),
         };
         let value_end = push(&mut out, value.unwrap_or_default());
-        out.extend_from_slice(entities);
-        SignalTexts {
-            bytes: out.into_boxed_slice(),
-            id_end,
-            key_ends,
-            group_end,
-            value_end,
-            has_value: value.is_some(),
-        }
+        let ends = (id_end, key_ends, group_end, value_end, value.is_some());
+        Self::finish(out, ends, place, entities)
     }
 
     fn push_keys<'k>(
@@ -167,10 +198,21 @@ impl SignalTexts {
             .then(|| self.part(self.group_end, self.value_end))
     }
 
+    /// The place, if the signal has one.
+    pub fn place(&self) -> Option<Place<'_>> {
+        match self
+            .bytes
+            .get(self.value_end as usize..self.place_end as usize)
+        {
+            Some([]) | None => None,
+            Some(bytes) => decode_place(bytes),
+        }
+    }
+
     pub fn entities(&self) -> EntitiesRef<'_> {
         EntitiesRef::new(
             self.bytes
-                .get(self.value_end as usize..)
+                .get(self.place_end as usize..)
                 .unwrap_or_default(),
         )
     }
@@ -183,6 +225,7 @@ impl std::fmt::Debug for SignalTexts {
             .field("keys", &self.keys())
             .field("group", &self.group())
             .field("value", &self.value())
+            .field("place", &self.place())
             .field("entities", &self.entities())
             .finish()
     }
@@ -285,9 +328,11 @@ mod tests {
                 role: skein_model::EntityRole::Actor,
                 name: value.clone(),
             }]);
+            let place = Place::new(51.5, -0.12, value.as_deref(), Some(id.as_str()), None);
             let t = SignalTexts::new(
-                &id, keys.iter().map(String::as_str), &group, value.as_deref(), &entities,
+                &id, keys.iter().map(String::as_str), &group, value.as_deref(), Some(&place), &entities,
             );
+            prop_assert_eq!(t.place(), Some(place));
             prop_assert_eq!(t.entities().to_vec().len(), 1);
             prop_assert_eq!(&t.entities().to_vec()[0].id, &id);
             prop_assert_eq!(t.event_id(), id.as_str());
@@ -305,11 +350,12 @@ mod tests {
             prop_assert_eq!(serde_json::to_string(&shown).unwrap(), serde_json::to_string(&one_each).unwrap());
 
             let made = SignalTexts::grouped(
-                &id, keys.iter().map(String::as_str), keys.iter().map(String::len).sum(), value.as_deref(), &entities,
+                &id, keys.iter().map(String::as_str), keys.iter().map(String::len).sum(), value.as_deref(), None, &entities,
             );
+            prop_assert_eq!(made.place(), None);
             let lowered = keys.join("\u{1f}").to_lowercase();
             prop_assert_eq!(made.group(), lowered.as_str());
-            prop_assert_eq!(&made, &SignalTexts::new(&id, keys.iter().map(String::as_str), &lowered, value.as_deref(), &entities));
+            prop_assert_eq!(&made, &SignalTexts::new(&id, keys.iter().map(String::as_str), &lowered, value.as_deref(), None, &entities));
         }
     }
 }
