@@ -117,7 +117,7 @@ mod tests {
             prop_assert_eq!(p.ip(), ip.as_deref());
             prop_assert_eq!(p.city(), city.as_deref());
             prop_assert_eq!(p.country(), country.as_deref());
-            let json = serde_json::to_value(&p).unwrap();
+            let json = serde_json::to_value(p).unwrap();
             prop_assert_eq!(
                 &json,
                 &serde_json::json!({
