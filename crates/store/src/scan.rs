@@ -170,10 +170,10 @@ impl Store {
     }
 
     /// [`Store::scan_chunks_of`] with a state per thread: each thread makes one with
-    /// `per_thread.init` and passes it to `per_thread.each_chunk` with every chunk it reads; the states come back with the
-    /// counts (in no particular order). What a caller gathers per chunk (buffers, counts,
-    /// results) is then gathered per thread, without a lock or an allocation per chunk (a
-    /// chunk holds at most 24 events).
+    /// `per_thread.init` and passes it to `per_thread.each_chunk` with every chunk it reads;
+    /// the states come back with the counts (in no particular order). What a caller gathers
+    /// per chunk (buffers, counts, results) is then gathered per thread, without a lock or an
+    /// allocation per chunk (a chunk holds at most 24 events).
     pub fn scan_chunks_with<S, I, F>(
         &self,
         sources: &[Source],

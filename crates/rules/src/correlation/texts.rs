@@ -40,6 +40,24 @@ fn end(out: &[u8]) -> u32 {
     u32::try_from(out.len()).unwrap_or(u32::MAX)
 }
 
+/// An empty buffer with room for a signal's parts, its keys and its group each `keys_len`
+/// bytes long.
+fn with_room(
+    event_id: &str,
+    keys_len: usize,
+    value: Option<&str>,
+    place: Option<&Place<'_>>,
+    entities: &[u8],
+) -> Vec<u8> {
+    Vec::with_capacity(
+        event_id.len()
+            + 2 * keys_len
+            + value.map_or(0, str::len)
+            + place.map_or(0, place_len)
+            + entities.len(),
+    )
+}
+
 /// The bytes [`encode_place`] writes for `p`.
 fn place_len(p: &Place<'_>) -> usize {
     16 + [p.ip(), p.city(), p.country()]
@@ -60,13 +78,7 @@ impl SignalTexts {
     ) -> SignalTexts {
         // (Exact when the keys are as long as the group, as they are when made: the box
         // then takes the vector's buffer as it is.)
-        let mut out = Vec::with_capacity(
-            event_id.len()
-                + group.len() * 2
-                + value.map_or(0, str::len)
-                + place.map_or(0, place_len)
-                + entities.len(),
-        );
+        let mut out = with_room(event_id, group.len(), value, place, entities);
         let id_end = push(&mut out, event_id);
         let key_ends = Self::push_keys(&mut out, keys);
         let group_end = push(&mut out, group);
@@ -111,13 +123,7 @@ impl SignalTexts {
         place: Option<&Place<'_>>,
         entities: &[u8],
     ) -> SignalTexts {
-        let mut out = Vec::with_capacity(
-            event_id.len()
-                + 2 * keys_len
-                + value.map_or(0, str::len)
-                + place.map_or(0, place_len)
-                + entities.len(),
-        );
+        let mut out = with_room(event_id, keys_len, value, place, entities);
         let id_end = push(&mut out, event_id);
         let key_ends = Self::push_keys(&mut out, keys);
         let (from, to) = (id_end as usize, out.len());
