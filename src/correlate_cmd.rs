@@ -364,9 +364,8 @@ fn evaluate(
     // One slice is correlated and stored on a thread of its own while the next is read; the
     // channel holds one slice, so memory stays at about two slices' signals and findings.
     let (correlator, signal_count, correlate_secs) = std::thread::scope(|scope| -> Result<_> {
-        // A slice's signals, and its per-event findings encoded as stored (on the scanning
-        // threads, which made them: their ~40 allocations each are freed where they were
-        // made, and the JSON is written while they are in the cache).
+        // A slice's signals, and its per-event findings as stored (written straight to JSON
+        // on the scanning threads that found them, see `SliceOnThread`).
         type Slice = (Vec<Vec<Signal>>, Vec<FindingRecord>);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Slice>(1);
         let sink = &mut *sink;
@@ -387,7 +386,7 @@ fn evaluate(
         });
         let mut read = || -> Result<()> {
             for (a, b) in slices(from, args.until, sources, stats) {
-                let scan = store
+                let (scan, per_thread) = store
                     .scan_chunks_with(
                         sources,
                         a,
@@ -419,19 +418,19 @@ fn evaluate(
                         },
                     )
                     .context("reading events from the store")?;
-                scanned += scan.0.events;
-                let (mut found, mut signals) = (Vec::new(), Vec::new());
-                for st in scan.1 {
+                scanned += scan.events;
+                let (mut records, mut signals) = (Vec::new(), Vec::new());
+                for st in per_thread {
                     if let Some(e) = st.failed {
                         return Err(e);
                     }
                     all_stats.merge(&st.stats);
                     latest = latest.max(st.newest);
                     // (The first thread's lists are taken whole, not copied.)
-                    if found.is_empty() {
-                        found = st.records;
+                    if records.is_empty() {
+                        records = st.records;
                     } else {
-                        found.extend(st.records);
+                        records.extend(st.records);
                     }
                     if signals.is_empty() {
                         signals = st.batches;
@@ -439,7 +438,7 @@ fn evaluate(
                         signals.extend(st.batches);
                     }
                 }
-                if tx.send((signals, found)).is_err() {
+                if tx.send((signals, records)).is_err() {
                     // The consumer stopped on an error: it is reported below.
                     break;
                 }
@@ -488,7 +487,7 @@ struct SliceOnThread<'r> {
     stats: EvalStats,
     scratch: skein_rules::FindingScratch,
     /// The chunk's findings and signals, before they are kept.
-    found: Vec<Result<skein_rules::EncodedFinding, serde_json::Error>>,
+    found: Vec<Result<skein_rules::EncodedFinding, skein_rules::FindingEncodeError>>,
     signals: Vec<Signal>,
     records: Vec<FindingRecord>,
     batches: Vec<Vec<Signal>>,
@@ -516,13 +515,13 @@ impl<'r> SliceOnThread<'r> {
     /// Keeps the chunk's findings (as records) and signals (as a batch of their exact size).
     fn keep(&mut self) {
         for f in self.found.drain(..) {
-            let record = f
-                .map_err(|e| anyhow::anyhow!("not serialisable as JSON: {e}"))
-                .and_then(|f| {
-                    let rule = self.rules.rules().get(f.rule).map(|r| r.id.clone());
-                    FindingRecord::from_parts(f.id, rule.unwrap_or_default(), f.json)
-                        .map_err(anyhow::Error::from)
-                });
+            let record = f.map_err(anyhow::Error::from).and_then(|f| {
+                // (The index is the rule set's own: a miss would be a bug, said as such.)
+                let rule = self.rules.rules().get(f.rule).ok_or_else(|| {
+                    anyhow::anyhow!("finding {} names rule number {}, not loaded", f.id, f.rule)
+                })?;
+                Ok(FindingRecord::from_parts(f.id, rule.id.clone(), f.json)?)
+            });
             match record {
                 Ok(r) => self.records.push(r),
                 Err(e) => {

@@ -88,8 +88,8 @@ impl<'a> Sink<'a> {
         self.put_records(records)
     }
 
-    /// [`Sink::put`] for findings encoded already ([`record`]: the scanning threads encode
-    /// the findings of per-event rules where they made them, and drop them there).
+    /// [`Sink::put`] for findings encoded already (the scanning threads write the findings
+    /// of per-event rules as stored, `RuleSet::evaluate_encoded`).
     pub fn put_records(&mut self, records: Vec<FindingRecord>) -> Result<()> {
         let started = Instant::now();
         for r in records {

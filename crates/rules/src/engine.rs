@@ -39,6 +39,16 @@ fn source_index(s: Source) -> usize {
     }
 }
 
+/// A finding that JSON cannot hold (a time outside what RFC 3339 writes, a number JSON has
+/// no form for).
+#[derive(Debug, thiserror::Error)]
+#[error("finding {id} is not serialisable as JSON: {source}")]
+pub struct FindingEncodeError {
+    pub id: String,
+    #[source]
+    pub source: serde_json::Error,
+}
+
 /// A per-event finding written as stored ([`RuleSet::evaluate_encoded`]): its id, its rule
 /// (an index into [`RuleSet::rules`]) and its JSON.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,7 +387,7 @@ impl RuleSet {
         &self,
         memo: &mut Memo,
         event: &Event,
-        out: &mut Vec<Result<EncodedFinding, serde_json::Error>>,
+        out: &mut Vec<Result<EncodedFinding, FindingEncodeError>>,
         scratch: &mut FindingScratch,
         signals: &mut Vec<Signal>,
         stats: &mut EvalStats,
@@ -457,7 +467,7 @@ impl RuleSet {
         scoped: &Scoped<'_, '_>,
         memo: &mut Memo,
         scratch: &mut FindingScratch,
-    ) -> Result<EncodedFinding, serde_json::Error> {
+    ) -> Result<EncodedFinding, FindingEncodeError> {
         let rule = &self.rules[index];
         use skein_model::json_text::{key, object, str_member, string, strings, time, unsigned};
         let event = scoped.view.event();
@@ -471,32 +481,37 @@ impl RuleSet {
         render_summary_into(rule, scoped.view, &fields, &mut scratch.summary);
         // Sized for a usual finding (~1.1 KB), as `FindingRecord::of` sizes it.
         let mut json = Vec::with_capacity(2048);
-        let out = &mut json;
-        out.push(b'{');
-        str_member(out, true, "id", &id);
-        str_member(out, false, "rule", &rule.id);
-        str_member(out, false, "title", &rule.title);
-        str_member(out, false, "severity", rule.severity.as_str());
-        key(out, false, "score");
-        unsigned(out, u64::from(score));
-        key(out, false, "first_seen");
-        time(out, &event.time)?;
-        key(out, false, "last_seen");
-        time(out, &event.time)?;
-        key(out, false, "entities");
-        let mut entities = EntitiesJson::start(out, scratch);
-        entities_in(scoped.view, true, &mut entities);
-        entities.finish();
-        key(out, false, "events");
-        out.push(b'[');
-        string(out, &event.id);
-        out.push(b']');
-        key(out, false, "attack");
-        strings(out, &rule.attack)?;
-        str_member(out, false, "summary", &scratch.summary);
-        key(out, false, "fields");
-        object(out, &fields)?;
-        out.push(b'}');
+        let mut write = |out: &mut Vec<u8>| -> serde_json::Result<()> {
+            out.push(b'{');
+            str_member(out, true, "id", &id);
+            str_member(out, false, "rule", &rule.id);
+            str_member(out, false, "title", &rule.title);
+            str_member(out, false, "severity", rule.severity.as_str());
+            key(out, false, "score");
+            unsigned(out, u64::from(score));
+            key(out, false, "first_seen");
+            time(out, &event.time)?;
+            key(out, false, "last_seen");
+            time(out, &event.time)?;
+            key(out, false, "entities");
+            let mut entities = EntitiesJson::start(out, scratch);
+            entities_in(scoped.view, true, &mut entities);
+            entities.finish();
+            key(out, false, "events");
+            out.push(b'[');
+            string(out, &event.id);
+            out.push(b']');
+            key(out, false, "attack");
+            strings(out, &rule.attack)?;
+            str_member(out, false, "summary", &scratch.summary);
+            key(out, false, "fields");
+            object(out, &fields)?;
+            out.push(b'}');
+            Ok(())
+        };
+        if let Err(source) = write(&mut json) {
+            return Err(FindingEncodeError { id, source });
+        }
         Ok(EncodedFinding {
             id,
             rule: index,

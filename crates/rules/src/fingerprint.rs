@@ -159,6 +159,63 @@ mod tests {
             .collect()
     }
 
+    /// The files under `dir` (recursively) with a YAML extension, read.
+    fn yaml_under(dir: &std::path::Path, out: &mut Vec<crate::SourceText>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() {
+                yaml_under(&p, out);
+            } else if p.extension().is_some_and(|x| x == "yml" || x == "yaml") {
+                if let Ok(text) = std::fs::read_to_string(&p) {
+                    out.push(crate::SourceText {
+                        text,
+                        path: p.display().to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Over every selection of the shipped rules and of SigmaHQ's cloud rules (their
+    /// criteria too), two selections share a fingerprint only when their full `Debug` texts
+    /// (the key the table used before, automata included) are equal: the fingerprint never
+    /// merges selections that were kept apart.
+    #[test]
+    fn real_rules_share_fingerprints_only_where_they_are_identical() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        yaml_under(&root.join("correlations/rules"), &mut files);
+        yaml_under(&root.join("../shared/data/sigma/rules/cloud"), &mut files);
+        let rules = crate::load(&files, &[]).rules;
+        assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
+        let mut by_fingerprint: std::collections::HashMap<String, String> = Default::default();
+        let mut selections = 0;
+        for r in rules.rules() {
+            let matchers = std::iter::once(&r.matcher).chain(r.criteria.iter().map(|c| &c.matcher));
+            for m in matchers {
+                for d in m.compiled().detections.values() {
+                    let mut fp = String::new();
+                    detection(d, &mut fp);
+                    let debug = format!("{d:?}");
+                    let seen = by_fingerprint.entry(fp).or_insert_with(|| debug.clone());
+                    assert_eq!(
+                        *seen, debug,
+                        "two selections share a fingerprint in {}",
+                        r.id
+                    );
+                    selections += 1;
+                }
+            }
+        }
+        assert!(selections > 250, "only {selections} selections");
+        // Selections repeat across rules (the seed ports' risk fields): some share one.
+        assert!(by_fingerprint.len() < selections);
+    }
+
     #[test]
     fn selections_compiled_alike_share_a_fingerprint_and_others_do_not() {
         let s = selections(
@@ -168,12 +225,12 @@ mod tests {
              \x20 d:\n    f|contains|cased: [x, y, z, w, v, u, t, s]\n\
              \x20 e:\n    f|re: '^a.*b$'\n\
              \x20 g:\n    f|re|i: '^a.*b$'\n\
-             \x20 h:\n    f: 5\n\
-             \x20 i:\n    f: '5'\n\
-             \x20 j:\n    g|contains: [x, y, z, w, v, u, t, s]\n",
+             \x20 j:\n    g|contains: [x, y, z, w, v, u, t, s]\n\
+             \x20 k:\n    f: x\n\
+             \x20 l:\n    f|cased: x\n",
         );
         assert_eq!(s["a"], s["b"]);
-        for (x, y) in [("a", "c"), ("a", "d"), ("e", "g"), ("a", "j")] {
+        for (x, y) in [("a", "c"), ("a", "d"), ("e", "g"), ("a", "j"), ("k", "l")] {
             assert_ne!(s[x], s[y], "{x} and {y}");
         }
         // The automaton itself is not printed.

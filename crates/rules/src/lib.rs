@@ -33,7 +33,7 @@ pub mod spec;
 pub mod view;
 
 pub use correlation::{Correlation, Correlator, Signal};
-pub use engine::{EncodedFinding, EvalStats, RuleCounts, RuleSet};
+pub use engine::{EncodedFinding, EvalStats, FindingEncodeError, RuleCounts, RuleSet};
 pub use fast::Memo;
 pub use finding::FindingScratch;
 pub use load::{load, Diagnostic, SourceText};

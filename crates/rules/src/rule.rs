@@ -47,6 +47,12 @@ impl Matcher {
         Matcher { compiled, fast }
     }
 
+    /// rsigma's compiled rule (for tests of what the table is built from).
+    #[cfg(test)]
+    pub(crate) fn compiled(&self) -> &CompiledRule {
+        &self.compiled
+    }
+
     /// Moves the fast form's selections into the rule set's table.
     pub(crate) fn intern(&mut self, table: &mut DetectionTable, scope: &str) {
         if let Some(f) = &mut self.fast {

@@ -107,7 +107,8 @@ pub struct Signal {
     /// The event id; per key, the first of its alternatives present on the event, prefixed
     /// with the alternative's index (`0\u{1e}value`), as the event has it (compared ignoring
     /// case); the group (the keys joined, lower-cased, where the signal is made, on the
-    /// scanning threads); and the counted value as the event has it. One allocation.
+    /// scanning threads); the counted value as the event has it; the place; and the
+    /// entities, packed. One allocation.
     texts: SignalTexts,
     /// For an absence: every combination of the keys' alternatives, lower-cased, as a
     /// stable 128-bit hash ([`tuple_hashes`]).
@@ -479,6 +480,90 @@ pub fn silent_rules(correlations: &[Correlation]) -> BTreeMap<String, ()> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use skein_model::{EntityRole, EntityType, FindingEntity};
+
+    /// A signal as earlier builds derived its saved form: every part a field of its own.
+    #[derive(Debug, Serialize)]
+    struct OldSignal {
+        time: DateTime<Utc>,
+        source: Source,
+        event_id: String,
+        slot: u32,
+        keys: Vec<Vec<String>>,
+        group: String,
+        tuples: Tuples,
+        value: Option<String>,
+        place: Option<Box<OldPlace>>,
+        entities: Vec<FindingEntity>,
+    }
+
+    #[derive(Debug, Clone, Serialize)]
+    struct OldPlace {
+        lat: f64,
+        lon: f64,
+        ip: Option<String>,
+        city: Option<String>,
+        country: Option<String>,
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![3 => "[a-zA-Z0-9@.-]{0,10}", 1 => "[\u{1e}\u{1f}éΣ\"]{0,4}"]
+    }
+
+    prop_compose! {
+        fn old_signal()(
+            secs in 0i64..4_000_000_000,
+            source in prop::sample::select(Source::ALL.to_vec()),
+            event_id in text(),
+            slot in 0u32..5,
+            keys in prop::collection::vec(text(), 0..3),
+            group in text(),
+            tuples in prop::collection::vec(any::<u128>(), 0..3),
+            value in prop::option::of(text()),
+            place in prop::option::of((-90.0f64..90.0, -180.0f64..180.0,
+                prop::option::of(text()), prop::option::of(text()), prop::option::of(text()))),
+            entities in prop::collection::vec((text(), prop::option::of(text())), 0..3),
+        ) -> OldSignal {
+            OldSignal {
+                time: DateTime::from_timestamp(secs, 0).unwrap_or_default(),
+                source,
+                event_id,
+                slot,
+                keys: keys.into_iter().map(|k| vec![k]).collect(),
+                group,
+                tuples: tuples.into_iter().collect(),
+                value,
+                place: place.map(|(lat, lon, ip, city, country)| {
+                    Box::new(OldPlace { lat, lon, ip, city, country })
+                }),
+                entities: entities
+                    .into_iter()
+                    .map(|(id, name)| FindingEntity {
+                        entity_type: EntityType::User,
+                        id,
+                        role: EntityRole::Actor,
+                        name,
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    proptest! {
+        /// A signal is saved exactly as earlier builds saved it (postcard, the checkpoint's
+        /// layout, and JSON), and what they saved reads back as the same signal: states
+        /// saved before a signal's parts shared one allocation resume unchanged.
+        #[test]
+        fn signals_keep_the_saved_layout_of_earlier_builds(old in old_signal()) {
+            let bytes = postcard::to_allocvec(&old).unwrap();
+            let signal: Signal = postcard::from_bytes(&bytes).unwrap();
+            prop_assert_eq!(postcard::to_allocvec(&signal).unwrap(), bytes);
+            let json = serde_json::to_string(&old).unwrap();
+            let from_json: Signal = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(serde_json::to_string(&from_json).unwrap(), json);
+            prop_assert_eq!(from_json, signal);
+        }
+    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]

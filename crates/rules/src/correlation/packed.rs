@@ -1,17 +1,16 @@
-//! A signal's entities packed as bytes (kept with its texts, [`super::texts`]), and its
-//! place's texts in one allocation.
+//! A signal's entities and place packed as bytes, kept in the signal's one allocation with
+//! its texts ([`super::texts`]).
 //!
 //! A full run makes hundreds of thousands of signals that name entities (every located
 //! sign-in, blob request and failed sign-in), and nearly all of them are dropped without
 //! becoming a finding, on another thread than the one that made them. As a
 //! `Vec<FindingEntity>`, each signal's entities were one allocation per id and name plus the
 //! vector: a profile had making and freeing them at ~5% of a run. They are packed as bytes
-//! ([`pack`], read through [`EntitiesRef`]), and a [`PackedEntity`] is read back only when a signal
-//! joins a finding. Saved window states hold them as the list of entities they always held
-//! (the same JSON).
-//!
-//! A [`Place`] keeps its address, city and country in one string. Both are saved in the
-//! layout they always had.
+//! ([`pack`], read through [`EntitiesRef`]), and a [`PackedEntity`] is read back only when a
+//! signal joins a finding. A located sign-in's [`Place`] (coordinates, address, city,
+//! country) is packed the same way ([`encode_place`]) and read back as a borrowed view.
+//! Saved window states hold both in the layout they always had (a list of entities, a place
+//! of five fields: the same JSON).
 
 use serde::ser::SerializeSeq;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -25,7 +24,7 @@ use crate::finding::EntitySink;
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct EntitiesRef<'a>(&'a [u8]);
 
-/// One entity of a [`PackedEntities`], borrowed.
+/// One entity of an [`EntitiesRef`], borrowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PackedEntity<'a> {
     pub entity_type: EntityType,
@@ -64,7 +63,7 @@ fn role_of(tag: u8) -> Option<EntityRole> {
     })
 }
 
-/// Appends one entity to `out` in the layout of [`PackedEntities`].
+/// Appends one entity to `out` in the layout of [`EntitiesRef`].
 fn append(
     out: &mut Vec<u8>,
     entity_type: EntityType,

@@ -1,11 +1,11 @@
-//! A signal's texts and entities in one allocation: the event id, the keys as the event
-//! wrote them, the group (the keys lower-cased), the counted value and the packed entities
+//! A signal's parts in one allocation: the event id, the keys as the event wrote them, the
+//! group (the keys lower-cased), the counted value, the place and the packed entities
 //! ([`super::packed`]).
 //!
 //! Every located sign-in and every blob request becomes a signal (~0.9M of 2.5M events in
 //! the bench), made on a scanning thread and nearly always dropped on the correlating one.
-//! As four strings and a boxed slice, they were five allocations each, freed across threads;
-//! here they are one, and a signal is smaller to move and sort. Saved window states hold
+//! As four strings, a boxed slice and a boxed place, a located sign-in's were seven
+//! allocations, freed across threads; here they are one. Saved window states hold
 //! them as they always did (see [`super::Signal`]'s `Serialize`).
 
 use serde::{Serialize, Serializer};
@@ -76,8 +76,8 @@ impl SignalTexts {
         place: Option<&Place<'_>>,
         entities: &[u8],
     ) -> SignalTexts {
-        // (Exact when the keys are as long as the group, as they are when made: the box
-        // then takes the vector's buffer as it is.)
+        // (Exact when the keys are as long as the group, as they are in signals read back:
+        // the box then takes the vector's buffer as it is.)
         let mut out = with_room(event_id, group.len(), value, place, entities);
         let id_end = push(&mut out, event_id);
         let key_ends = Self::push_keys(&mut out, keys);
@@ -239,7 +239,7 @@ impl std::fmt::Debug for SignalTexts {
 
 /// A signal's keys: each key's first alternative present on the event, as the event wrote it
 /// (`i\u{1e}value`), joined by `\u{1f}`.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct ShownKeys<'a> {
     text: &'a str,
     /// Where the first key starts in `text`.
@@ -273,11 +273,6 @@ impl<'a> ShownKeys<'a> {
         self.text
             .get(from..self.ends[end - 1] as usize)
             .unwrap_or_default()
-    }
-
-    /// Every key's first alternative, joined.
-    pub fn all(&self) -> &'a str {
-        self.joined(0..self.len())
     }
 
     /// Each key's first alternative.
@@ -349,7 +344,7 @@ mod tests {
             let (a, b) = (a.min(keys.len()), b.min(keys.len()));
             let want = if a < b { keys[a..b].join("\u{1f}") } else { String::new() };
             prop_assert_eq!(shown.joined(a..b), want.as_str());
-            prop_assert_eq!(shown.all(), keys.join("\u{1f}"));
+            prop_assert_eq!(shown.joined(0..keys.len()), keys.join("\u{1f}"));
             prop_assert_eq!(shown.firsts().collect::<Vec<_>>(), keys.iter().map(String::as_str).collect::<Vec<_>>());
             // Saved as the lists of earlier builds.
             let one_each: Vec<Vec<String>> = keys.iter().map(|k| vec![k.clone()]).collect();
