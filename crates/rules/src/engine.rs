@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use rsigma_eval::{Event as SigmaEvent, EventValue};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use skein_model::{Event, Finding, Source};
 
 use crate::correlation::{self, Compiled, Correlation, Signal, Slot};
@@ -12,6 +12,7 @@ use crate::fast::{DetectionTable, Memo};
 use crate::finding::{
     entities_in, entities_listed, render_summary, render_summary_into, EntitiesJson, FindingScratch,
 };
+use crate::finding_fields::{FieldValue, FindingFields};
 use crate::lists::ListMatcher;
 use crate::rule::{BoundList, Rule};
 use crate::view::EventView;
@@ -442,6 +443,7 @@ impl RuleSet {
         let event = scoped.view.event();
         let (fields, score) = self.finding_fields(rule, scoped, memo);
         let key = format!("{}|{}", event.source.as_str(), event.id);
+        let fields = fields.to_map();
         let summary = render_summary(rule, scoped.view, &fields);
         Finding {
             id: Finding::stable_id(&rule.id, [key.as_str()]),
@@ -469,16 +471,16 @@ impl RuleSet {
         scratch: &mut FindingScratch,
     ) -> Result<EncodedFinding, FindingEncodeError> {
         let rule = &self.rules[index];
-        use skein_model::json_text::{key, object, str_member, string, strings, time, unsigned};
+        use skein_model::json_text::{key, str_member, string, strings, time, unsigned};
         let event = scoped.view.event();
-        let (fields, score) = self.finding_fields(rule, scoped, memo);
+        let (mut fields, score) = self.finding_fields(rule, scoped, memo);
         scratch.key.clear();
         scratch.key.push_str(event.source.as_str());
         scratch.key.push('|');
         scratch.key.push_str(&event.id);
         let id = Finding::stable_id(&rule.id, [scratch.key.as_str()]);
         scratch.summary.clear();
-        render_summary_into(rule, scoped.view, &fields, &mut scratch.summary);
+        render_summary_into(rule, scoped.view, &|f| fields.text(f), &mut scratch.summary);
         // Sized for a usual finding (~1.1 KB), as `FindingRecord::of` sizes it.
         let mut json = Vec::with_capacity(2048);
         let mut write = |out: &mut Vec<u8>| -> serde_json::Result<()> {
@@ -505,7 +507,7 @@ impl RuleSet {
             strings(out, &rule.attack)?;
             str_member(out, false, "summary", &scratch.summary);
             key(out, false, "fields");
-            object(out, &fields)?;
+            fields.write_json(out)?;
             out.push(b'}');
             Ok(())
         };
@@ -521,37 +523,34 @@ impl RuleSet {
 
     /// A per-event finding's fields (the criteria matched and the score they give, the
     /// reported event fields) and its score.
-    fn finding_fields(
+    fn finding_fields<'a>(
         &self,
-        rule: &Rule,
-        scoped: &Scoped<'_, '_>,
+        rule: &'a Rule,
+        scoped: &'a Scoped<'_, '_>,
         memo: &mut Memo,
-    ) -> (Map<String, Value>, u32) {
-        let mut fields = Map::new();
+    ) -> (FindingFields<'a>, u32) {
+        let mut fields = FindingFields::default();
         if !rule.criteria.is_empty() {
-            let mut matched = Vec::new();
+            let mut matched = smallvec::SmallVec::new();
             let mut weight = 0u32;
             for c in &rule.criteria {
                 if c.matcher.matches(&self.table, memo, scoped) {
-                    matched.push(Value::String(c.name.clone()));
+                    matched.push(c.name.as_str());
                     weight += c.weight;
                 }
             }
             if let Some(f) = &rule.score_field {
-                fields.insert(f.clone(), Value::from(weight));
+                fields.insert(f, FieldValue::Number(u64::from(weight)));
             }
-            fields.insert("matched".into(), Value::Array(matched));
-            fields.insert("_weight".into(), Value::from(weight));
+            fields.insert("matched", FieldValue::Names(matched));
+            fields.insert("_weight", FieldValue::Number(u64::from(weight)));
         }
         for name in &rule.report {
             if let Some(v) = scoped.view.get_field(name) {
-                fields.insert(name.clone(), v.to_json());
+                fields.insert(name, FieldValue::Event(v));
             }
         }
-        let weight = fields
-            .remove("_weight")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
+        let weight = fields.remove_u64("_weight").unwrap_or(0);
         let score = (u64::from(rule.base_score) + u64::from(rule.per_criterion) * weight).min(100);
         (fields, u32::try_from(score).unwrap_or(100))
     }

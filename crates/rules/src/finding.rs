@@ -266,15 +266,16 @@ pub fn render_summary(
     fields: &serde_json::Map<String, Value>,
 ) -> String {
     let mut out = String::new();
-    render_summary_into(rule, view, fields, &mut out);
+    render_summary_into(rule, view, &|f| fields.get(f).map(json_text), &mut out);
     out
 }
 
-/// [`render_summary`] appended to `out` (a buffer kept from one finding to the next).
+/// [`render_summary`] appended to `out` (a buffer kept from one finding to the next), the
+/// finding's field `name` shown as `field_text(name)` gives it.
 pub(crate) fn render_summary_into(
     rule: &Rule,
     view: &EventView<'_>,
-    fields: &serde_json::Map<String, Value>,
+    field_text: &dyn Fn(&str) -> Option<String>,
     out: &mut String,
 ) {
     use std::fmt::Write as _;
@@ -293,8 +294,8 @@ pub(crate) fn render_summary_into(
         if name == "actor" {
             out.push_str(actor_text(e));
         } else if let Some(f) = name.strip_prefix("fields.") {
-            match fields.get(f) {
-                Some(v) => out.push_str(&json_text(v)),
+            match field_text(f) {
+                Some(text) => out.push_str(&text),
                 None => out.push('-'),
             }
         } else {

@@ -23,6 +23,7 @@ pub mod engine;
 mod fast;
 pub mod fields;
 pub mod finding;
+mod finding_fields;
 mod fingerprint;
 pub mod fixtures;
 pub mod lists;
