@@ -397,18 +397,7 @@ fn evaluate(
                             init: || SliceOnThread::new(rules),
                             each_chunk: |st: &mut SliceOnThread, events: &[skein_model::Event]| {
                                 let started = Instant::now();
-                                for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w))
-                                {
-                                    rules.evaluate_encoded(
-                                        &mut st.memo,
-                                        e,
-                                        &mut st.found,
-                                        &mut st.scratch,
-                                        &mut st.signals,
-                                        &mut st.stats,
-                                    );
-                                    st.newest = st.newest.max(Some(e.time));
-                                }
+                                st.evaluate(events, after);
                                 let nanos =
                                     u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
                                 eval_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -426,17 +415,8 @@ fn evaluate(
                     }
                     all_stats.merge(&st.stats);
                     latest = latest.max(st.newest);
-                    // (The first thread's lists are taken whole, not copied.)
-                    if records.is_empty() {
-                        records = st.records;
-                    } else {
-                        records.extend(st.records);
-                    }
-                    if signals.is_empty() {
-                        signals = st.batches;
-                    } else {
-                        signals.extend(st.batches);
-                    }
+                    gather(&mut records, st.records);
+                    gather(&mut signals, st.batches);
                 }
                 if tx.send((signals, records)).is_err() {
                     // The consumer stopped on an error: it is reported below.
@@ -512,6 +492,21 @@ impl<'r> SliceOnThread<'r> {
         }
     }
 
+    /// Evaluates the chunk's events later than `after` (the saved state's watermark).
+    fn evaluate(&mut self, events: &[skein_model::Event], after: Option<DateTime<Utc>>) {
+        for e in events.iter().filter(|e| after.is_none_or(|w| e.time > w)) {
+            self.rules.evaluate_encoded(
+                &mut self.memo,
+                e,
+                &mut self.found,
+                &mut self.scratch,
+                &mut self.signals,
+                &mut self.stats,
+            );
+            self.newest = self.newest.max(Some(e.time));
+        }
+    }
+
     /// Keeps the chunk's findings (as records) and signals (as a batch of their exact size).
     fn keep(&mut self) {
         for f in self.found.drain(..) {
@@ -535,6 +530,16 @@ impl<'r> SliceOnThread<'r> {
             batch.append(&mut self.signals);
             self.batches.push(batch);
         }
+    }
+}
+
+/// Appends `more` to `into`, taking it whole when `into` is empty (the first thread's lists
+/// are not copied).
+fn gather<T>(into: &mut Vec<T>, more: Vec<T>) {
+    if into.is_empty() {
+        *into = more;
+    } else {
+        into.extend(more);
     }
 }
 

@@ -470,8 +470,8 @@ impl RuleSet {
         memo: &mut Memo,
         scratch: &mut FindingScratch,
     ) -> Result<EncodedFinding, FindingEncodeError> {
-        let rule = &self.rules[index];
         use skein_model::json_text::{key, str_member, string, strings, time, unsigned};
+        let rule = &self.rules[index];
         let event = scoped.view.event();
         let (mut fields, score) = self.finding_fields(rule, scoped, memo);
         scratch.key.clear();

@@ -15,22 +15,8 @@ use rsigma_eval::{CompiledDetection, CompiledDetectionItem, CompiledMatcher};
 /// Appends the fingerprint of `d` to `out`.
 pub(crate) fn detection(d: &CompiledDetection, out: &mut String) {
     match d {
-        CompiledDetection::AllOf(items) => {
-            out.push_str("all[");
-            for i in items {
-                item(i, out);
-                out.push(',');
-            }
-            out.push(']');
-        }
-        CompiledDetection::AnyOf(ds) => {
-            out.push_str("any[");
-            for d in ds {
-                detection(d, out);
-                out.push(',');
-            }
-            out.push(']');
-        }
+        CompiledDetection::AllOf(items) => list("all", items, item, out),
+        CompiledDetection::AnyOf(ds) => list("any", ds, detection, out),
         // Shapes the fast path does not evaluate (their rules fall back to rsigma, and
         // never reach the table): their full description.
         other => {
@@ -50,10 +36,12 @@ fn item(i: &CompiledDetectionItem, out: &mut String) {
     matcher(m, out);
 }
 
-fn list(ms: &[CompiledMatcher], out: &mut String) {
+/// Appends `tag[` and each of `items`' fingerprints followed by a comma, then `]`.
+fn list<T>(tag: &str, items: &[T], one: fn(&T, &mut String), out: &mut String) {
+    out.push_str(tag);
     out.push('[');
-    for m in ms {
-        matcher(m, out);
+    for x in items {
+        one(x, out);
         out.push(',');
     }
     out.push(']');
@@ -119,18 +107,15 @@ fn matcher(m: &CompiledMatcher, out: &mut String) {
             write!(out, ")")
         }
         CompiledMatcher::AnyOf(ms) => {
-            out.push_str("anyof");
-            list(ms, out);
+            list("anyof", ms, matcher, out);
             Ok(())
         }
         CompiledMatcher::AllOf(ms) => {
-            out.push_str("allof");
-            list(ms, out);
+            list("allof", ms, matcher, out);
             Ok(())
         }
         CompiledMatcher::CaseInsensitiveGroup { children, mode } => {
-            let _ = write!(out, "group{mode:?}");
-            list(children, out);
+            list(&format!("group{mode:?}"), children, matcher, out);
             Ok(())
         }
     };
