@@ -170,6 +170,10 @@ impl crate::fast::ByField for Scoped<'_, '_> {
     fn by_field(&self, field: crate::fields::Field) -> Option<EventValue<'_>> {
         self.view.value(field)
     }
+
+    fn text_field(&self, field: crate::fields::Field) -> Option<Option<&str>> {
+        self.view.text_value(field)
+    }
 }
 
 impl RuleSet {

@@ -77,6 +77,10 @@ impl Fields {
 pub trait ByField: Event {
     /// What `get_field` gives for the token of `field`.
     fn by_field(&self, field: Field) -> Option<EventValue<'_>>;
+
+    /// [`ByField::by_field`] for a field whose value is a text or absent, as that text (see
+    /// `EventView::text_value`); `None` for other fields.
+    fn text_field(&self, field: Field) -> Option<Option<&str>>;
 }
 
 impl DetectionTable {
@@ -316,6 +320,19 @@ fn item(i: &CompiledDetectionItem, resolved: Option<Field>, event: &impl ByField
     let Some(field) = &i.field else {
         return false;
     };
+    // A text field (nearly every item): the same answers as below, for a `Str` value.
+    if let Some(text) = resolved.and_then(|f| event.text_field(f)) {
+        return match (i.exists, text) {
+            (Some(expect), text) => text.is_some() == expect,
+            (None, Some(text)) => {
+                let value = EventValue::Str(std::borrow::Cow::Borrowed(text));
+                let hit = on_text(&i.matcher, &mut Text::new(text), &value, event);
+                discard(value);
+                hit
+            }
+            (None, None) => matches!(i.matcher, CompiledMatcher::Null),
+        };
+    }
     let value = match resolved {
         Some(f) => event.by_field(f),
         None => event.get_field(field),

@@ -62,11 +62,69 @@ pub(crate) fn real_and_demo_events() -> Vec<Event> {
     events
 }
 
+/// The events with the wire facts the "as sent" fields read made to vary: texts kept in
+/// `verbatim`, tenants sent blank or inferred.
+fn with_sent_variants(events: Vec<Event>) -> Vec<Event> {
+    let mut out = Vec::with_capacity(events.len() * 3);
+    for e in events {
+        let mut blank = e.clone();
+        blank.tenants.home = None;
+        blank.tenants.home_blank = true;
+        blank.tenants.resource = None;
+        blank.tenants.resource_blank = !e.tenants.resource_blank;
+        blank.tenants.resource_inferred = !e.tenants.resource_inferred;
+        let mut sent = e.clone();
+        for name in [
+            "risk.level_during_signin",
+            "risk.state",
+            "signin.authentication_requirement",
+            "signin.conditional_access_status",
+            "signin.client_app_used",
+            "geo.country",
+            "tenants.home",
+            "tenants.resource",
+        ] {
+            sent.verbatim
+                .push((name.into(), format!(" {name} AS SENT ")));
+        }
+        out.extend([e, blank, sent]);
+    }
+    out
+}
+
+#[test]
+fn text_values_are_the_values_of_text_fields() {
+    use rsigma_eval::EventValue;
+    use skein_rules::fields::Field;
+    use skein_rules::view::EventView;
+    use std::borrow::Cow;
+    let (mut texts, mut present) = (0usize, 0usize);
+    for e in with_sent_variants(real_and_demo_events()) {
+        let view = EventView::new(&e);
+        for &f in Field::ALL {
+            let Some(text) = view.text_value(f) else {
+                continue;
+            };
+            texts += 1;
+            present += usize::from(text.is_some());
+            let want = view.value(f);
+            assert_eq!(
+                text.map(|t| EventValue::Str(Cow::Borrowed(t))),
+                want,
+                "{f:?} of {}",
+                e.id
+            );
+        }
+    }
+    // Most fields are texts, and many of them present.
+    assert!(present > texts / 4, "{present} of {texts}");
+}
+
 #[test]
 fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
     let rules = all_rules();
     assert!(rules.rules().len() >= 80, "{} rules", rules.rules().len());
-    let events = real_and_demo_events();
+    let events = with_sent_variants(real_and_demo_events());
     let mut fast = 0;
     let mut bad = Vec::new();
     for e in &events {
