@@ -14,6 +14,7 @@ use skein_model::Event;
 use super::packed::Packer;
 use super::texts::SignalTexts;
 use super::{Place, Role, Signal, Slot, Tuples};
+use crate::fields;
 use crate::view::EventView;
 
 /// A key's value as text: strings as they are, numbers and booleans printed, lists joined.
@@ -31,6 +32,19 @@ fn value_text(v: &EventValue<'_>) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// A key's or counted value's field as read for a signal.
+enum Value<'e> {
+    /// A text field's text.
+    Text(&'e str),
+    Other(EventValue<'e>),
+}
+
+/// The text of the field `token` names when it is a text field: `Some(None)` when absent;
+/// `None` for a token of another field, or not a field's.
+fn text_of<'e>(view: &'e EventView<'_>, token: &str) -> Option<Option<&'e str>> {
+    fields::from_token(token).and_then(|f| view.text_value(f))
 }
 
 /// Appends [`value_text`] of `v` to `out` (a string without a copy); false when it has none.
@@ -87,8 +101,15 @@ impl Scratch {
         for alternatives in &slot.keys {
             let start = self.used;
             for (i, token) in alternatives.iter().enumerate() {
-                let Some(value) = view.field(token) else {
-                    continue;
+                // A text field's text straight from the event (see `EventView::text_value`);
+                // any other field's value as `EventView::field` gives it.
+                let value = match text_of(view, token) {
+                    Some(None) => continue,
+                    Some(Some(text)) => Value::Text(text),
+                    None => match view.field(token) {
+                        Some(value) => Value::Other(value),
+                        None => continue,
+                    },
                 };
                 if self.texts.len() == self.used {
                     self.texts.push(String::new());
@@ -104,7 +125,15 @@ impl Scratch {
                     }
                 }
                 text.push('\u{1e}');
-                if push_value_text(&value, text) {
+                let pushed = match &value {
+                    Value::Text("") => false,
+                    Value::Text(t) => {
+                        text.push_str(t);
+                        true
+                    }
+                    Value::Other(v) => push_value_text(v, text),
+                };
+                if pushed {
                     self.used += 1;
                 }
             }
@@ -200,7 +229,10 @@ fn signal_with(
         return None;
     }
     let value = match &slot.value {
-        Some(token) => Some(view.field(token).as_ref().and_then(value_text)?),
+        Some(token) => Some(match text_of(view, token) {
+            Some(text) => text.filter(|t| !t.is_empty())?.to_string(),
+            None => view.field(token).as_ref().and_then(value_text)?,
+        }),
         None => None,
     };
     let place = if slot.geo {
