@@ -21,7 +21,7 @@ use std::cell::OnceCell;
 
 use rsigma_eval::{Event as SigmaEvent, EventValue};
 use serde_json::Value;
-use skein_model::{Event, Source, WireShape};
+use skein_model::{Event, WireShape};
 
 use crate::fields::{self, Field, Resolution};
 use raw::{expand_dynamic_columns, lookup, walk_strings};
@@ -99,25 +99,12 @@ impl std::fmt::Write for IpText {
     }
 }
 
-fn text(v: &Option<String>) -> Option<EventValue<'_>> {
-    v.as_deref().map(|s| EventValue::Str(Cow::Borrowed(s)))
-}
-
 fn flag(v: Option<bool>) -> Option<EventValue<'static>> {
     v.map(EventValue::Bool)
 }
 
 fn num(v: Option<f64>) -> Option<EventValue<'static>> {
     v.map(EventValue::Float)
-}
-
-/// A value as the record had it: `Str("")` when the field was sent blank.
-fn blankable<'e>(v: &'e Option<String>, blank: bool) -> Option<EventValue<'e>> {
-    match v {
-        Some(s) => Some(EventValue::Str(Cow::Borrowed(s))),
-        None if blank => Some(EventValue::Str(Cow::Borrowed(""))),
-        None => None,
-    }
 }
 
 impl<'a> EventView<'a> {
@@ -141,10 +128,6 @@ impl<'a> EventView<'a> {
             .map(IpText::as_str)
     }
 
-    fn ip(&self) -> Option<EventValue<'_>> {
-        self.ip_text().map(|s| EventValue::Str(Cow::Borrowed(s)))
-    }
-
     fn raw_value(&self) -> Option<&Value> {
         self.raw
             .get_or_init(|| {
@@ -155,23 +138,6 @@ impl<'a> EventView<'a> {
                 Some(v)
             })
             .as_ref()
-    }
-
-    /// A sign-in field as the record sent it: the verbatim text where normalisation changed
-    /// it (whitespace, blank, case), else the canonical value.
-    fn as_sent<'s>(&'s self, name: &str, canonical: &'s Option<String>) -> Option<EventValue<'s>> {
-        match self.event.sent(name) {
-            Some(t) => Some(EventValue::Str(Cow::Borrowed(t))),
-            None => text(canonical),
-        }
-    }
-
-    fn home_tenant_field(&self) -> Option<EventValue<'_>> {
-        let t = &self.event.tenants;
-        match self.event.sent("tenants.home") {
-            Some(v) => Some(EventValue::Str(Cow::Borrowed(v))),
-            None => blankable(&t.home, t.home_blank),
-        }
     }
 
     /// `riskEventTypes_v2` as the record sent it: its text when it came as one string, the
@@ -187,20 +153,6 @@ impl<'a> EventView<'a> {
         }
     }
 
-    /// `resourceTenantId` as the record sent it (not the model's fallback to `tenantId`).
-    fn resource_tenant_field(&self) -> Option<EventValue<'_>> {
-        if let Some(v) = self.event.sent("tenants.resource") {
-            return Some(EventValue::Str(Cow::Borrowed(v)));
-        }
-        let t = &self.event.tenants;
-        if t.resource_inferred {
-            t.resource_blank
-                .then_some(EventValue::Str(Cow::Borrowed("")))
-        } else {
-            blankable(&t.resource, t.resource_blank)
-        }
-    }
-
     fn error_code_number(&self) -> Option<EventValue<'_>> {
         let o = &self.event.outcome;
         if o.success {
@@ -213,109 +165,90 @@ impl<'a> EventView<'a> {
         })
     }
 
-    fn result_type(&self) -> Option<EventValue<'_>> {
-        let o = &self.event.outcome;
-        if o.success {
-            Some(EventValue::Str(Cow::Borrowed("0")))
-        } else {
-            text(&o.error_code)
-        }
-    }
-
-    /// The value of a resolved field.
+    /// The value of a resolved field (a text field's through [`EventView::text_value`]).
     pub fn value(&self, field: Field) -> Option<EventValue<'_>> {
         use Field as F;
+        if let Some(text) = self.text_value(field) {
+            return text.map(|t| EventValue::Str(Cow::Borrowed(t)));
+        }
         let e = self.event;
-        let (a, g, t, k, x, r, s) = (
-            &e.actor, &e.geo, &e.tenants, &e.tokens, &e.target, &e.risk, &e.signin,
-        );
         match field {
-            F::Id => Some(EventValue::Str(Cow::Borrowed(e.id.as_str()))),
-            F::Source => Some(EventValue::Str(Cow::Borrowed(e.source.as_str()))),
             F::Shape => Some(EventValue::Str(Cow::Owned(format!("{:?}", e.shape)))),
             F::Time => Some(EventValue::Str(Cow::Owned(e.time.to_rfc3339()))),
-            F::SrcIp => self.ip(),
-            F::SrcHost => text(&e.src_host),
-            F::UserAgent => text(&e.user_agent),
             F::OutcomeSuccess => Some(EventValue::Bool(e.outcome.success)),
-            F::OutcomeErrorCode => text(&e.outcome.error_code),
-            F::OutcomeReason => text(&e.outcome.reason),
-            F::ActorUserId => text(&a.user_id),
-            F::ActorUpn => text(&a.upn),
-            F::ActorDisplayName => text(&a.display_name),
-            F::ActorAppId => text(&a.app_id),
-            F::ActorAppName => text(&a.app_name),
-            F::ActorServicePrincipalId => text(&a.service_principal_id),
-            F::ActorAwsArn => text(&a.aws_arn),
-            F::ActorAwsIdentityType => text(&a.aws_identity_type),
-            F::ActorAccessKeyId => text(&a.access_key_id),
-            F::ActorAwsAccountId => text(&a.aws_account_id),
-            F::ActorRoleSessionName => text(&a.role_session_name),
-            F::ActorAwsUserName => text(&a.aws_user_name),
-            F::ActorAuthType => text(&a.auth_type),
-            F::ActorConsoleSession => flag(a.console_session),
-            F::GeoCountry => text(&g.country),
-            F::GeoState => text(&g.state),
-            F::GeoCity => text(&g.city),
-            F::GeoLatitude => num(g.latitude),
-            F::GeoLongitude => num(g.longitude),
-            F::TenantsHome => text(&t.home),
-            F::TenantsResource => text(&t.resource),
-            F::TenantsHomeBlank => Some(EventValue::Bool(t.home_blank)),
-            F::TenantsResourceBlank => Some(EventValue::Bool(t.resource_blank)),
-            F::TokensUniqueTokenId => text(&k.unique_token_id),
-            F::TokensSessionId => text(&k.session_id),
-            F::TokensCorrelationId => text(&k.correlation_id),
-            F::TokensTokenHash => text(&k.token_hash),
-            F::TokensAwsSessionIssuer => text(&k.aws_session_issuer),
-            F::TokensIssuedAccessKeyId => text(&k.issued_access_key_id),
-            F::TargetResourceId => text(&x.resource_id),
-            F::TargetResourceName => text(&x.resource_name),
-            F::TargetStorageAccount => text(&x.storage_account),
-            F::TargetObject => text(&x.object),
-            F::TargetService => text(&x.service),
-            F::TargetAction => text(&x.action),
-            F::TargetRegion => text(&x.region),
-            F::TargetAccountId => text(&x.account_id),
-            F::RiskLevelDuringSignin => text(&r.level_during_signin),
-            F::RiskLevelAggregated => text(&r.level_aggregated),
-            F::RiskState => text(&r.state),
-            F::RiskDetail => text(&r.detail),
-            F::RiskEventTypes => list(&r.event_types),
-            F::RiskEventTypesText => text(&r.event_types_text),
-            F::SigninCategory => text(&s.category),
-            F::SigninClientAppUsed => text(&s.client_app_used),
-            F::SigninAuthenticationRequirement => text(&s.authentication_requirement),
-            F::SigninConditionalAccessStatus => text(&s.conditional_access_status),
-            F::SigninCrossTenantAccessType => text(&s.cross_tenant_access_type),
-            F::SigninAuthenticationProtocol => text(&s.authentication_protocol),
-            F::SigninIsInteractive => flag(s.is_interactive),
-            F::SigninUserType => text(&s.user_type),
-            F::SentRiskLevel => self.as_sent("risk.level_during_signin", &r.level_during_signin),
-            F::SentRiskState => self.as_sent("risk.state", &r.state),
-            F::SentAuthenticationRequirement => self.as_sent(
-                "signin.authentication_requirement",
-                &s.authentication_requirement,
-            ),
-            F::SentConditionalAccessStatus => self.as_sent(
-                "signin.conditional_access_status",
-                &s.conditional_access_status,
-            ),
-            F::SentClientAppUsed => self.as_sent("signin.client_app_used", &s.client_app_used),
-            F::SentHomeTenant => self.home_tenant_field(),
-            F::SentResourceTenant => self.resource_tenant_field(),
-            F::SentCountry => self.as_sent("geo.country", &g.country),
+            F::ActorConsoleSession => flag(e.actor.console_session),
+            F::GeoLatitude => num(e.geo.latitude),
+            F::GeoLongitude => num(e.geo.longitude),
+            F::TenantsHomeBlank => Some(EventValue::Bool(e.tenants.home_blank)),
+            F::TenantsResourceBlank => Some(EventValue::Bool(e.tenants.resource_blank)),
+            F::RiskEventTypes => list(&e.risk.event_types),
+            F::SigninIsInteractive => flag(e.signin.is_interactive),
             F::RiskEventTypesV2 => self.risk_event_types_v2(),
-            F::ResultType => self.result_type(),
             F::ErrorCodeNumber => self.error_code_number(),
-            F::EventDataset => (e.source == Source::EntraSignin)
-                .then_some(EventValue::Str(Cow::Borrowed("azure.signinlogs"))),
-            F::EventOutcome => Some(EventValue::Str(Cow::Borrowed(if e.outcome.success {
-                "success"
-            } else {
-                "failure"
-            }))),
-            F::Absent => None,
+            // Answered by `text_value` above.
+            F::Id
+            | F::Source
+            | F::SrcIp
+            | F::SrcHost
+            | F::UserAgent
+            | F::OutcomeErrorCode
+            | F::OutcomeReason
+            | F::ActorUserId
+            | F::ActorUpn
+            | F::ActorDisplayName
+            | F::ActorAppId
+            | F::ActorAppName
+            | F::ActorServicePrincipalId
+            | F::ActorAwsArn
+            | F::ActorAwsIdentityType
+            | F::ActorAccessKeyId
+            | F::ActorAwsAccountId
+            | F::ActorRoleSessionName
+            | F::ActorAwsUserName
+            | F::ActorAuthType
+            | F::GeoCountry
+            | F::GeoState
+            | F::GeoCity
+            | F::TenantsHome
+            | F::TenantsResource
+            | F::TokensUniqueTokenId
+            | F::TokensSessionId
+            | F::TokensCorrelationId
+            | F::TokensTokenHash
+            | F::TokensAwsSessionIssuer
+            | F::TokensIssuedAccessKeyId
+            | F::TargetResourceId
+            | F::TargetResourceName
+            | F::TargetStorageAccount
+            | F::TargetObject
+            | F::TargetService
+            | F::TargetAction
+            | F::TargetRegion
+            | F::TargetAccountId
+            | F::RiskLevelDuringSignin
+            | F::RiskLevelAggregated
+            | F::RiskState
+            | F::RiskDetail
+            | F::RiskEventTypesText
+            | F::SigninCategory
+            | F::SigninClientAppUsed
+            | F::SigninAuthenticationRequirement
+            | F::SigninConditionalAccessStatus
+            | F::SigninCrossTenantAccessType
+            | F::SigninAuthenticationProtocol
+            | F::SigninUserType
+            | F::SentRiskLevel
+            | F::SentRiskState
+            | F::SentAuthenticationRequirement
+            | F::SentConditionalAccessStatus
+            | F::SentClientAppUsed
+            | F::SentCountry
+            | F::SentHomeTenant
+            | F::SentResourceTenant
+            | F::EventDataset
+            | F::EventOutcome
+            | F::ResultType
+            | F::Absent => None,
         }
     }
 
@@ -401,6 +334,7 @@ impl SigmaEvent for EventView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use skein_model::Source;
 
     use proptest::prelude::*;
 

@@ -20,6 +20,8 @@ impl<'a> EventView<'a> {
         let (a, g, t, k, x, r, s) = (
             &e.actor, &e.geo, &e.tenants, &e.tokens, &e.target, &e.risk, &e.signin,
         );
+        // A sign-in field as the record sent it: the verbatim text where normalisation
+        // changed it (whitespace, blank, case), else the canonical value.
         let sent = |name: &str, canonical: &'a Option<String>| match e.sent(name) {
             Some(text) => Some(text),
             None => canonical.as_deref(),
@@ -92,6 +94,7 @@ impl<'a> EventView<'a> {
                 Some(text) => Some(text),
                 None => blankable_text(&t.home, t.home_blank),
             },
+            // `resourceTenantId` as sent (not the model's fallback to `tenantId`).
             F::SentResourceTenant => match e.sent("tenants.resource") {
                 Some(text) => Some(text),
                 None if t.resource_inferred => t.resource_blank.then_some(""),
@@ -111,7 +114,7 @@ impl<'a> EventView<'a> {
     }
 }
 
-/// [`blankable`]'s text.
+/// A text as the record had it: `""` when the field was sent blank.
 fn blankable_text(v: &Option<String>, blank: bool) -> Option<&str> {
     match v {
         Some(s) => Some(s),
