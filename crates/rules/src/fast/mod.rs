@@ -9,6 +9,7 @@
 //! rsigma's. Constructs it does not mirror (keyword, array-scope and conditional blocks) make
 //! [`FastRule::new`] return `None`, and the caller falls back to `evaluate_rule`. A test
 //! checks both paths agree on every shipped rule and on SigmaHQ's.
+//!
 //! An item's matcher over the value it reads is `matching.rs`'s (rsigma's semantics, without
 //! rsigma's copies of the text).
 //!
