@@ -210,9 +210,9 @@ impl RuleSet {
             for s in &r.sources {
                 by_source[source_index(*s)].push(i);
             }
-            r.matcher.intern(&mut table, &r.id);
+            r.matcher.intern(&mut table, &r.id, &r.lists);
             for c in &mut r.criteria {
-                c.matcher.intern(&mut table, &r.id);
+                c.matcher.intern(&mut table, &r.id, &r.lists);
             }
         }
         RuleSet {
@@ -321,10 +321,15 @@ impl RuleSet {
     /// index-based evaluator and `rsigma_eval::evaluate_rule` — and names every rule where
     /// they disagree. For tests; returns how many detections used the fast path.
     pub fn cross_check(&self, event: &Event) -> Result<usize, Vec<String>> {
+        self.cross_check_with(&mut Memo::new(), event)
+    }
+
+    /// [`RuleSet::cross_check`] with `memo` kept from event to event, as evaluation keeps
+    /// it (answers remembered by text are then given from earlier events).
+    pub fn cross_check_with(&self, memo: &mut Memo, event: &Event) -> Result<usize, Vec<String>> {
         let view = EventView::new(event);
         let mut fast = 0;
         let mut bad = Vec::new();
-        let mut memo = Memo::new();
         memo.reset(&self.table);
         for &i in &self.by_source[source_index(event.source)] {
             let rule = &self.rules[i];
@@ -333,7 +338,7 @@ impl RuleSet {
                 .chain(rule.criteria.iter().map(|c| (c.name.as_str(), &c.matcher)));
             for (name, m) in matchers {
                 fast += usize::from(m.is_fast());
-                let a = m.matches(&self.table, &mut memo, &scoped);
+                let a = m.matches(&self.table, memo, &scoped);
                 let b = m.matches_with_rsigma(&scoped);
                 if a != b {
                     bad.push(format!(

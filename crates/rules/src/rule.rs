@@ -34,6 +34,18 @@ pub struct BoundList {
     pub matcher: Arc<ListMatcher>,
 }
 
+impl BoundList {
+    /// The field whose text alone decides whether an event is on the list: the looked-up
+    /// model field, for an address or text list not looked up as the source address (an
+    /// address list of `src_ip` reads the address itself; a window list reads the time).
+    pub(crate) fn decided_by(&self) -> Option<fields::Field> {
+        match *self.matcher {
+            ListMatcher::Ip(_) | ListMatcher::Text(_) if !self.is_src_ip => self.resolved,
+            _ => None,
+        }
+    }
+}
+
 /// A compiled Sigma detection: `rsigma`'s compiled rule, and its index-based form where
 /// [`FastRule`] supports it (see `fast.rs` for why).
 pub(crate) struct Matcher {
@@ -53,10 +65,16 @@ impl Matcher {
         &self.compiled
     }
 
-    /// Moves the fast form's selections into the rule set's table.
-    pub(crate) fn intern(&mut self, table: &mut DetectionTable, scope: &str) {
+    /// Moves the fast form's selections into the rule set's table (`lists`: the rule's,
+    /// for the fields whose text alone decides a `list.<name>` field).
+    pub(crate) fn intern(
+        &mut self,
+        table: &mut DetectionTable,
+        scope: &str,
+        lists: &BTreeMap<String, BoundList>,
+    ) {
         if let Some(f) = &mut self.fast {
-            f.intern(table, scope);
+            f.intern(table, scope, &|name| lists.get(name)?.decided_by())
         }
     }
 

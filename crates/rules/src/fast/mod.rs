@@ -13,6 +13,10 @@
 //! An item's matcher over the value it reads is `matching.rs`'s (rsigma's semantics, without
 //! rsigma's copies of the text).
 //!
+//! A costly selection over one field with few distinct values (a regular expression over the
+//! client, a country list) is remembered by that field's text on each thread
+//! (`remember.rs`).
+//!
 //! Rules repeat selections (the five seed ports test the same risk fields; criteria reuse
 //! their rule's selections): [`FastRule::intern`] moves every selection into one
 //! [`DetectionTable`] per rule set, identical selections once, and [`Memo`] remembers each
@@ -28,8 +32,10 @@ use rsigma_parser::{ConditionExpr, Quantifier};
 
 use crate::fields::{self, Field};
 use matching::{discard, matches, on_text, Text};
+use remember::Verdicts;
 
 mod matching;
+mod remember;
 
 /// A condition over selections by index.
 enum Cond {
@@ -46,9 +52,23 @@ enum Cond {
 /// Every selection of a rule set, identical ones once.
 #[derive(Default)]
 pub struct DetectionTable {
-    /// Each selection with its items' fields resolved once ([`Fields`]).
-    detections: Vec<(CompiledDetection, Fields)>,
+    /// Each selection with its items' fields resolved once ([`Fields`]), and how its
+    /// answers are remembered, if they are.
+    detections: Vec<(CompiledDetection, Fields, Option<RememberedBy>)>,
     keys: HashMap<String, usize>,
+    /// Selections whose answers are remembered (the length of a [`Memo`]'s tables).
+    remembered: usize,
+}
+
+/// For a `list.<name>` field of a rule, the field whose text alone decides it, if one does.
+pub type ListField<'a> = &'a dyn Fn(&str) -> Option<Field>;
+
+/// A selection whose answer is a function of one text field's text, remembered by it in
+/// the [`Memo`]'s table `table`.
+#[derive(Clone, Copy)]
+struct RememberedBy {
+    field: Field,
+    table: usize,
 }
 
 /// The fields of a selection's items, in its shape: the canonical field an item's token
@@ -96,23 +116,56 @@ impl DetectionTable {
     }
 
     /// The index of `d` in the table, added if new. `scope` keeps selections that read a
-    /// rule's own lists apart from other rules' (empty: shared by all).
-    fn intern(&mut self, d: CompiledDetection, scope: &str) -> usize {
+    /// rule's own lists apart from other rules' (empty: shared by all); `list_field` gives,
+    /// for a `list.<name>` field of that rule, the field whose text alone decides it.
+    fn intern(&mut self, d: CompiledDetection, scope: &str, list_field: ListField<'_>) -> usize {
         let mut key = format!("{scope}\u{0}");
         crate::fingerprint::detection(&d, &mut key);
         if let Some(i) = self.keys.get(&key) {
             return *i;
         }
         let fields = Fields::of(&d);
-        self.detections.push((d, fields));
+        let remembered = remembered_by(&d, list_field).map(|field| {
+            self.remembered += 1;
+            RememberedBy {
+                field,
+                table: self.remembered - 1,
+            }
+        });
+        self.detections.push((d, fields, remembered));
         self.keys.insert(key, self.detections.len() - 1);
         self.detections.len() - 1
     }
 }
 
-/// The answers of the selections of a [`DetectionTable`] for one event: 0 unknown, 1 false,
-/// 2 true.
-pub struct Memo(Vec<u8>);
+/// The field by whose text a selection's answer is remembered: its one item's field, for a
+/// costly matcher over it (see `remember.rs`), or the field a `list.<name>` item looks up.
+fn remembered_by(d: &CompiledDetection, list_field: ListField<'_>) -> Option<Field> {
+    let CompiledDetection::AllOf(items) = d else {
+        return None;
+    };
+    let [item] = items.as_slice() else {
+        return None;
+    };
+    let token = item.field.as_deref()?;
+    if item.exists.is_some() || !remember::value_only(&item.matcher) {
+        return None;
+    }
+    match token.strip_prefix("list.") {
+        Some(name) => list_field(name),
+        None => remember::costly(&item.matcher)
+            .then(|| fields::from_token(token))
+            .flatten(),
+    }
+}
+
+/// The answers of the selections of a [`DetectionTable`] for one event (0 unknown, 1 false,
+/// 2 true), and the answers remembered by text from one event to the next (one table per
+/// remembered selection; one `Memo` per evaluating thread).
+pub struct Memo {
+    answers: Vec<u8>,
+    remembered: Vec<Verdicts>,
+}
 
 impl Default for Memo {
     fn default() -> Memo {
@@ -122,13 +175,21 @@ impl Default for Memo {
 
 impl Memo {
     pub fn new() -> Memo {
-        Memo(Vec::new())
+        Memo {
+            answers: Vec::new(),
+            remembered: Vec::new(),
+        }
     }
 
-    /// Forgets every answer (call before each event).
+    /// Forgets every answer for the event (call before each event); what is remembered by
+    /// text is kept.
     pub fn reset(&mut self, table: &DetectionTable) {
-        self.0.clear();
-        self.0.resize(table.len(), 0);
+        self.answers.clear();
+        self.answers.resize(table.len(), 0);
+        if self.remembered.len() < table.remembered {
+            self.remembered
+                .resize_with(table.remembered, Verdicts::default);
+        }
     }
 }
 
@@ -218,15 +279,20 @@ impl FastRule {
         })
     }
 
-    /// Moves the rule's selections into `table` (rule `scope` for those reading lists) and
-    /// points its conditions at them.
-    pub fn intern(&mut self, table: &mut DetectionTable, scope: &str) {
+    /// Moves the rule's selections into `table` (rule `scope` for those reading lists, with
+    /// `list_field` giving the field whose text alone decides a `list.<name>` field of the
+    /// rule, if one does) and points its conditions at them.
+    pub fn intern(&mut self, table: &mut DetectionTable, scope: &str, list_field: ListField<'_>) {
         let map: Vec<usize> = self
             .detections
             .iter()
             .map(|d| {
-                let s = if reads_lists(d) { scope } else { "" };
-                table.intern(d.clone(), s)
+                let (s, lists): (&str, ListField<'_>) = if reads_lists(d) {
+                    (scope, list_field)
+                } else {
+                    ("", &|_| None)
+                };
+                table.intern(d.clone(), s, lists)
             })
             .collect();
         fn remap(c: &Cond, map: &[usize]) -> Cond {
@@ -251,7 +317,7 @@ impl FastRule {
 /// The answer of selection `i`, from the memo or computed.
 #[inline(always)]
 fn selection(i: usize, table: &DetectionTable, memo: &mut Memo, event: &impl ByField) -> bool {
-    match memo.0.get(i) {
+    match memo.answers.get(i) {
         Some(1) => false,
         Some(2) => true,
         _ => compute(i, table, memo, event),
@@ -263,11 +329,18 @@ fn selection(i: usize, table: &DetectionTable, memo: &mut Memo, event: &impl ByF
 /// condition, ~2k instructions per event, while this runs once per selection).
 #[inline(never)]
 fn compute(i: usize, table: &DetectionTable, memo: &mut Memo, event: &impl ByField) -> bool {
-    let hit = table
-        .detections
-        .get(i)
-        .is_some_and(|(d, fields)| detection(d, fields, event));
-    if let Some(slot) = memo.0.get_mut(i) {
+    let Some((d, fields, remembered)) = table.detections.get(i) else {
+        return false;
+    };
+    let by_text = remembered.and_then(|r| {
+        let text = event.text_field(r.field).flatten()?;
+        Some((memo.remembered.get_mut(r.table)?, text))
+    });
+    let hit = match by_text {
+        Some((verdicts, text)) => verdicts.answer(text, || detection(d, fields, event)),
+        None => detection(d, fields, event),
+    };
+    if let Some(slot) = memo.answers.get_mut(i) {
         *slot = 1 + u8::from(hit);
     }
     hit
