@@ -1,14 +1,15 @@
 //! Answers of costly selections remembered, on each evaluating thread, by the text they read.
 //!
-//! A few selections cost far more than the rest and read a field with few distinct values:
+//! Some selections cost far more than the rest and read a field with few distinct values:
 //! the legacy-client regular expression and substring list over `clientAppUsed`, the
 //! high-risk country list over the country, the 31 reconnaissance API names over CloudTrail's
 //! `eventName`. Timed per selection over the bench's 2.5M events, these were 100–260 cycles
 //! an event each, the five largest ~0.3 CPU-seconds of a full run, for a handful of values
-//! seen millions of times. Such a selection's answer is a function of that one text (see
-//! [`value_only`]), so it is kept in a small table per selection and thread
-//! ([`Verdicts`]): a hash and a comparison instead of the matcher. A field whose texts keep
-//! missing (addresses, ids) turns its table off after a trial, so it costs only the trial.
+//! seen millions of times; the seed rules' risk fields, compared ignoring case, cost 40–75
+//! cycles each. Such a selection's answer is a function of that one text (see
+//! [`value_only`]), so it is kept in a small table per selection and thread ([`Verdicts`]):
+//! a hash and a comparison instead of the matcher. A field whose texts keep missing
+//! (addresses, ids) turns its table off after a trial, so it costs only the trial.
 //!
 //! Nothing here changes an answer: a remembered answer is the one computed for the same
 //! text, compared byte for byte (not by hash alone).
@@ -152,10 +153,14 @@ pub(super) fn value_only(m: &CompiledMatcher) -> bool {
 }
 
 /// Alternatives in a list from which a matcher counts as costly.
-const COSTLY_ALTERNATIVES: usize = 4;
+const COSTLY_ALTERNATIVES: usize = 2;
 
 /// True for the matchers that cost more than a hash and a comparison: regular expressions,
-/// automata, networks and lists of alternatives.
+/// automata, networks, lists of alternatives, and equality ignoring case (which checks and
+/// lower-cases the text). Measured over 250k events: remembering lists of four or more
+/// alternatives and the first three kinds took rule evaluation from 3.02G to 2.65G
+/// instructions; lists of two and equality ignoring case too, to 2.43G; substring, prefix
+/// and suffix tests ignoring case as well gave nothing more.
 pub(super) fn costly(m: &CompiledMatcher) -> bool {
     match m {
         CompiledMatcher::Regex(_)
@@ -163,6 +168,10 @@ pub(super) fn costly(m: &CompiledMatcher) -> bool {
         | CompiledMatcher::RegexSetMatch { .. }
         | CompiledMatcher::Cidr(_) => true,
         CompiledMatcher::Not(inner) => costly(inner),
+        CompiledMatcher::Exact {
+            case_insensitive: true,
+            ..
+        } => true,
         CompiledMatcher::AnyOf(ms)
         | CompiledMatcher::AllOf(ms)
         | CompiledMatcher::CaseInsensitiveGroup { children: ms, .. } => {
