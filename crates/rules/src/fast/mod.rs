@@ -52,12 +52,27 @@ enum Cond {
 /// Every selection of a rule set, identical ones once.
 #[derive(Default)]
 pub struct DetectionTable {
+    /// Which table this is, for the [`Memo`]s that remember its answers.
+    id: TableId,
     /// Each selection with its items' fields resolved once ([`Fields`]), and how its
     /// answers are remembered, if they are.
     detections: Vec<(CompiledDetection, Fields, Option<RememberedBy>)>,
     keys: HashMap<String, usize>,
     /// Selections whose answers are remembered (the length of a [`Memo`]'s tables).
     remembered: usize,
+}
+
+/// A number no other [`DetectionTable`] of the process has (given again whenever a table
+/// gains a selection): a [`Memo`] forgets what it remembered for another table, so a memo
+/// used with two rule sets never answers one's selection with the other's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct TableId(u64);
+
+impl Default for TableId {
+    fn default() -> TableId {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        TableId(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
 }
 
 /// For a `list.<name>` field of a rule, the field whose text alone decides it, if one does.
@@ -125,6 +140,7 @@ impl DetectionTable {
             return *i;
         }
         let fields = Fields::of(&d);
+        self.id = TableId::default();
         let remembered = remembered_by(&d, list_field).map(|field| {
             self.remembered += 1;
             RememberedBy {
@@ -165,6 +181,8 @@ fn remembered_by(d: &CompiledDetection, list_field: ListField<'_>) -> Option<Fie
 pub struct Memo {
     answers: Vec<u8>,
     remembered: Vec<Verdicts>,
+    /// The table `remembered` is for (none yet: 0).
+    table: u64,
 }
 
 impl Default for Memo {
@@ -178,15 +196,18 @@ impl Memo {
         Memo {
             answers: Vec::new(),
             remembered: Vec::new(),
+            table: 0,
         }
     }
 
     /// Forgets every answer for the event (call before each event); what is remembered by
-    /// text is kept.
+    /// text is kept while the memo is used with the same table.
     pub fn reset(&mut self, table: &DetectionTable) {
         self.answers.clear();
         self.answers.resize(table.len(), 0);
-        if self.remembered.len() < table.remembered {
+        if self.table != table.id.0 {
+            self.table = table.id.0;
+            self.remembered.clear();
             self.remembered
                 .resize_with(table.remembered, Verdicts::default);
         }

@@ -140,6 +140,56 @@ fn fast_path_agrees_with_rsigma_on_real_and_demo_data() {
     assert!(fast > 10_000, "only {fast} fast evaluations");
 }
 
+/// A sign-in parsed from the Graph form, with `client` as its client application.
+fn signin_with_client(client: &str) -> Event {
+    let raw = serde_json::json!({
+        "id": "m1", "createdDateTime": "2026-11-04T10:00:00Z",
+        "status": {"errorCode": 0}, "userPrincipalName": "a@contoso.com",
+        "ipAddress": "203.0.113.9", "clientAppUsed": client,
+    });
+    let mut out = Vec::new();
+    let text = raw.to_string();
+    let object = raw.as_object().expect("an object");
+    skein_ingest::detect::parse_object(object, &text, None, &mut out);
+    match out.pop() {
+        Some(Item::Event(e)) => *e,
+        _ => panic!("the sign-in does not parse"),
+    }
+}
+
+/// One memo used with two rule sets whose first remembered selection differs: each set
+/// gets its own answers (a memo forgets what it remembered for another table).
+#[test]
+fn a_memo_used_with_two_rule_sets_gives_each_its_own_answers() {
+    let rules = |client: &str| {
+        let text = format!(
+            "title: t\nid: legacy-{client}\nlogsource: {{product: azure, service: signinlogs}}\n\
+             detection:\n  legacy:\n    signin.client_app_used|re: '^{client}$'\n  \
+             condition: legacy\nlevel: low\n"
+        );
+        let loaded = load(
+            &[skein_rules::SourceText {
+                path: format!("{client}.yml"),
+                text,
+            }],
+            &[],
+        );
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        loaded.rules
+    };
+    let (imap, browser) = (rules("IMAP4"), rules("Browser"));
+    let event = signin_with_client("IMAP4");
+    let mut memo = imap.memo();
+    for _ in 0..3 {
+        for set in [&imap, &browser] {
+            // The fast answer is compared with rsigma's: `Browser` must not take `IMAP4`'s.
+            if let Err(bad) = set.cross_check_with(&mut memo, &event) {
+                panic!("{}", bad.join("\n"));
+            }
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
