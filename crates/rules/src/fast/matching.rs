@@ -52,7 +52,7 @@ pub(super) fn matches(m: &CompiledMatcher, value: &EventValue<'_>, event: &impl 
 
 /// False for the matchers that never compare a value's text, whatever it is (they are
 /// answered by rsigma over the value itself).
-fn reads_text(m: &CompiledMatcher) -> bool {
+pub(super) fn reads_text(m: &CompiledMatcher) -> bool {
     !matches!(
         m,
         CompiledMatcher::NumericEq(_)

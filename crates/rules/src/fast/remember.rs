@@ -126,6 +126,8 @@ impl Verdicts {
 /// count as reading the event.
 pub(super) fn value_only(m: &CompiledMatcher) -> bool {
     match m {
+        // Numbers, flags, presence: answered over the value itself.
+        m if !super::matching::reads_text(m) => true,
         CompiledMatcher::Exact { .. }
         | CompiledMatcher::Contains { .. }
         | CompiledMatcher::StartsWith { .. }
@@ -133,15 +135,7 @@ pub(super) fn value_only(m: &CompiledMatcher) -> bool {
         | CompiledMatcher::Regex(_)
         | CompiledMatcher::AhoCorasickSet { .. }
         | CompiledMatcher::RegexSetMatch { .. }
-        | CompiledMatcher::Cidr(_)
-        | CompiledMatcher::NumericEq(_)
-        | CompiledMatcher::NumericGt(_)
-        | CompiledMatcher::NumericGte(_)
-        | CompiledMatcher::NumericLt(_)
-        | CompiledMatcher::NumericLte(_)
-        | CompiledMatcher::Exists(_)
-        | CompiledMatcher::Null
-        | CompiledMatcher::BoolEq(_) => true,
+        | CompiledMatcher::Cidr(_) => true,
         CompiledMatcher::Not(inner) => value_only(inner),
         CompiledMatcher::AnyOf(ms)
         | CompiledMatcher::AllOf(ms)
