@@ -25,7 +25,8 @@ const SLOTS: usize = 128;
 /// Longest text remembered (longer texts are computed every time).
 const LONGEST: usize = 46;
 
-/// Lookups after which a table that missed more than a quarter of them is turned off.
+/// A table that misses more than a quarter of its first `TRIAL` lookups is turned off (a
+/// field of many values); after them, it stays as it is.
 const TRIAL: u32 = 4096;
 
 #[derive(Clone, Copy)]
