@@ -82,7 +82,7 @@ fn decode_cases(raw: &[(String, Vec<u8>)]) -> Vec<Case> {
 
 /// Every stored case's index entry, or `None` when the store has no complete index or an
 /// entry no longer decodes (the caller then rebuilds every case).
-fn stored_indexes(store: &Store) -> Result<Option<Vec<CaseIndex>>> {
+pub(crate) fn stored_indexes(store: &Store) -> Result<Option<Vec<CaseIndex>>> {
     let Some(raw) = store.case_indexes().context("reading the case index")? else {
         return Ok(None);
     };
@@ -199,13 +199,29 @@ pub fn update(
     touched: Option<&skein_store::IdSet>,
     settings: &CasesConfig,
 ) -> Result<(usize, CasesOutcome)> {
+    update_with(store, rules, touched, settings, None)
+}
+
+/// [`update`], given the stored cases' index entries when they were read already
+/// ([`stored_indexes`]'s answer: an incremental `correlate` reads them while it correlates;
+/// nothing else writes cases meanwhile). `None`, or a read that failed: read here.
+pub fn update_with(
+    store: &Store,
+    rules: &RuleSet,
+    touched: Option<&skein_store::IdSet>,
+    settings: &CasesConfig,
+    read_before: Option<Result<Option<Vec<CaseIndex>>>>,
+) -> Result<(usize, CasesOutcome)> {
     let config = case_config(settings);
     // Cases built with other settings are all rebuilt.
     let touched = touched.filter(|_| !settings_changed(store, settings).unwrap_or(true));
     let started = std::time::Instant::now();
     // Each stored case's index entry; a state without a complete index (from before it, or
     // with an entry that no longer decodes) rebuilds every case, which writes them all.
-    let indexed = stored_indexes(store)?;
+    let indexed = match read_before {
+        Some(Ok(indexed)) => indexed,
+        _ => stored_indexes(store)?,
+    };
     let touched = touched.filter(|_| indexed.is_some());
     let stored: Vec<CaseIndex> = match indexed {
         Some(i) => i,
