@@ -147,13 +147,18 @@ fn signin_with_client(client: &str) -> Event {
         "status": {"errorCode": 0}, "userPrincipalName": "a@contoso.com",
         "ipAddress": "203.0.113.9", "clientAppUsed": client,
     });
+    parsed(&raw)
+}
+
+/// The event ingest makes of the JSON record `raw` (panics if it makes none).
+fn parsed(raw: &serde_json::Value) -> Event {
     let mut out = Vec::new();
     let text = raw.to_string();
     let object = raw.as_object().expect("an object");
     skein_ingest::detect::parse_object(object, &text, None, &mut out);
     match out.pop() {
         Some(Item::Event(e)) => *e,
-        _ => panic!("the sign-in does not parse"),
+        _ => panic!("{text} does not parse"),
     }
 }
 
@@ -225,10 +230,7 @@ proptest! {
         if let Some(h) = home { raw["homeTenantId"] = h.into(); }
         if let Some(r) = resource { raw["resourceTenantId"] = r.into(); }
         if let Some(c) = ca { raw["conditionalAccessStatus"] = c.into(); }
-        let mut out = Vec::new();
-        let text = raw.to_string();
-        skein_ingest::detect::parse_object(raw.as_object().unwrap(), &text, None, &mut out);
-        let Some(Item::Event(e)) = out.pop() else { panic!("does not parse") };
+        let e = parsed(&raw);
         prop_assert_eq!(e.source, Source::EntraSignin);
         prop_assert_eq!(e.shape, WireShape::GraphSignin);
         static RULES: std::sync::LazyLock<RuleSet> = std::sync::LazyLock::new(all_rules);
