@@ -20,6 +20,7 @@ mod chain;
 mod engine;
 mod episode;
 mod geo;
+mod order;
 pub(crate) mod packed;
 mod signal;
 pub mod spec;
@@ -127,7 +128,7 @@ impl Signal {
         self.time
             .cmp(&other.time)
             .then(self.source.cmp(&other.source))
-            .then_with(|| ids_order(self.texts.event_id_bytes(), other.texts.event_id_bytes()))
+            .then_with(|| ids_order(self.event_id_bytes(), other.event_id_bytes()))
             .then(self.slot.cmp(&other.slot))
     }
 
@@ -139,6 +140,23 @@ impl Signal {
     /// The id of the event it was made from (empty for an absence's partner).
     pub fn event_id(&self) -> &str {
         self.texts.event_id()
+    }
+
+    /// [`Signal::event_id`]'s bytes (byte order is string order).
+    fn event_id_bytes(&self) -> &[u8] {
+        self.texts.event_id_bytes()
+    }
+
+    /// A signal with only a time, a source, an event id and a slot.
+    #[cfg(test)]
+    fn for_test(time: DateTime<Utc>, source: Source, event_id: &str, slot: u32) -> Signal {
+        Signal {
+            time,
+            source,
+            slot,
+            texts: SignalTexts::new(event_id, [], "", None, None, &[]),
+            tuples: Tuples::new(),
+        }
     }
 
     /// Each key's first alternative present on the event.
@@ -175,13 +193,16 @@ impl Signal {
 /// Two ids in string order: by their first eight bytes as one number (zero-padded: a
 /// shorter id sorts first, as in string order; equal numbers are compared whole).
 fn ids_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    fn head(s: &[u8]) -> u64 {
-        let mut word = [0u8; 8];
-        let n = s.len().min(8);
-        word[..n].copy_from_slice(&s[..n]);
-        u64::from_be_bytes(word)
-    }
-    head(a).cmp(&head(b)).then_with(|| a.cmp(b))
+    id_head(a).cmp(&id_head(b)).then_with(|| a.cmp(b))
+}
+
+/// An id's first eight bytes as a big-endian number, zero-padded (ordered as the bytes are,
+/// a shorter id first).
+fn id_head(s: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    let n = s.len().min(8);
+    word[..n].copy_from_slice(&s[..n]);
+    u64::from_be_bytes(word)
 }
 
 /// A [`Signal`] as saved: its fields in the order and layout they always had.
