@@ -134,8 +134,8 @@ fn split(value: &[u8]) -> Result<(Vec<EntryHead>, &[u8]), String> {
     Ok((heads, &value[5 + head.len()..]))
 }
 
-/// The encoded heads of a block value.
-fn head_bytes(value: &[u8]) -> Result<&[u8], String> {
+/// The encoded heads of a block value (what the `finding_heads` tree keeps of the block).
+pub(crate) fn head_bytes(value: &[u8]) -> Result<&[u8], String> {
     let (&format, rest) = value.split_first().ok_or("empty block")?;
     if format != FORMAT_BLOCK {
         return Err(format!("unknown block format {format}"));
@@ -146,7 +146,7 @@ fn head_bytes(value: &[u8]) -> Result<&[u8], String> {
         .ok_or_else(|| "block shorter than its head".to_string())
 }
 
-/// A head as [`decode_head_refs`] gives it: its strings borrowed from the block value.
+/// A head as [`decode_heads`] gives it: its strings borrowed from the encoded heads.
 #[derive(Debug, PartialEq, Eq, Deserialize)]
 pub(crate) struct EntryHeadRef<'a> {
     pub id: &'a str,
@@ -157,15 +157,15 @@ pub(crate) struct EntryHeadRef<'a> {
     pub len: u32,
 }
 
-/// The heads of a block value, borrowed from it, without decompressing its body (the index
-/// of stored findings reads every block's heads and keeps no strings).
+/// A block's heads, as [`head_bytes`] gives them (or as the `finding_heads` tree keeps
+/// them), borrowed from those bytes (the index of stored findings reads every block's heads
+/// and keeps no strings).
 ///
 /// Read by [`heads_in_place`], a reader of exactly this postcard layout, and by postcard
 /// itself when that one gives up (on anything but the layout written here, which also
 /// gives postcard's error): a sweep loads the index of every stored finding, and serde's
 /// visitors were ~600 instructions a head (116k heads).
-pub(crate) fn decode_head_refs(value: &[u8]) -> Result<Vec<EntryHeadRef<'_>>, String> {
-    let head = head_bytes(value)?;
+pub(crate) fn decode_heads(head: &[u8]) -> Result<Vec<EntryHeadRef<'_>>, String> {
     match heads_in_place(head) {
         Some(heads) => Ok(heads),
         None => from_postcard(head, "block head"),
@@ -254,8 +254,8 @@ mod tests {
     use proptest::prelude::*;
 
     /// The heads of a block value, owned.
-    fn decode_heads(value: &[u8]) -> Result<Vec<EntryHead>, String> {
-        let heads = decode_head_refs(value)?;
+    fn owned_heads(value: &[u8]) -> Result<Vec<EntryHead>, String> {
+        let heads = decode_heads(head_bytes(value)?)?;
         Ok(heads
             .into_iter()
             .map(|h| EntryHead {
@@ -314,7 +314,7 @@ mod tests {
         let e = owned("F-1", "spray", r#"{"id":"F-1"}"#);
         let value = encode(&[e.as_ref()]).unwrap();
         assert_eq!(decode(&value).unwrap(), vec![e.clone()]);
-        assert_eq!(decode_heads(&value).unwrap(), vec![e.head.clone()]);
+        assert_eq!(owned_heads(&value).unwrap(), vec![e.head.clone()]);
         // Wrong format, cut anywhere, a head that lies about the length.
         let mut other = value.clone();
         other[0] = 9;
@@ -370,7 +370,7 @@ mod tests {
         #[test]
         fn arbitrary_values_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = decode(&bytes);
-            let _ = decode_heads(&bytes);
+            let _ = owned_heads(&bytes);
             let mut framed = vec![FORMAT_BLOCK];
             framed.extend_from_slice(&bytes);
             let _ = decode(&framed);
@@ -387,7 +387,7 @@ mod tests {
             let value = encode(&refs).unwrap();
             prop_assert_eq!(decode(&value).unwrap(), entries.clone());
             let heads: Vec<EntryHead> = entries.iter().map(|e| e.head.clone()).collect();
-            prop_assert_eq!(decode_heads(&value).unwrap(), heads);
+            prop_assert_eq!(owned_heads(&value).unwrap(), heads);
         }
 
         /// The hand-written reader gives what postcard gives, on any heads (digests and

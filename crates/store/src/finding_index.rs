@@ -10,8 +10,9 @@ use std::sync::{RwLockReadGuard, RwLockWriteGuard};
 use crate::error::{Result, StoreError};
 use crate::evict::evicting;
 use crate::finding_blocks;
-use crate::findings::{block_number, number_after, BLOCKS};
-use crate::store::Store;
+use crate::findings::{block_number, number_after, BLOCKS, HEADS};
+use crate::store::{meta, Store};
+use sled::Transactional;
 
 /// A finding id as the index keys it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -88,6 +89,31 @@ impl FindingIndex {
         (self.rules.len() - 1) as u32
     }
 
+    /// Records the findings of block key `key`, whose heads are `heads` (or the error reading
+    /// them out of tree `tree`), and moves the next block number past it.
+    fn add_block(
+        &mut self,
+        tree: &'static str,
+        key: &[u8],
+        heads: std::result::Result<Vec<finding_blocks::EntryHeadRef<'_>>, String>,
+    ) -> Result<()> {
+        let block = block_number(key)?;
+        let heads = heads.map_err(|what| StoreError::corrupt(tree, key, what))?;
+        for h in heads {
+            let rule = self.rule_number(h.rule);
+            self.insert(
+                h.id,
+                Location {
+                    block,
+                    digest: h.digest,
+                    rule,
+                },
+            );
+        }
+        self.next_block = number_after(key)?;
+        Ok(())
+    }
+
     /// Where finding `id` is stored, if it is.
     pub(crate) fn get(&self, id: &str) -> Option<&Location> {
         self.ids.get(&FindingKey::of(id))
@@ -142,27 +168,67 @@ impl Store {
                 next_block: 0,
                 rules: Vec::new(),
             };
-            for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
-                let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
-                let block = block_number(&k)?;
-                let heads = finding_blocks::decode_head_refs(&v)
-                    .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
-                for h in heads {
-                    let rule = index.rule_number(h.rule);
-                    index.insert(
-                        h.id,
-                        Location {
-                            block,
-                            digest: h.digest,
-                            rule,
-                        },
-                    );
+            if self.finding_heads_complete()? {
+                for kv in self.finding_heads.iter() {
+                    let (k, head) = kv.map_err(StoreError::sled("reading finding heads"))?;
+                    index.add_block(HEADS, &k, finding_blocks::decode_heads(&head))?;
                 }
-                index.next_block = number_after(&k)?;
+            } else {
+                self.copy_finding_heads(&mut index)?;
             }
             *guard = Some(index);
         }
         Ok(guard)
+    }
+
+    /// Whether every finding block has its heads in `finding_heads`.
+    fn finding_heads_complete(&self) -> Result<bool> {
+        Ok(self
+            .meta
+            .get(meta::FINDING_HEADS)
+            .map_err(StoreError::sled("reading the finding heads mark"))?
+            .is_some())
+    }
+
+    /// Builds `index` from the blocks themselves (a store from a build without the
+    /// `finding_heads` tree), and writes every block's heads there with the mark that they
+    /// are complete, in one transaction: later builds of the index read the heads alone.
+    /// (Nothing writes blocks meanwhile: writers hold the index's lock, other processes
+    /// the state's.)
+    fn copy_finding_heads(&self, index: &mut FindingIndex) -> Result<()> {
+        let mut heads: Vec<(sled::IVec, Vec<u8>)> = Vec::new();
+        for kv in evicting(&self.finding_blocks, self.finding_blocks.iter()) {
+            let (k, v) = kv.map_err(StoreError::sled("reading finding blocks"))?;
+            let head = finding_blocks::head_bytes(&v)
+                .map_err(|what| StoreError::corrupt(BLOCKS, &k, what))?;
+            index.add_block(BLOCKS, &k, finding_blocks::decode_heads(head))?;
+            heads.push((k, head.to_vec()));
+        }
+        // Heads of blocks that no longer exist (none are expected) go.
+        let mut stale = Vec::new();
+        for kv in self.finding_heads.iter() {
+            let (k, _) = kv.map_err(StoreError::sled("reading finding heads"))?;
+            if self
+                .finding_blocks
+                .get(&k)
+                .map_err(StoreError::sled("reading finding blocks"))?
+                .is_none()
+            {
+                stale.push(k);
+            }
+        }
+        (&self.finding_heads, &self.meta)
+            .transaction(|(tree, meta_tree)| {
+                for k in &stale {
+                    tree.remove(k)?;
+                }
+                for (k, head) in &heads {
+                    tree.insert(k, head.as_slice())?;
+                }
+                meta_tree.insert(meta::FINDING_HEADS, &[1u8])?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(StoreError::transaction("copying the finding heads"))
     }
 
     /// The index, loaded, for reading.

@@ -87,10 +87,20 @@ impl Store {
                 values.push((next_block.to_be_bytes(), value));
                 next_block += 1;
             }
-            (&self.finding_blocks, &old)
-                .transaction(|(blocks, old)| {
-                    for (key, value) in &values {
+            // Their heads too, as every write of blocks does (a store whose heads are
+            // complete can still find old findings left by a move a crash cut short).
+            let heads = values
+                .iter()
+                .map(|(key, value)| {
+                    finding_blocks::head_bytes(value)
+                        .map_err(|what| StoreError::corrupt(FINDINGS, &key[..], what))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (&self.finding_blocks, &old, &self.finding_heads)
+                .transaction(|(blocks, old, heads_tree)| {
+                    for ((key, value), head) in values.iter().zip(&heads) {
                         blocks.insert(&key[..], value.as_slice())?;
+                        heads_tree.insert(&key[..], *head)?;
                     }
                     for (k, ..) in &batch {
                         old.remove(k)?;

@@ -9,6 +9,7 @@
 //! | `by_entity` | `shard (1) \| run seq (8, BE)` | a run of postings `entity hash \| source \| bucket` (the `index` module) |
 //! | `entities` | `'p' \| partition (2, BE)` | packed summaries of the entities whose `entity type tag (1) \| canonical id` key hashes there (the `summary` module) |
 //! | `finding_blocks` | block number (8, BE) | up to 64 findings: their ids, rules and digests, then their JSON in zstd (the `finding_blocks` and `findings` modules) |
+//! | `finding_heads` | block number (8, BE) | the block's ids, rules and digests alone (its head, as in the block), written and removed with the block |
 //! | `changes` | a batch's first chunk seq (8, BE) | what the batch stored, per source (the `changes` module) |
 //! | `checkpoints` | a name chosen by the reader (UTF-8) | the reader's bytes (the `changes` module) |
 //!

@@ -185,8 +185,10 @@ pub const SCHEMA_VERSION: u32 = 4;
 /// build and later ones read alongside the older ones (revision 1: original records in zstd,
 /// compressed cases, format-2 index runs; revision 2: findings in blocks, moved there from
 /// the one-value-per-finding trees when a store is opened; revision 3: accounts by address,
-/// written with every batch, which a build without them would leave incomplete). Opening a store marks it with this revision when its
+/// written with every batch, which a build without them would leave incomplete; revision 4:
+/// the blocks' heads in `finding_heads`, written with every block, which a build without
+/// them would leave stale). Opening a store marks it with this revision when its
 /// mark is lower, and a build whose revision is lower than a store's mark refuses the store
 /// ([`StoreError::FormatTooNew`]) instead of reporting values it cannot decode as damaged.
 /// Builds from before the mark existed do not check it.
-pub const FORMAT_REVISION: u32 = 3;
+pub const FORMAT_REVISION: u32 = 4;

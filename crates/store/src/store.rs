@@ -34,6 +34,9 @@ pub(crate) mod meta {
     /// Present when every stored case has its `case_index` entry (set by a replacement of
     /// every case; older states lack it).
     pub const CASES_INDEXED: &[u8] = b"cases_indexed";
+    /// Present when every finding block has its heads in `finding_heads` (set with the
+    /// heads the index first copies from the blocks; older states lack it).
+    pub const FINDING_HEADS: &[u8] = b"finding_heads";
     /// The first chunk seq whose batch wrote its accounts by address, `u64` big-endian
     /// (see the `address_accounts` module): 0 when every chunk has them. Written with the
     /// first batch a build that writes them commits.
@@ -96,6 +99,7 @@ pub struct Store {
     pub(crate) meta: sled::Tree,
     pub(crate) cursors: sled::Tree,
     pub(crate) finding_blocks: sled::Tree,
+    pub(crate) finding_heads: sled::Tree,
     pub(crate) cases: sled::Tree,
     pub(crate) case_index: sled::Tree,
     pub(crate) case_findings: sled::Tree,
@@ -149,6 +153,7 @@ impl Store {
             meta: tree("meta")?,
             cursors: tree("cursors")?,
             finding_blocks: tree("finding_blocks")?,
+            finding_heads: tree("finding_heads")?,
             changes: tree("changes")?,
             checkpoints: tree("checkpoints")?,
             cases: tree("cases")?,

@@ -587,8 +587,30 @@ fn a_damaged_block_is_an_error_naming_its_tree() {
         );
     }
     drop(store);
-    // A damaged head is found when the index is built.
+    // A damaged head is found when the index is built: in the heads tree it is read from,
+    let damage_head = |db: &sled::Db, tree: &str| {
+        let tree = db.open_tree(tree).unwrap();
+        let (k, _) = tree.first().unwrap().expect("a value");
+        tree.insert(k, &[200u8, 0, 0, 0][..]).unwrap();
+    };
+    with_raw_db(dir.path(), |db| damage_head(db, "finding_heads"));
+    let store = open(dir.path());
+    assert!(matches!(
+        store.finding_digests().unwrap_err(),
+        StoreError::Corrupt {
+            tree: "finding_heads",
+            ..
+        }
+    ));
+    drop(store);
+    // and in a block of a store without the heads tree (from an older build), read from
+    // the blocks themselves.
     with_raw_db(dir.path(), |db| {
+        db.drop_tree("finding_heads").unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove("finding_heads")
+            .unwrap();
         let blocks = db.open_tree("finding_blocks").unwrap();
         let (k, _) = blocks.first().unwrap().expect("a block");
         blocks.insert(k, &[1u8, 200, 0, 0, 0][..]).unwrap();
@@ -601,6 +623,87 @@ fn a_damaged_block_is_an_error_naming_its_tree() {
             ..
         }
     ));
+}
+
+/// Makes the closed store at `dir` one of a build without the `finding_heads` tree.
+fn without_heads(dir: &Path) {
+    with_raw_db(dir, |db| {
+        db.drop_tree("finding_heads").unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove("finding_heads")
+            .unwrap();
+    });
+}
+
+#[test]
+fn the_index_from_the_heads_tree_is_the_index_from_the_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let all: Vec<Finding> = (0..300)
+        .map(|i| finding(&format!("F-{i:03}"), ["a", "b", "c"][i % 3], i as i64))
+        .collect();
+    {
+        let store = open(dir.path());
+        store.put_findings(&all[..200]).unwrap();
+        // Replacing, removing and topping up rewrite and remove blocks.
+        let mut changed = all[50..60].to_vec();
+        for f in &mut changed {
+            f.score += 1;
+        }
+        store.put_findings(&changed).unwrap();
+        let gone: Vec<String> = (100..180).map(|i| format!("F-{i:03}")).collect();
+        assert_eq!(store.remove_findings(&gone).unwrap(), 80);
+        store.put_findings(&all[200..]).unwrap();
+    }
+    let read = |dir: &Path| {
+        let store = open(dir);
+        let mut digests: Vec<(String, u128)> =
+            store.finding_digests().unwrap().into_iter().collect();
+        digests.sort();
+        (
+            digests,
+            store.findings(Some("b")).unwrap(),
+            store.finding_count().unwrap(),
+        )
+    };
+    let from_heads = read(dir.path());
+    assert_eq!(from_heads.2, 220);
+    assert_eq!(from_heads.0.len(), 220);
+    // The same store, its heads tree gone (and a stray head of no block left behind): the
+    // index is read from the blocks and the heads are written again (the second read is
+    // from them).
+    without_heads(dir.path());
+    with_raw_db(dir.path(), |db| {
+        let stray = 1u64 << 40;
+        let heads = db.open_tree("finding_heads").unwrap();
+        heads.insert(stray.to_be_bytes(), &[0u8][..]).unwrap();
+    });
+    assert_eq!(read(dir.path()), from_heads);
+    let mut heads = 0;
+    with_raw_db(dir.path(), |db| {
+        heads = db.open_tree("finding_heads").unwrap().len();
+        assert!(db
+            .open_tree("meta")
+            .unwrap()
+            .get("finding_heads")
+            .unwrap()
+            .is_some());
+    });
+    assert_eq!(heads, blocks_in(dir.path()));
+    assert_eq!(read(dir.path()), from_heads);
+    // Writes after the copy keep the heads with the blocks: removing every finding
+    // removes every block (and its heads), then new ones are written.
+    {
+        let store = open(dir.path());
+        let gone: Vec<String> = from_heads.0.iter().map(|(id, _)| id.clone()).collect();
+        assert_eq!(store.remove_findings(&gone).unwrap(), 220);
+        store.put_findings(&all[..10]).unwrap();
+    }
+    let after = read(dir.path());
+    assert_eq!(after.2, 10);
+    assert_eq!(after.0.len(), 10);
+    without_heads(dir.path());
+    assert_eq!(read(dir.path()), after);
 }
 
 /// The number of values in the `finding_blocks` tree of the closed store at `dir`.
