@@ -296,11 +296,7 @@ impl Store {
 
     /// Whether every stored case has its index entry.
     fn cases_indexed(&self) -> Result<bool> {
-        Ok(self
-            .meta
-            .get(meta::CASES_INDEXED)
-            .map_err(StoreError::sled("reading the case index mark"))?
-            .is_some())
+        self.meta_marked(meta::CASES_INDEXED, "reading the case index mark")
     }
 
     /// Every stored case as (id, JSON), by id.

@@ -183,11 +183,7 @@ impl Store {
 
     /// Whether every finding block has its heads in `finding_heads`.
     fn finding_heads_complete(&self) -> Result<bool> {
-        Ok(self
-            .meta
-            .get(meta::FINDING_HEADS)
-            .map_err(StoreError::sled("reading the finding heads mark"))?
-            .is_some())
+        self.meta_marked(meta::FINDING_HEADS, "reading the finding heads mark")
     }
 
     /// Builds `index` from the blocks themselves (a store from a build without the

@@ -203,6 +203,16 @@ impl Store {
         }
     }
 
+    /// Whether `meta` holds a mark under `key` (its value does not matter); `reading` names
+    /// the read in a sled error.
+    pub(crate) fn meta_marked(&self, key: &[u8], reading: &'static str) -> Result<bool> {
+        Ok(self
+            .meta
+            .get(key)
+            .map_err(StoreError::sled(reading))?
+            .is_some())
+    }
+
     /// The `u32` big-endian value of `meta` under `key`, if any; `reading` names the read in a
     /// sled error, `what` the value in a corruption error.
     fn meta_u32(&self, key: &[u8], reading: &'static str, what: &str) -> Result<Option<u32>> {
