@@ -58,10 +58,12 @@ impl<'a> Layout<'a> {
     fn str(&mut self) -> Option<&'a str> {
         self.lit(b"\"")?;
         let rest = self.bytes.get(self.at..)?;
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[len] != b'"' {
+        // The closing quote found with memchr's vectorised search, then the text before it
+        // checked for control characters in one pass that also vectorises (a byte-by-byte
+        // search for all three was ~240 instructions a string, most of reading a finding's
+        // fields).
+        let len = memchr::memchr2(b'"', b'\\', rest)?;
+        if rest[len] != b'"' || rest[..len].iter().copied().min().is_some_and(|b| b < 0x20) {
             return None;
         }
         let text = crate::text::utf8(&rest[..len]).ok()?;
@@ -136,6 +138,11 @@ impl<'a> Layout<'a> {
 
     /// The free-form `fields` object, read by serde_json (only as far as it goes).
     fn fields(&mut self) -> Option<Map<String, Value>> {
+        let start = self.at;
+        if let Some(map) = self.flat_fields() {
+            return Some(map);
+        }
+        self.at = start;
         let rest = self.bytes.get(self.at..)?;
         if rest.first() != Some(&b'{') {
             return None;
@@ -155,6 +162,40 @@ impl<'a> Layout<'a> {
         }
         self.at += used;
         Some(map)
+    }
+
+    /// `fields` when every value is a plain string, a list of plain strings, a boolean or
+    /// `null` (what the per-event rules write: ~half of reading a finding went through
+    /// serde_json's map of `Value`s); `None` at anything else (numbers, objects, escapes),
+    /// which [`Layout::fields`] then gives to serde_json from the same place. A key given
+    /// twice keeps its last value, as serde_json's map does.
+    fn flat_fields(&mut self) -> Option<Map<String, Value>> {
+        self.lit(b"{")?;
+        let mut map = Map::new();
+        if self.lit(b"}").is_some() {
+            return Some(map);
+        }
+        loop {
+            let key = self.string()?;
+            self.lit(b":")?;
+            let value = match self.peek()? {
+                b'"' => Value::String(self.string()?),
+                b'[' => Value::Array(self.list(|l| l.string().map(Value::String))?),
+                b't' => self.lit(b"true").map(|()| Value::Bool(true))?,
+                b'f' => self.lit(b"false").map(|()| Value::Bool(false))?,
+                b'n' => self.lit(b"null").map(|()| Value::Null)?,
+                _ => return None,
+            };
+            map.insert(key, value);
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(map);
+                }
+                _ => return None,
+            }
+        }
     }
 
     fn finding(&mut self) -> Option<Finding> {
@@ -275,6 +316,42 @@ mod tests {
                 ours.is_some() && ours == serde,
                 "{}",
                 String::from_utf8_lossy(&odd)
+            );
+        }
+    }
+
+    #[test]
+    fn fields_read_as_serde_json_reads_them() {
+        let with_fields = |fields: &str| {
+            String::from_utf8(stored("7", "\"a\""))
+                .unwrap()
+                .replace("{\"n\":[1,2.5,null]}", fields)
+                .into_bytes()
+        };
+        for fields in [
+            // Read without serde_json (a key given twice keeps its last value).
+            r#"{}"#,
+            r#"{"a":"x","b":["y","z"],"c":true,"d":false,"e":null,"f":[]}"#,
+            r#"{"a":"x","a":["y"],"b":"1","b":null}"#,
+            // Given to serde_json: numbers, objects, lists of anything but strings, escapes.
+            r#"{"a":"x","n":1}"#,
+            r#"{"a":{"b":"c"}}"#,
+            r#"{"a":["x",1]}"#,
+            r#"{"a\"":"x"}"#,
+            r#"{"a":"x\u00e9"}"#,
+            // Refused by both.
+            r#"{"a":"x",}"#,
+            r#"{"a":tru}"#,
+            r#"{"a" :"x"}x"#,
+        ] {
+            let bytes = with_fields(fields);
+            assert!(String::from_utf8_lossy(&bytes).contains(fields));
+            assert_eq!(
+                Finding::from_json(&bytes).ok().map(|f| f.fields),
+                serde_json::from_slice::<Finding>(&bytes)
+                    .ok()
+                    .map(|f| f.fields),
+                "{fields}"
             );
         }
     }
