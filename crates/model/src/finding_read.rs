@@ -76,17 +76,27 @@ impl<'a> Layout<'a> {
     }
 
     /// `[]` or `[item,item]`, each read by `item`.
-    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
-        self.lit(b"[")?;
+    fn list<T>(&mut self, item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        self.sequence(b'[', b']', item)
+    }
+
+    /// `open`, then items read by `item` and separated by commas, then `close`.
+    fn sequence<T>(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<T>,
+    ) -> Option<Vec<T>> {
+        self.lit(&[open])?;
         let mut out = Vec::new();
-        if self.lit(b"]").is_some() {
+        if self.lit(&[close]).is_some() {
             return Some(out);
         }
         loop {
             out.push(item(self)?);
             match self.peek()? {
                 b',' => self.at += 1,
-                b']' => {
+                b if b == close => {
                     self.at += 1;
                     return Some(out);
                 }
@@ -170,32 +180,21 @@ impl<'a> Layout<'a> {
     /// which [`Layout::fields`] then gives to serde_json from the same place. A key given
     /// twice keeps its last value, as serde_json's map does.
     fn flat_fields(&mut self) -> Option<Map<String, Value>> {
-        self.lit(b"{")?;
-        let mut map = Map::new();
-        if self.lit(b"}").is_some() {
-            return Some(map);
-        }
-        loop {
-            let key = self.string()?;
-            self.lit(b":")?;
-            let value = match self.peek()? {
-                b'"' => Value::String(self.string()?),
-                b'[' => Value::Array(self.list(|l| l.string().map(Value::String))?),
-                b't' => self.lit(b"true").map(|()| Value::Bool(true))?,
-                b'f' => self.lit(b"false").map(|()| Value::Bool(false))?,
-                b'n' => self.lit(b"null").map(|()| Value::Null)?,
+        let members = self.sequence(b'{', b'}', |l| {
+            let key = l.string()?;
+            l.lit(b":")?;
+            let value = match l.peek()? {
+                b'"' => Value::String(l.string()?),
+                b'[' => Value::Array(l.list(|l| l.string().map(Value::String))?),
+                b't' => l.lit(b"true").map(|()| Value::Bool(true))?,
+                b'f' => l.lit(b"false").map(|()| Value::Bool(false))?,
+                b'n' => l.lit(b"null").map(|()| Value::Null)?,
                 _ => return None,
             };
-            map.insert(key, value);
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(map);
-                }
-                _ => return None,
-            }
-        }
+            Some((key, value))
+        })?;
+        // (Inserted in order: a repeated key keeps its last value.)
+        Some(members.into_iter().collect())
     }
 
     fn finding(&mut self) -> Option<Finding> {
