@@ -152,9 +152,9 @@ pub struct Correlator<'r> {
     fingerprint: String,
     /// Signals in one call from which correlations run on threads of their own.
     parallel_from: usize,
-    /// Per correlation, the emptied vector its signals were last moved into: the next call
-    /// moves its signals into the same room. (Fresh vectors for every slice of a full run
-    /// were ~13% of its page faults, ~130 MB of memory touched for the first time.)
+    /// Per correlation, the emptied room its signals were last moved into and sorted in:
+    /// the next call uses the same memory. (Fresh vectors for every slice of a full run were
+    /// ~13% of its page faults in one profile; the room costs ~5 MiB at the peak.)
     rooms: Vec<Room>,
 }
 
