@@ -200,16 +200,12 @@ impl Store {
             index.add_block(BLOCKS, &k, finding_blocks::decode_heads(head))?;
             heads.push((k, head.to_vec()));
         }
-        // Heads of blocks that no longer exist (none are expected) go.
+        // Heads of blocks that no longer exist (none are expected) go: the blocks' keys were
+        // just read, in order.
         let mut stale = Vec::new();
         for kv in self.finding_heads.iter() {
             let (k, _) = kv.map_err(StoreError::sled("reading finding heads"))?;
-            if self
-                .finding_blocks
-                .get(&k)
-                .map_err(StoreError::sled("reading finding blocks"))?
-                .is_none()
-            {
+            if heads.binary_search_by(|(block, _)| block.cmp(&k)).is_err() {
                 stale.push(k);
             }
         }
