@@ -331,6 +331,11 @@ impl CasesOutcome {
     }
 }
 
+/// The bytes a case holds in a batch until it is written (its JSON and its findings).
+fn record_bytes(case: &CaseRecord) -> usize {
+    case.json.len() + case.findings.len()
+}
+
 /// What a [`CaseReplacement`] found for an id it was given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -377,9 +382,13 @@ impl CaseReplacement<'_> {
                 self.out.unchanged = self.out.unchanged.saturating_sub(1);
                 self.out.updated.push(case.id.clone());
             }
-            self.batch_bytes += case.json.len() + case.findings.len();
+            self.batch_bytes += record_bytes(&case);
             match earlier {
-                Some(i) => self.batch[i] = case,
+                Some(i) => {
+                    // The earlier one leaves the batch: its bytes no longer count.
+                    let replaced = std::mem::replace(&mut self.batch[i], case);
+                    self.batch_bytes = self.batch_bytes.saturating_sub(record_bytes(&replaced));
+                }
                 None => self.batch.push(case),
             }
             return self.write_if_full();
@@ -388,7 +397,7 @@ impl CaseReplacement<'_> {
         self.out.count(&case.id, status);
         self.given.insert(case.id.clone(), status);
         if write {
-            self.batch_bytes += case.json.len() + case.findings.len();
+            self.batch_bytes += record_bytes(&case);
             self.batch.push(case);
         }
         self.write_if_full()
@@ -464,5 +473,39 @@ impl CaseReplacement<'_> {
             .map_err(StoreError::sled("marking the case index complete"))?;
         store.flush()?;
         Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, bytes: usize) -> CaseRecord {
+        CaseRecord {
+            id: id.to_string(),
+            json: vec![b'j'; bytes],
+            index: b"index".to_vec(),
+            findings: vec![b'f'; bytes],
+        }
+    }
+
+    #[test]
+    fn a_case_given_again_counts_in_its_batch_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), crate::OpenOptions::default()).unwrap();
+        let mut writer = store.case_replacement();
+        writer.put(record("C-1", 1000)).unwrap();
+        writer.put(record("C-2", 10)).unwrap();
+        assert_eq!(writer.batch_bytes, 2020);
+        // Given again, larger: the batch holds the second only.
+        writer.put(record("C-1", 3000)).unwrap();
+        assert_eq!(writer.batch.len(), 2);
+        assert_eq!(writer.batch_bytes, 6020);
+        let out = writer.finish().unwrap();
+        assert_eq!(out.inserted, ["C-1", "C-2"]);
+        assert_eq!(
+            store.case_findings("C-1").unwrap().unwrap(),
+            vec![b'f'; 3000]
+        );
     }
 }
