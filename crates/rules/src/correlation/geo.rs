@@ -14,11 +14,11 @@ use super::{Correlation, Kind, Place, Signal};
 /// Mean Earth radius (IUGG), km.
 const EARTH_RADIUS_KM: f64 = 6_371.008_8;
 
-/// Great-circle distance in km (haversine).
-pub fn distance_km(a: &Place<'_>, b: &Place<'_>) -> f64 {
-    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+/// Great-circle distance in km (haversine) between two (latitude, longitude) pairs.
+pub fn distance_km((a_lat, a_lon): (f64, f64), (b_lat, b_lon): (f64, f64)) -> f64 {
+    let (la1, la2) = (a_lat.to_radians(), b_lat.to_radians());
     let dlat = la2 - la1;
-    let dlon = (b.lon - a.lon).to_radians();
+    let dlon = (b_lon - a_lon).to_radians();
     let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
 }
@@ -52,19 +52,26 @@ impl GeoState {
         else {
             return;
         };
-        let Some(here) = s.place() else { return };
+        // Coordinates only: a place's texts are read only into a finding.
+        let Some(here) = s.coordinates() else { return };
         // The group is cloned only for a new group: most sign-ins replace their user's last.
         let Some(prev) = self.last.get_mut(s.group()) else {
             self.last.insert(s.group().to_string(), s);
             return;
         };
         let elapsed = s.time - prev.time;
-        if let (Some(there), true) = (prev.place(), elapsed <= rule.def.timespan.duration()) {
-            let km = distance_km(&there, &here);
+        if let (Some(there), true) = (prev.coordinates(), elapsed <= rule.def.timespan.duration()) {
+            let km = distance_km(there, here);
             // Events in the same instant count as one second apart.
             let hours = (elapsed.num_milliseconds().max(1_000) as f64) / 3_600_000.0;
             let speed = km / hours;
-            if km > min_distance_km && speed > max_speed_kmh {
+            // The places, read only for a finding (a signal has coordinates only with its
+            // place: both are there).
+            let places = || Some((prev.place()?, s.place()?));
+            if let Some((there, here)) = (km > min_distance_km && speed > max_speed_kmh)
+                .then(places)
+                .flatten()
+            {
                 let mut ep = Episode::new(s.group().to_string(), prev);
                 ep.anchor = format!("{},{}", prev.anchor(), s.anchor());
                 ep.add(prev);
@@ -101,10 +108,6 @@ mod tests {
 
     use proptest::prelude::*;
 
-    fn at(lat: f64, lon: f64) -> Place<'static> {
-        Place::new(lat, lon, None, None, None)
-    }
-
     proptest! {
         /// A place gives back its texts, and is saved as the five fields it always had.
         #[test]
@@ -130,16 +133,21 @@ mod tests {
             let mut bytes = Vec::new();
             crate::correlation::packed::encode_place(&mut bytes, &p);
             prop_assert_eq!(crate::correlation::packed::decode_place(&bytes), Some(p));
+            // Its coordinates read alone, the same.
+            prop_assert_eq!(
+                crate::correlation::packed::decode_coordinates(&bytes),
+                Some((p.lat, p.lon))
+            );
         }
     }
 
     #[test]
     fn distances_match_known_city_pairs() {
-        let london = at(51.5074, -0.1278);
-        let paris = at(48.8566, 2.3522);
-        let sydney = at(-33.8688, 151.2093);
-        assert!((distance_km(&london, &paris) - 343.5).abs() < 2.0);
-        assert!((distance_km(&london, &sydney) - 16_994.0).abs() < 30.0);
-        assert_eq!(distance_km(&london, &london), 0.0);
+        let london = (51.5074, -0.1278);
+        let paris = (48.8566, 2.3522);
+        let sydney = (-33.8688, 151.2093);
+        assert!((distance_km(london, paris) - 343.5).abs() < 2.0);
+        assert!((distance_km(london, sydney) - 16_994.0).abs() < 30.0);
+        assert_eq!(distance_km(london, london), 0.0);
     }
 }

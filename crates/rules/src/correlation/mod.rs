@@ -179,6 +179,11 @@ impl Signal {
         self.texts.place()
     }
 
+    /// [`Signal::place`]'s latitude and longitude, without its texts.
+    pub fn coordinates(&self) -> Option<(f64, f64)> {
+        self.texts.coordinates()
+    }
+
     /// The entities the event names, with their roles (none for an absence's partner).
     pub fn entities(&self) -> EntitiesRef<'_> {
         self.texts.entities()

@@ -298,12 +298,21 @@ pub(crate) fn encode_place(out: &mut Vec<u8>, place: &Place<'_>) {
     }
 }
 
+fn f64_at(b: &[u8]) -> Option<(f64, &[u8])> {
+    let (n, rest) = b.split_first_chunk::<8>()?;
+    Some((f64::from_le_bytes(*n), rest))
+}
+
+/// The latitude and longitude [`encode_place`] wrote first in `bytes` (the texts after them
+/// are not read).
+pub(crate) fn decode_coordinates(bytes: &[u8]) -> Option<(f64, f64)> {
+    let (lat, rest) = f64_at(bytes)?;
+    let (lon, _) = f64_at(rest)?;
+    Some((lat, lon))
+}
+
 /// The place [`encode_place`] wrote as `bytes` (`None` on other bytes).
 pub(crate) fn decode_place(bytes: &[u8]) -> Option<Place<'_>> {
-    fn f64_at(b: &[u8]) -> Option<(f64, &[u8])> {
-        let (n, rest) = b.split_first_chunk::<8>()?;
-        Some((f64::from_le_bytes(*n), rest))
-    }
     fn text_at(b: &[u8]) -> Option<(Option<&str>, &[u8])> {
         let (n, rest) = b.split_first_chunk::<4>()?;
         match u32::from_le_bytes(*n) as usize {

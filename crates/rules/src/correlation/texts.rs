@@ -11,7 +11,7 @@
 use serde::{Serialize, Serializer};
 use smallvec::SmallVec;
 
-use super::packed::{decode_place, encode_place, EntitiesRef, Place};
+use super::packed::{decode_coordinates, decode_place, encode_place, EntitiesRef, Place};
 
 /// The parts: `event id ‖ keys (joined by \u{1f}) ‖ group ‖ value ‖ place ‖ entities`, and
 /// where each ends. Everything before the place was copied from text.
@@ -206,13 +206,22 @@ impl SignalTexts {
 
     /// The place, if the signal has one.
     pub fn place(&self) -> Option<Place<'_>> {
-        match self
-            .bytes
+        decode_place(self.place_bytes()?)
+    }
+
+    /// The place's latitude and longitude, if the signal has a place, without reading its
+    /// texts (what geo velocity reads of every located sign-in; the texts only go into a
+    /// finding). A place is only ever written whole by `encode_place`, so a signal has
+    /// coordinates exactly when it has a place.
+    pub fn coordinates(&self) -> Option<(f64, f64)> {
+        decode_coordinates(self.place_bytes()?)
+    }
+
+    /// The place's bytes, if there is a place.
+    fn place_bytes(&self) -> Option<&[u8]> {
+        self.bytes
             .get(self.value_end as usize..self.place_end as usize)
-        {
-            Some([]) | None => None,
-            Some(bytes) => decode_place(bytes),
-        }
+            .filter(|b| !b.is_empty())
     }
 
     pub fn entities(&self) -> EntitiesRef<'_> {
