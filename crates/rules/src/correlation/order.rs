@@ -7,8 +7,9 @@
 //! up to eight, its length, and the slot) in 32 bytes, with the signal's position; ids are
 //! read whole only when both are longer than eight bytes and their first eight are equal.
 //! (An absence's partners, 1.34M of the bench's 2.14M signals, have empty ids: comparing
-//! those whole was ~3% of a full correlate's CPU in a profile.) The signals are then put in the keys' order by following
-//! the permutation's cycles (one swap per signal), as `slice::sort_by_cached_key` does.
+//! those whole was ~3% of a full correlate's CPU in a profile.) The signals are then put in
+//! the keys' order by following the permutation's cycles (one swap per signal), as
+//! `slice::sort_by_cached_key` does.
 
 use skein_model::Source;
 
