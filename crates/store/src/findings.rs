@@ -20,10 +20,11 @@
 //! where reading them out of the blocks read ~25 MB of blocks through sled: ~0.035 s of a
 //! ~0.25 s sweep, on a third thread beside the two reading events). Every write of blocks
 //! writes and removes their heads in its transaction; a store from a build without the
-//! tree gets it from the blocks when the index is first built (see `finding_index`). It decides what is new, changed or
-//! unchanged without reading the findings, it is what [`Store::finding_digests`] returns,
-//! and it says which blocks a listing of some rules reads ([`Store::findings_of_rules`]:
-//! a sweep reads the few findings of the multi-event rules without a pass over every block).
+//! tree gets it from the blocks when the index is first built (see `finding_index`). The
+//! index decides what is new, changed or unchanged without reading the findings, it is
+//! what [`Store::finding_digests`] returns, and it says which blocks a listing of some rules
+//! reads ([`Store::findings_of_rules`]: a sweep reads the few findings of the multi-event
+//! rules without a pass over every block).
 //!
 //! Stores written before blocks (format revision 1) kept one value per finding in a
 //! `findings` tree with a `findings_by_rule` index; opening one moves them into blocks
@@ -211,28 +212,39 @@ struct BlockWrite {
     dropped: u64,
 }
 
+/// The heads of block values about to be written under their keys, for the `finding_heads`
+/// tree beside them (read before the transaction, which sled may run more than once).
+pub(crate) fn heads_of<'v>(
+    blocks: impl IntoIterator<Item = ([u8; 8], &'v [u8])>,
+) -> Result<Vec<&'v [u8]>> {
+    blocks
+        .into_iter()
+        .map(|(key, value)| {
+            finding_blocks::head_bytes(value)
+                .map_err(|what| StoreError::corrupt(BLOCKS, &key, what))
+        })
+        .collect()
+}
+
 impl BlockWrite {
     /// Applies the write, the blocks' heads and the new count in one transaction.
     fn commit(&self, store: &Store, action: &'static str) -> Result<()> {
-        let heads = self
-            .put
-            .iter()
-            .map(|(number, value)| {
-                let key = number.to_be_bytes();
-                finding_blocks::head_bytes(value)
-                    .map(|head| (key, head))
-                    .map_err(|what| StoreError::corrupt(BLOCKS, &key, what))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let heads = heads_of(
+            self.put
+                .iter()
+                .map(|(n, v)| (n.to_be_bytes(), v.as_slice())),
+        )?;
         (&store.finding_blocks, &store.meta, &store.finding_heads)
             .transaction(|(blocks, meta_tree, heads_tree)| {
-                for ((number, value), (key, head)) in self.put.iter().zip(&heads) {
-                    blocks.insert(&number.to_be_bytes()[..], value.as_slice())?;
+                for ((number, value), head) in self.put.iter().zip(&heads) {
+                    let key = number.to_be_bytes();
+                    blocks.insert(&key[..], value.as_slice())?;
                     heads_tree.insert(&key[..], *head)?;
                 }
                 for number in &self.removed {
-                    blocks.remove(&number.to_be_bytes()[..])?;
-                    heads_tree.remove(&number.to_be_bytes()[..])?;
+                    let key = number.to_be_bytes();
+                    blocks.remove(&key[..])?;
+                    heads_tree.remove(&key[..])?;
                 }
                 if self.added != self.dropped {
                     let count = (read_count(meta_tree)? + self.added).saturating_sub(self.dropped);

@@ -10,7 +10,7 @@ use sled::Transactional;
 
 use crate::error::{Result, StoreError};
 use crate::finding_blocks::{self, EntryRef};
-use crate::findings::{finding_digest, number_after, FINDINGS};
+use crate::findings::{finding_digest, heads_of, number_after, FINDINGS};
 use crate::keys;
 use crate::store::Store;
 
@@ -89,13 +89,7 @@ impl Store {
             }
             // Their heads too, as every write of blocks does (a store whose heads are
             // complete can still find old findings left by a move a crash cut short).
-            let heads = values
-                .iter()
-                .map(|(key, value)| {
-                    finding_blocks::head_bytes(value)
-                        .map_err(|what| StoreError::corrupt(FINDINGS, &key[..], what))
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let heads = heads_of(values.iter().map(|(key, value)| (*key, value.as_slice())))?;
             (&self.finding_blocks, &old, &self.finding_heads)
                 .transaction(|(blocks, old, heads_tree)| {
                     for ((key, value), head) in values.iter().zip(&heads) {
