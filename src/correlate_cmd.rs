@@ -89,7 +89,9 @@ pub fn run(state: &Path, args: CorrelateArgs) -> Result<()> {
         Some(path) => crate::collect_cmd::load_config(path)?.cases,
         None => crate::cases_cmd::stored_settings(&store)?,
     };
-    correlate(&store, &rd, &args, &case_config, true).map(|_| ())
+    correlate(&store, &rd, &args, &case_config, true)?;
+    // `main` exits right after this command (see `Store::close_at_exit`).
+    store.close_at_exit().context("closing the state")
 }
 
 /// What a `correlate` run changed, for the sweep's summary.

@@ -306,6 +306,24 @@ impl Store {
         Ok(())
     }
 
+    /// Closes the store for a process that exits right after: everything written is made
+    /// durable first ([`Store::flush`]), then the store is left to the process's exit
+    /// instead of being dropped. Dropping it frees sled's page cache node by node (~10 ms
+    /// of a ~0.25 s sweep over a 2.5M-event state) and flushes once more, which has
+    /// nothing left to write. sled's background threads end with the process. A write of
+    /// theirs cut short (moving pages out of a segment being cleaned) is what a kill
+    /// leaves, and the next open recovers from it. Nothing in this process may open the
+    /// state again: sled's file lock and `skein.lock` stay held until the exit (the lock
+    /// file keeps this process's description, as after a kill; the next holder rewrites
+    /// it).
+    ///
+    /// On an error the store is dropped as usual (which tries to flush once more).
+    pub fn close_at_exit(self) -> Result<()> {
+        self.flush()?;
+        std::mem::forget(self);
+        Ok(())
+    }
+
     /// A collector's cursor, as last set by [`Store::cursor_set`].
     pub fn cursor_get(&self, name: &str) -> Result<Option<Vec<u8>>> {
         Ok(self
