@@ -21,6 +21,7 @@ use skein_store::{OpenOptions, QuarantineRecord, Store};
 
 use crate::cli::{IngestArgs, ReportFormat};
 use crate::progress::Progress;
+use crate::read_ahead::{ClosesWhenLast, ReadAhead, Reservation};
 use crate::UsageError;
 
 /// Frames handed to a parser thread at a time: at most this many...
@@ -28,6 +29,10 @@ const FRAMES_PER_CHUNK: usize = 512;
 /// ...and at most about this many bytes of record text, so that read-ahead stays small when
 /// records are large (a query-API table frame can be tens of megabytes).
 const BYTES_PER_CHUNK: usize = 2 * 1024 * 1024;
+/// Bytes of record text read ahead of the parsers (see [`ReadAhead`]): room for a
+/// query-API table being parsed on each core and one more queued, where unbounded the
+/// queue and the parsers held seven.
+const READ_AHEAD_BYTES: usize = 40 * 1024 * 1024;
 /// Events written to the store in one batch.
 const EVENTS_PER_BATCH: usize = 8192;
 /// Events a parser thread sends to the writer at a time. One frame can hold thousands of
@@ -38,9 +43,20 @@ const EVENTS_PER_MESSAGE: usize = 2048;
 
 /// What the reader thread sends: frames of one input, or a framing error.
 enum ReadMsg {
-    Frames { input: usize, frames: Vec<Frame> },
-    Error { input: usize, error: FrameError },
-    OpenFailed { input: usize, error: String },
+    Frames {
+        input: usize,
+        frames: Vec<Frame>,
+        /// Their bytes in the read-ahead budget, given back when they are parsed.
+        reserved: Reservation,
+    },
+    Error {
+        input: usize,
+        error: FrameError,
+    },
+    OpenFailed {
+        input: usize,
+        error: String,
+    },
 }
 
 /// What a parser thread sends back.
@@ -121,26 +137,35 @@ pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
     let (parsed_tx, parsed_rx) = bounded::<ParsedChunk>(4);
     let names: Arc<Vec<String>> = Arc::new(inputs.iter().map(|i| i.display.clone()).collect());
 
+    let budget = ReadAhead::new(READ_AHEAD_BYTES);
     let reader = {
         let consumed = Arc::clone(&consumed);
         let max = args.max_record_bytes;
+        let budget = Arc::clone(&budget);
         thread::Builder::new()
             .name("skein-reader".into())
-            .spawn(move || read_inputs(inputs, max, consumed, frame_tx))
+            .spawn(move || read_inputs(inputs, max, consumed, &budget, frame_tx))
             .context("starting the reader thread")?
     };
     let workers = thread::available_parallelism()
         .map_or(2, |n| n.get())
         .max(1);
     let mut parsers = Vec::with_capacity(workers);
-    for n in 0..workers {
+    for (n, closes) in ClosesWhenLast::for_threads(&budget, workers)
+        .into_iter()
+        .enumerate()
+    {
         let rx = frame_rx.clone();
         let tx = parsed_tx.clone();
         let names = Arc::clone(&names);
         parsers.push(
             thread::Builder::new()
                 .name(format!("skein-parse-{n}"))
-                .spawn(move || parse_loop(rx, tx, &names, forced))
+                .spawn(move || {
+                    // The reader stops waiting for room once every parser is gone.
+                    let _closes = closes;
+                    parse_loop(rx, tx, &names, forced)
+                })
                 .context("starting a parser thread")?,
         );
     }
@@ -186,8 +211,14 @@ fn read_inputs(
     inputs: Vec<InputSpec>,
     max_record_bytes: usize,
     consumed: Arc<AtomicU64>,
+    budget: &Arc<ReadAhead>,
     tx: Sender<ReadMsg>,
 ) {
+    let frames_of = |input: usize, frames: Vec<Frame>, bytes: usize| ReadMsg::Frames {
+        input,
+        frames,
+        reserved: budget.reserve(bytes),
+    };
     for (index, spec) in inputs.into_iter().enumerate() {
         let reader = match input::open(&spec, Arc::clone(&consumed)) {
             Ok(r) => r,
@@ -208,29 +239,26 @@ fn read_inputs(
         let mut chunk_bytes = 0;
         for item in Framer::new(reader, max_record_bytes) {
             let msg = match item {
-                Ok(frame) => {
+                Ok(mut frame) => {
+                    // A large record's text grew by doubling: up to twice its size held
+                    // until it is parsed.
+                    if frame.text.len() >= BYTES_PER_CHUNK {
+                        frame.text.shrink_to_fit();
+                    }
                     chunk_bytes += frame.text.len();
                     chunk.push(frame);
                     if chunk.len() < FRAMES_PER_CHUNK && chunk_bytes < BYTES_PER_CHUNK {
                         continue;
                     }
-                    chunk_bytes = 0;
-                    ReadMsg::Frames {
-                        input: index,
-                        frames: std::mem::replace(&mut chunk, Vec::with_capacity(FRAMES_PER_CHUNK)),
-                    }
+                    let frames =
+                        std::mem::replace(&mut chunk, Vec::with_capacity(FRAMES_PER_CHUNK));
+                    frames_of(index, frames, std::mem::take(&mut chunk_bytes))
                 }
                 Err(error) => {
-                    chunk_bytes = 0;
                     if !chunk.is_empty() {
                         let frames = std::mem::take(&mut chunk);
-                        if tx
-                            .send(ReadMsg::Frames {
-                                input: index,
-                                frames,
-                            })
-                            .is_err()
-                        {
+                        let bytes = std::mem::take(&mut chunk_bytes);
+                        if tx.send(frames_of(index, frames, bytes)).is_err() {
                             return;
                         }
                     }
@@ -244,14 +272,7 @@ fn read_inputs(
                 return;
             }
         }
-        if !chunk.is_empty()
-            && tx
-                .send(ReadMsg::Frames {
-                    input: index,
-                    frames: chunk,
-                })
-                .is_err()
-        {
+        if !chunk.is_empty() && tx.send(frames_of(index, chunk, chunk_bytes)).is_err() {
             return;
         }
     }
@@ -268,7 +289,11 @@ fn parse_loop(
     for msg in rx {
         let mut out = ParsedChunk::default();
         match msg {
-            ReadMsg::Frames { input, frames } => {
+            ReadMsg::Frames {
+                input,
+                frames,
+                reserved: _reserved,
+            } => {
                 out.events.reserve(frames.len().min(EVENTS_PER_MESSAGE));
                 for frame in &frames {
                     items.clear();

@@ -17,6 +17,7 @@ mod findings_cmd;
 mod ingest_cmd;
 mod investigate_cmd;
 mod progress;
+mod read_ahead;
 mod rules_cmd;
 mod rules_dir;
 mod stats_cmd;
