@@ -33,6 +33,9 @@ const BYTES_PER_CHUNK: usize = 2 * 1024 * 1024;
 /// query-API table being parsed on each core and one more queued, where unbounded the
 /// queue and the parsers held seven.
 const READ_AHEAD_BYTES: usize = 40 * 1024 * 1024;
+/// How long the allocator keeps freed memory while ingesting (see
+/// [`crate::set_allocator_purge_delay`]).
+const INGEST_PURGE_DELAY_MS: u32 = 250;
 /// Events written to the store in one batch.
 const EVENTS_PER_BATCH: usize = 8192;
 /// Events a parser thread sends to the writer at a time. One frame can hold thousands of
@@ -114,6 +117,7 @@ pub struct IngestReport {
 }
 
 pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
+    crate::set_allocator_purge_delay(INGEST_PURGE_DELAY_MS);
     let inputs = input::expand_paths(&args.paths).map_err(|e| UsageError(format!("{e}")))?;
     if inputs.is_empty() {
         return Err(UsageError("no input files found under the given paths".into()).into());

@@ -15,7 +15,7 @@
 //!
 //! Events are stored in **chunks**, not one key each: an insert groups its new events by
 //! `(source, bucket)`, the bucket being the event time floored to 10 minutes, sorts each group
-//! by time and cuts it into chunks of at most 24 events (earlier builds: 128), keyed
+//! by time and cuts it into chunks of at most 40 events (earlier builds: 24 or 128), keyed
 //! `source | bucket | chunk seq`. A chunk is two compressed postcard values under that key
 //! (LZ4 and zstd; see the `chunk` module):
 //! the events **without their original record** (`raw`) in the `chunks` tree, and the

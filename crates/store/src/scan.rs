@@ -124,7 +124,8 @@ impl Store {
     /// are of one source and 10-minute bucket and in time order (to the microsecond); the
     /// order of the calls is unspecified, and calls run concurrently. Events of one bucket
     /// may come in several calls (a bucket is written as one or more chunks per insert, of at
-    /// most 24 events, 128 in stores written by earlier builds). With [`ReadMode::WithoutRaw`] events come with `raw` empty, and the raws
+    /// most 40 events, 24 or 128 in stores written by earlier builds). With
+    /// [`ReadMode::WithoutRaw`] events come with `raw` empty, and the raws
     /// are not even read: about twice as fast on realistic events.
     ///
     /// Memory is one decoded chunk (at most 128 events) per thread plus whatever `f` keeps;
@@ -173,7 +174,7 @@ impl Store {
     /// `per_thread.init` and passes it to `per_thread.each_chunk` with every chunk it reads;
     /// the states come back with the counts (in no particular order). What a caller gathers
     /// per chunk (buffers, counts, results) is then gathered per thread, without a lock or an
-    /// allocation per chunk (a chunk holds at most 24 events).
+    /// allocation per chunk (a chunk holds at most 40 events).
     pub fn scan_chunks_with<S, I, F>(
         &self,
         sources: &[Source],

@@ -66,11 +66,19 @@ use crate::store::{meta, Store};
 /// up and decode. 128-event chunks with zstd records still peaked at 1.1 GiB. With 12 and
 /// LZ4, ingest peaked at ~0.85 GiB but the state took 65% more disk and the floor fell ~30%.
 ///
-/// Stores written with larger chunks are read as they are: nothing depends on the size.
+/// Stores written with other sizes are read as they are: nothing depends on the size.
 /// (Those measurements were made with sled's 512 KiB segments; stores created since use
 /// 8 MiB segments, see `NEW_SEGMENT_SIZE` in `store.rs`, where a page becomes a blob only
 /// past 2 MiB.)
-pub(crate) const MAX_CHUNK_EVENTS: usize = 24;
+///
+/// With 8 MiB segments, 40 events: correlate's reading floor fell from ~1.06 to ~0.95 s
+/// (64 events: ~0.87 s; three alternated rounds), the events phase of a full correlate by
+/// ~0.13 s (medians of five alternated pairs, 2.69 against 2.56 s), the state from 2.4 to
+/// 2.1 GB, and correlate's peak moved within noise. Ingest's peak rose from ~0.82 to
+/// 0.92–0.98 GiB (the system allocator's did not: mimalloc kept a second of freed leaves
+/// and buffers), and is back at 826–832 MiB with `ingest` setting mimalloc's purge delay to
+/// 250 ms, at the same speed. 64 events peaked at 1.05 GiB before that.
+pub(crate) const MAX_CHUNK_EVENTS: usize = 40;
 
 /// What one [`Store::insert_batch`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

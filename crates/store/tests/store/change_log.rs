@@ -73,14 +73,14 @@ fn each_storing_batch_is_logged_with_its_sources_span() {
     assert_eq!(store.changes_since(s2).unwrap(), ChangeSummary::default());
 
     // Many chunks are still one batch: 300 events over 6 buckets (40, 4 × 60 and 20 events),
-    // cut into chunks of at most 24 events, are 2 + 4 × 3 + 1 = 15 chunks, and the change seq
+    // cut into chunks of at most 40 events, are 1 + 4 × 2 + 1 = 10 chunks, and the change seq
     // counts chunks.
     let bulk: Vec<Event> = (0..300)
         .map(|i| trail(&format!("bulk{i}"), 200_000 + i * 10))
         .collect();
     store.insert_batch(&bulk).unwrap();
     let s3 = store.change_seq().unwrap();
-    assert_eq!(s3, s2 + 15);
+    assert_eq!(s3, s2 + 10);
 
     // A middle seq covers the batches from there on, and only those.
     let middle = store.changes_since(s1).unwrap();
