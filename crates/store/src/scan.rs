@@ -106,7 +106,7 @@ impl<'a> Feed<'a> {
             let b1 = keys::bucket_of(keys::micros(&last));
             // (Times far apart would overflow a plain difference.)
             let n = b1.saturating_sub(b0) / keys::BUCKET_MICROS + 1;
-            if n < 1 || n > MAX_PIECES_PER_SOURCE {
+            if !(1..=MAX_PIECES_PER_SOURCE).contains(&n) {
                 pieces.push(whole());
                 continue;
             }
