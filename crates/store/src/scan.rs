@@ -247,41 +247,34 @@ impl Store {
             let mut stats = ScanStats::default();
             let mut state = init();
             let mut decoded = EventsInPlace::default();
-            let mut piece: Option<crate::evict::Evicting> = None;
-            while !stop.load(Ordering::Relaxed) {
-                let Some(chunks) = piece.as_mut() else {
-                    match feed.next_piece() {
-                        Some(next) => piece = Some(next),
-                        None => break,
+            'pieces: while let Some(chunks) = feed.next_piece() {
+                for kv in chunks {
+                    if stop.load(Ordering::Relaxed) {
+                        break 'pieces;
                     }
-                    continue;
-                };
-                let Some(kv) = chunks.next() else {
-                    piece = None;
-                    continue;
-                };
-                let step = kv
-                    .map_err(StoreError::sled("reading chunks"))
-                    .and_then(|(k, v)| {
-                        stats.chunks += 1;
-                        stats.bytes += v.len() as u64;
-                        let read = &mut stats.bytes;
-                        decode_chunk_into(&self.chunk_raws, &k, &v, mode, read, &mut decoded)
-                    });
-                match step {
-                    Ok(()) => {
-                        let events = decoded.events_mut();
-                        let n = in_range_first(events, from, to);
-                        if n > 0 {
-                            stats.events += n as u64;
-                            f(&mut state, &events[..n]);
+                    let step = kv
+                        .map_err(StoreError::sled("reading chunks"))
+                        .and_then(|(k, v)| {
+                            stats.chunks += 1;
+                            stats.bytes += v.len() as u64;
+                            let read = &mut stats.bytes;
+                            decode_chunk_into(&self.chunk_raws, &k, &v, mode, read, &mut decoded)
+                        });
+                    match step {
+                        Ok(()) => {
+                            let events = decoded.events_mut();
+                            let n = in_range_first(events, from, to);
+                            if n > 0 {
+                                stats.events += n as u64;
+                                f(&mut state, &events[..n]);
+                            }
                         }
-                    }
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert(e);
-                        break;
+                        Err(e) => {
+                            stop.store(true, Ordering::Relaxed);
+                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            slot.get_or_insert(e);
+                            break 'pieces;
+                        }
                     }
                 }
             }
