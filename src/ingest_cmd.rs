@@ -29,10 +29,10 @@ const FRAMES_PER_CHUNK: usize = 512;
 /// ...and at most about this many bytes of record text, so that read-ahead stays small when
 /// records are large (a query-API table frame can be tens of megabytes).
 const BYTES_PER_CHUNK: usize = 2 * 1024 * 1024;
-/// Bytes of record text read ahead of the parsers (see [`ReadAhead`]): room for a
-/// query-API table being parsed on each core and one more queued, where unbounded the
-/// queue and the parsers held seven.
-const READ_AHEAD_BYTES: usize = 40 * 1024 * 1024;
+/// Bytes of record text read ahead of the parsers (see [`ReadAhead`]), per parser thread:
+/// on two cores, room for a 12 MB query-API table being parsed on each and one more queued
+/// (40 MiB), where unbounded the queue and the parsers held seven.
+const READ_AHEAD_BYTES_PER_PARSER: usize = 20 * 1024 * 1024;
 /// How long the allocator keeps freed memory while ingesting (see
 /// [`crate::set_allocator_purge_delay`]).
 const INGEST_PURGE_DELAY_MS: u32 = 250;
@@ -141,7 +141,10 @@ pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
     let (parsed_tx, parsed_rx) = bounded::<ParsedChunk>(4);
     let names: Arc<Vec<String>> = Arc::new(inputs.iter().map(|i| i.display.clone()).collect());
 
-    let budget = ReadAhead::new(READ_AHEAD_BYTES);
+    let workers = thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(1);
+    let budget = ReadAhead::new(READ_AHEAD_BYTES_PER_PARSER.saturating_mul(workers));
     let reader = {
         let consumed = Arc::clone(&consumed);
         let max = args.max_record_bytes;
@@ -151,9 +154,6 @@ pub fn run(state: &Path, args: IngestArgs) -> Result<()> {
             .spawn(move || read_inputs(inputs, max, consumed, &budget, frame_tx))
             .context("starting the reader thread")?
     };
-    let workers = thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .max(1);
     let mut parsers = Vec::with_capacity(workers);
     for (n, closes) in ClosesWhenLast::for_threads(&budget, workers)
         .into_iter()
