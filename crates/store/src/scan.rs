@@ -96,10 +96,12 @@ impl<'a> Feed<'a> {
             let known = stats.as_ref().and_then(|s| s.get(&source));
             let first = from.or_else(|| known.and_then(|s| s.first));
             let last = to.or_else(|| known.and_then(|s| s.last));
-            let whole =
-                || keys::bucket_bounds(&keys::source_prefix(source), from.as_ref(), to.as_ref());
+            // The whole range's bounds: the first and last piece reach as far as it does
+            // (events stored outside the store's recorded span are still read).
+            let (lower, upper) =
+                keys::bucket_bounds(&keys::source_prefix(source), from.as_ref(), to.as_ref());
             let (Some(first), Some(last)) = (first, last) else {
-                pieces.push(whole());
+                pieces.push((lower, upper));
                 continue;
             };
             let b0 = keys::bucket_of(keys::micros(&first));
@@ -107,27 +109,19 @@ impl<'a> Feed<'a> {
             // (Times far apart would overflow a plain difference.)
             let n = b1.saturating_sub(b0) / keys::BUCKET_MICROS + 1;
             if !(1..=MAX_PIECES_PER_SOURCE).contains(&n) {
-                pieces.push(whole());
+                pieces.push((lower, upper));
                 continue;
             }
-            // An open bound's piece reaches as far as the whole range did: events stored
-            // outside the store's recorded span are still read.
-            let (whole_lower, whole_upper) = whole();
+            let mut piece_lower = lower;
             let mut b = b0;
-            while b <= b1 {
-                let lower = if b == b0 {
-                    whole_lower.clone()
-                } else {
-                    keys::bucket_prefix(source, b).to_vec()
-                };
-                let upper = if b == b1 {
-                    whole_upper.clone()
-                } else {
-                    Some(keys::bucket_prefix(source, b + keys::BUCKET_MICROS).to_vec())
-                };
-                pieces.push((lower, upper));
-                b += keys::BUCKET_MICROS;
+            while b < b1 {
+                let next = b + keys::BUCKET_MICROS;
+                let bound = keys::bucket_prefix(source, next).to_vec();
+                pieces.push((piece_lower, Some(bound.clone())));
+                piece_lower = bound;
+                b = next;
             }
+            pieces.push((piece_lower, upper));
         }
         Ok(Feed {
             store,
